@@ -1,0 +1,620 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// EgressGatewaySpec is what the platform engineer asks for: a waypoint, what
+// it enrolls, optional destinations and how to simulate access through it.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceEntrySelector) || !self.enrollNamespace",message="serviceEntrySelector binds ServiceEntries one by one: set enrollNamespace: false to use it (enrolling the namespace already binds every ServiceEntry in it)"
+type EgressGatewaySpec struct {
+	// Waypoint configures the waypoint proxy the operator installs with Helm.
+	// +kubebuilder:default={}
+	// +optional
+	Waypoint WaypointSpec `json:"waypoint,omitempty"`
+
+	// EnrollNamespace labels this namespace with istio.io/use-waypoint, so
+	// every ServiceEntry in it sends its traffic through the waypoint.
+	// +kubebuilder:default=true
+	// +optional
+	EnrollNamespace *bool `json:"enrollNamespace,omitempty"`
+
+	// ServiceEntrySelector selects ServiceEntries in this namespace to label
+	// with istio.io/use-waypoint one by one, instead of the whole namespace.
+	// Requires enrollNamespace: false.
+	// +optional
+	ServiceEntrySelector *metav1.LabelSelector `json:"serviceEntrySelector,omitempty"`
+
+	// Destinations are external hosts the operator declares for you: one
+	// ServiceEntry per host, plus a DestinationRule when a port originates TLS.
+	// +listType=map
+	// +listMapKey=host
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Destinations []Destination `json:"destinations,omitempty"`
+
+	// Simulation configures the reachability report in status.simulation.
+	// +kubebuilder:default={}
+	// +optional
+	Simulation SimulationSpec `json:"simulation,omitempty"`
+}
+
+// TrafficType is the kind of traffic a waypoint handles, written to the
+// Gateway's istio.io/waypoint-for label.
+// +kubebuilder:validation:Enum=service;all
+type TrafficType string
+
+const (
+	// TrafficTypeService handles traffic addressed to services and
+	// ServiceEntries, which is what an egress gateway needs.
+	TrafficTypeService TrafficType = "service"
+	// TrafficTypeAll also handles traffic addressed to workloads directly.
+	TrafficTypeAll TrafficType = "all"
+)
+
+// WaypointSpec configures the waypoint Gateway and its scaling objects.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.replicas) && has(self.autoscaling))",message="set either waypoint.replicas (a fixed size) or waypoint.autoscaling (a HorizontalPodAutoscaler), not both"
+type WaypointSpec struct {
+	// Name of the waypoint Gateway, and of the Deployment and Service istiod
+	// creates for it. Defaults to the EgressGateway's name.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="waypoint.name must be a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit"
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// TrafficType is the waypoint's istio.io/waypoint-for label. Egress needs
+	// "service" (ServiceEntries); "all" also captures workload-addressed traffic.
+	// +kubebuilder:default=service
+	// +optional
+	TrafficType TrafficType `json:"trafficType,omitempty"`
+
+	// Replicas is a fixed number of waypoint pods. Leave it unset to let
+	// istiod decide (one pod), or use autoscaling instead.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Autoscaling scales the waypoint Deployment with a HorizontalPodAutoscaler.
+	// +optional
+	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
+
+	// PodDisruptionBudget protects the waypoint pods during voluntary
+	// disruptions such as node drains.
+	// +optional
+	PodDisruptionBudget *PodDisruptionBudgetSpec `json:"podDisruptionBudget,omitempty"`
+
+	// Resources are the waypoint proxy container's requests and limits.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Revision is the istio.io/rev label of the Gateway, selecting which
+	// istiod revision programs it. Empty means the default revision.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="waypoint.revision must be a DNS label such as 1-31-4 or canary"
+	// +optional
+	Revision string `json:"revision,omitempty"`
+
+	// Values are extra values merged over the ones the operator computes for
+	// the embedded waypoint chart. An escape hatch: prefer the typed fields.
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	Values *apiextensionsv1.JSON `json:"values,omitempty"`
+}
+
+// AutoscalingSpec sizes the waypoint with a HorizontalPodAutoscaler on CPU.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",message="autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"
+type AutoscalingSpec struct {
+	// MinReplicas is the lower bound of the autoscaler.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=1
+	// +optional
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+
+	// MaxReplicas is the upper bound of the autoscaler.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MaxReplicas int32 `json:"maxReplicas"`
+
+	// TargetCPUUtilizationPercentage is the average CPU use, as a percentage
+	// of the requested CPU, that the autoscaler aims for.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:default=80
+	// +optional
+	TargetCPUUtilizationPercentage *int32 `json:"targetCPUUtilizationPercentage,omitempty"`
+}
+
+// PodDisruptionBudgetSpec is the one bound a PodDisruptionBudget may carry.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.minAvailable) != has(self.maxUnavailable)",message="podDisruptionBudget needs exactly one of minAvailable or maxUnavailable"
+type PodDisruptionBudgetSpec struct {
+	// MinAvailable is the number or percentage of waypoint pods that must
+	// stay up.
+	// +kubebuilder:validation:XIntOrString
+	// +optional
+	MinAvailable *intstr.IntOrString `json:"minAvailable,omitempty"`
+
+	// MaxUnavailable is the number or percentage of waypoint pods that may be
+	// down at once.
+	// +kubebuilder:validation:XIntOrString
+	// +optional
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+}
+
+// Destination is one external host the operator declares as a ServiceEntry.
+type Destination struct {
+	// Host is a DNS name (api.example.com) or a wildcard (*.example.com).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([*][.])?([a-z0-9]([-a-z0-9]*[a-z0-9])?[.])*[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="host must be a lower-case DNS name such as api.example.com, or a wildcard such as *.example.com"
+	Host string `json:"host"`
+
+	// Ports the host is reached on.
+	// +listType=map
+	// +listMapKey=number
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Ports []DestinationPort `json:"ports"`
+}
+
+// Protocol is the application protocol of a destination port, as Istio names
+// it on a ServiceEntry port.
+// +kubebuilder:validation:Enum=HTTP;HTTPS;HTTP2;GRPC;TCP;TLS
+type Protocol string
+
+// DestinationPort is one port of a destination.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsOrigination) || self.protocol == 'HTTP'",message="tlsOrigination upgrades plain HTTP from the workloads to TLS: set protocol: HTTP on this port"
+type DestinationPort struct {
+	// Number is the port workloads connect to.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Number int32 `json:"number"`
+
+	// Protocol decides what the waypoint can see: HTTP-family ports get L7
+	// policy (methods, paths), TCP and TLS ports only L4.
+	// +kubebuilder:default=HTTP
+	// +optional
+	Protocol Protocol `json:"protocol,omitempty"`
+
+	// Name of the ServiceEntry port. Defaults to "<protocol>-<number>" in
+	// lower case.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// TLSOrigination makes the waypoint open TLS to the destination, so
+	// workloads can send plain HTTP and it leaves the mesh encrypted.
+	// +optional
+	TLSOrigination *TLSOrigination `json:"tlsOrigination,omitempty"`
+}
+
+// TLSMode is the DestinationRule TLS mode used for origination.
+// +kubebuilder:validation:Enum=SIMPLE;MUTUAL
+type TLSMode string
+
+const (
+	// TLSModeSimple originates TLS, verifying the server only.
+	TLSModeSimple TLSMode = "SIMPLE"
+	// TLSModeMutual originates TLS with a client certificate.
+	TLSModeMutual TLSMode = "MUTUAL"
+)
+
+// TLSOrigination is how the waypoint upgrades a plain HTTP port to TLS.
+//
+// +kubebuilder:validation:XValidation:rule="self.mode != 'MUTUAL' || has(self.credentialName)",message="tlsOrigination.mode MUTUAL needs credentialName: the Secret with the client certificate"
+type TLSOrigination struct {
+	// Mode is the DestinationRule tls.mode.
+	Mode TLSMode `json:"mode"`
+
+	// TargetPort is the port the destination really listens on for TLS.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:default=443
+	// +optional
+	TargetPort int32 `json:"targetPort,omitempty"`
+
+	// SNI sent to the destination. Defaults to the host.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	SNI string `json:"sni,omitempty"`
+
+	// CredentialName is the Secret, in this namespace, holding the client
+	// certificate and key (MUTUAL) or a CA bundle.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	CredentialName string `json:"credentialName,omitempty"`
+}
+
+// SimulationSpec configures the reachability report.
+type SimulationSpec struct {
+	// Sources selects the namespaces whose service accounts are the possible
+	// callers. Defaults to ambient namespaces (istio.io/dataplane-mode=ambient).
+	// +kubebuilder:default={matchLabels: {"istio.io/dataplane-mode": "ambient"}}
+	// +optional
+	Sources *metav1.LabelSelector `json:"sources,omitempty"`
+
+	// Probes are concrete requests to answer in the report, besides the
+	// computed access of every source.
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Probes []Probe `json:"probes,omitempty"`
+
+	// Disabled turns the simulation off; status.simulation is then cleared.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// Probe is one request whose verdict the report states.
+type Probe struct {
+	// From is the caller's principal, such as cluster.local/ns/default/sa/admin.
+	// Empty asks the question for every source group.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	From string `json:"from,omitempty"`
+
+	// Method is the HTTP method. Empty means a TCP/TLS connection.
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Z]+$')",message="probe method must be an upper-case HTTP method token such as GET or POST"
+	// +optional
+	Method string `json:"method,omitempty"`
+
+	// Path is the request path, with an optional query.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="probe path must start with '/'"
+	// +optional
+	Path string `json:"path,omitempty"`
+
+	// Host is the destination host, as sent in the Host header.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?[.])*[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="probe host must be a lower-case DNS name such as api.example.com"
+	Host string `json:"host"`
+
+	// Port is the destination service port.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:default=80
+	// +optional
+	Port int32 `json:"port,omitempty"`
+}
+
+// EgressGatewayStatus is what the operator observed and concluded.
+type EgressGatewayStatus struct {
+	// ObservedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, WaypointReady, Enrolled, PoliciesValid, Simulated.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Waypoint describes the installed waypoint and its Helm release.
+	// +optional
+	Waypoint *WaypointStatus `json:"waypoint,omitempty"`
+
+	// Destinations are the external hosts declared in this namespace, as
+	// ServiceEntries, and whether their traffic passes this waypoint.
+	// +optional
+	Destinations []DestinationStatus `json:"destinations,omitempty"`
+
+	// Simulation is the reachability report: who can reach which destination
+	// with which methods and paths.
+	// +optional
+	Simulation *SimulationStatus `json:"simulation,omitempty"`
+}
+
+// WaypointStatus describes the waypoint Gateway and its Helm release.
+type WaypointStatus struct {
+	// GatewayName is the waypoint Gateway in this namespace.
+	GatewayName string `json:"gatewayName"`
+
+	// Release is the Helm release that renders the Gateway and its scaling
+	// objects.
+	// +optional
+	Release *HelmReleaseStatus `json:"release,omitempty"`
+
+	// Replicas is the desired size of the waypoint Deployment istiod created.
+	// +optional
+	Replicas int32 `json:"replicas"`
+
+	// ReadyReplicas is how many waypoint pods are ready.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas"`
+}
+
+// HelmReleaseStatus records the last release the operator applied, so it can
+// skip Helm entirely when nothing changed.
+type HelmReleaseStatus struct {
+	// Name of the release, stored as Secrets in this namespace.
+	Name string `json:"name"`
+	// Revision of the release.
+	Revision int `json:"revision"`
+	// ChartVersion of the embedded chart the release was made from.
+	ChartVersion string `json:"chartVersion"`
+	// ValuesDigest is a digest of the values the release was made with.
+	// +optional
+	ValuesDigest string `json:"valuesDigest,omitempty"`
+	// Status is Helm's release status, such as deployed or failed.
+	Status string `json:"status"`
+}
+
+// DestinationStatus is one ServiceEntry host as the waypoint sees it.
+type DestinationStatus struct {
+	// Host is the external host name.
+	Host string `json:"host"`
+	// ServiceEntry is the namespace/name of the ServiceEntry declaring it.
+	ServiceEntry string `json:"serviceEntry"`
+	// Ports of the host.
+	// +optional
+	Ports []DestinationPortStatus `json:"ports,omitempty"`
+	// Waypoint is the namespace/name of the waypoint the ServiceEntry is bound
+	// to; empty when its traffic bypasses every waypoint.
+	// +optional
+	Waypoint string `json:"waypoint,omitempty"`
+	// BoundToThisGateway is true when Waypoint is this EgressGateway's.
+	BoundToThisGateway bool `json:"boundToThisGateway"`
+	// Policies are the namespace/name of the AuthorizationPolicies that apply.
+	// +optional
+	Policies []string `json:"policies,omitempty"`
+}
+
+// DestinationPortStatus is one port of a destination.
+type DestinationPortStatus struct {
+	// Number is the port workloads connect to.
+	Number int32 `json:"number"`
+	// Protocol of the port.
+	Protocol string `json:"protocol"`
+	// TargetPort is where the traffic really goes, when it differs.
+	// +optional
+	TargetPort int32 `json:"targetPort,omitempty"`
+	// TLSOrigination is the DestinationRule TLS mode (SIMPLE, MUTUAL) when
+	// the waypoint originates TLS on this port.
+	// +optional
+	TLSOrigination string `json:"tlsOrigination,omitempty"`
+}
+
+// SimulationStatus is the summary of the last simulation. The full report
+// lives in ReportConfigMap when it does not fit here.
+type SimulationStatus struct {
+	// InputsDigest identifies the inputs the report was computed from; the
+	// operator simulates again only when it changes.
+	// +optional
+	InputsDigest string `json:"inputsDigest,omitempty"`
+	// LastRunTime is when the report was computed.
+	// +optional
+	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
+	// Duration the simulation took.
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+	// Summary counts sources, destinations, access and findings.
+	Summary SimulationSummary `json:"summary"`
+	// Reachability lists, per destination, which sources may send which
+	// requests.
+	// +optional
+	Reachability []ReachabilityEntry `json:"reachability,omitempty"`
+	// Groups names sets of sources with identical access everywhere.
+	// +optional
+	Groups []SourceGroup `json:"groups,omitempty"`
+	// Findings are configuration problems the simulation found.
+	// +optional
+	Findings []Finding `json:"findings,omitempty"`
+	// ReportConfigMap names the ConfigMap in this namespace with the full
+	// JSON report, set when the status holds only part of it.
+	// +optional
+	ReportConfigMap string `json:"reportConfigMap,omitempty"`
+	// Truncated says what was left out of this status, if anything.
+	// +optional
+	Truncated string `json:"truncated,omitempty"`
+}
+
+// SimulationSummary counts what the report covers.
+type SimulationSummary struct {
+	// Sources is the number of candidate source service accounts.
+	Sources int32 `json:"sources"`
+	// Groups is the number of source groups with identical access.
+	Groups int32 `json:"groups"`
+	// Destinations is the number of host:port destinations.
+	Destinations int32 `json:"destinations"`
+	// Policies is the number of AuthorizationPolicies considered.
+	Policies int32 `json:"policies"`
+	// Pairs counts source group × destination pairs by access.
+	Pairs AccessCounts `json:"pairs"`
+	// Reachable is the number of pairs with any allowed request.
+	Reachable int32 `json:"reachable"`
+	// Findings counts findings by severity.
+	Findings FindingCounts `json:"findings"`
+}
+
+// AccessCounts counts reachability pairs by how much they allow.
+type AccessCounts struct {
+	// All is the number of pairs where every request is allowed.
+	All int32 `json:"all"`
+	// Partial is the number of pairs where some requests are allowed.
+	Partial int32 `json:"partial"`
+	// None is the number of pairs where nothing is allowed.
+	None int32 `json:"none"`
+}
+
+// FindingCounts counts findings by severity.
+type FindingCounts struct {
+	// Total is the number of findings.
+	Total int32 `json:"total"`
+	// Errors is the number of error findings.
+	Errors int32 `json:"errors"`
+	// Warnings is the number of warning findings.
+	Warnings int32 `json:"warnings"`
+	// Info is the number of informational findings.
+	Info int32 `json:"info"`
+}
+
+// Access is how much of a destination a source may use.
+// +kubebuilder:validation:Enum=all;partial;none
+type Access string
+
+const (
+	// AccessAll means every request is allowed.
+	AccessAll Access = "all"
+	// AccessPartial means some requests are allowed, as listed.
+	AccessPartial Access = "partial"
+	// AccessNone means every request is denied.
+	AccessNone Access = "none"
+)
+
+// ReachabilityEntry is what a set of sources may send to one destination.
+type ReachabilityEntry struct {
+	// Destination is "host:port".
+	Destination string `json:"destination"`
+	// Sources are the principals this entry covers.
+	// +optional
+	Sources []string `json:"sources,omitempty"`
+	// OtherSources is true when the entry covers every source that no policy
+	// singles out.
+	// +optional
+	OtherSources bool `json:"otherSources,omitempty"`
+	// Access is all, partial or none.
+	Access Access `json:"access"`
+	// Allowed lists the allowed requests as cubes; a missing key means any.
+	// +optional
+	Allowed []Cube `json:"allowed,omitempty"`
+	// DecidedBy names the policy and rule, or the default, that decided the
+	// denied part.
+	// +optional
+	DecidedBy string `json:"decidedBy,omitempty"`
+}
+
+// Cube is a set of requests, named with Istio's own vocabulary. A key that is
+// absent matches anything.
+type Cube struct {
+	// Methods the requests may use.
+	// +optional
+	Methods []string `json:"methods,omitempty"`
+	// NotMethods the requests may not use.
+	// +optional
+	NotMethods []string `json:"notMethods,omitempty"`
+	// Paths the requests may use.
+	// +optional
+	Paths []string `json:"paths,omitempty"`
+	// NotPaths the requests may not use.
+	// +optional
+	NotPaths []string `json:"notPaths,omitempty"`
+	// Ports the requests may use.
+	// +optional
+	Ports []string `json:"ports,omitempty"`
+	// Headers required, by header name.
+	// +optional
+	Headers map[string][]string `json:"headers,omitempty"`
+	// RequestPrincipals (validated JWT issuer/subject) required.
+	// +optional
+	RequestPrincipals []string `json:"requestPrincipals,omitempty"`
+	// Policy is the namespace/name of the policy that allows this cube.
+	// +optional
+	Policy string `json:"policy,omitempty"`
+	// Rule is the index of the rule in that policy.
+	// +optional
+	Rule *int32 `json:"rule,omitempty"`
+}
+
+// SourceGroup is a named set of sources with identical access everywhere.
+type SourceGroup struct {
+	// Name of the group, used by reachability entries.
+	Name string `json:"name"`
+	// Principals in the group (possibly cut short; Count is exact).
+	// +optional
+	Principals []string `json:"principals,omitempty"`
+	// Count is the number of principals in the group.
+	Count int32 `json:"count"`
+}
+
+// Severity ranks a finding.
+// +kubebuilder:validation:Enum=error;warning;info
+type Severity string
+
+const (
+	// SeverityError means the configuration does not do what it says.
+	SeverityError Severity = "error"
+	// SeverityWarning means the configuration is likely a mistake.
+	SeverityWarning Severity = "warning"
+	// SeverityInfo is worth knowing but not wrong.
+	SeverityInfo Severity = "info"
+)
+
+// Finding is one configuration problem, with how to fix it.
+type Finding struct {
+	// Severity of the finding.
+	Severity Severity `json:"severity"`
+	// Code is a stable identifier documented in the README.
+	Code string `json:"code"`
+	// Object is the Kind namespace/name the finding is about.
+	Object string `json:"object"`
+	// Message says what is wrong.
+	Message string `json:"message"`
+	// Fix says what to change.
+	// +optional
+	Fix string `json:"fix,omitempty"`
+}
+
+// EgressGateway runs an Istio ambient egress waypoint and reports who can
+// reach which external host, method and path through it.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=egw,categories=istio-io
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Waypoint",type=string,JSONPath=`.status.waypoint.gatewayName`
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.waypoint.readyReplicas`,description="Ready waypoint pods"
+// +kubebuilder:printcolumn:name="Destinations",type=integer,JSONPath=`.status.simulation.summary.destinations`
+// +kubebuilder:printcolumn:name="Reachable",type=integer,JSONPath=`.status.simulation.summary.reachable`,description="Source group × destination pairs with any allowed request"
+// +kubebuilder:printcolumn:name="Findings",type=integer,JSONPath=`.status.simulation.summary.findings.total`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type EgressGateway struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the desired egress gateway.
+	// +kubebuilder:default={}
+	// +optional
+	Spec EgressGatewaySpec `json:"spec,omitempty"`
+	// Status is what the operator observed.
+	// +optional
+	Status EgressGatewayStatus `json:"status,omitempty"`
+}
+
+// EnrollsNamespace reports whether the namespace itself is enrolled; an
+// unset field means true, as the API server defaults it.
+func (s *EgressGatewaySpec) EnrollsNamespace() bool {
+	return s.EnrollNamespace == nil || *s.EnrollNamespace
+}
+
+// GatewayName is the waypoint Gateway's name: spec.waypoint.name, or the
+// EgressGateway's own name when that is empty.
+func (e *EgressGateway) GatewayName() string {
+	if e.Spec.Waypoint.Name != "" {
+		return e.Spec.Waypoint.Name
+	}
+	return e.Name
+}
+
+// EgressGatewayList is a list of EgressGateways.
+//
+// +kubebuilder:object:root=true
+type EgressGatewayList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the EgressGateways.
+	Items []EgressGateway `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&EgressGateway{}, &EgressGatewayList{})
+}

@@ -1,0 +1,102 @@
+// Command manager runs the ambient-egress-operator: the EgressGateway
+// controller, its health probes and its metrics endpoint.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	var (
+		metricsAddr   string
+		probeAddr     string
+		secureMetrics bool
+		enableHTTP2   bool
+		leaderElect   bool
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" turns it off.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, allowing only authenticated and authorized scrapers.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server (off by default: CVE-2023-44487, CVE-2023-39325).")
+	flag.BoolVar(&leaderElect, "leader-elect", true, "Run only while holding the leader lease, so replicas never act twice.")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 newScheme(),
+		Metrics:                metricsOptions(metricsAddr, secureMetrics, enableHTTP2),
+		WebhookServer:          webhook.NewServer(webhook.Options{TLSOpts: tlsOptions(enableHTTP2)}),
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "ambient-egress-operator.egress.ambient.io",
+	})
+	if err != nil {
+		setupLog.Error(err, "creating manager")
+		os.Exit(1)
+	}
+	if err := (&controllers.EgressGatewayReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "setting up controller", "controller", "EgressGateway")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "adding health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "adding readiness check")
+		os.Exit(1)
+	}
+	setupLog.Info("starting manager", "version", version)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "running manager")
+		os.Exit(1)
+	}
+}
+
+// newScheme registers every API the manager reads or writes.
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(egressv1alpha1.AddToScheme(s))
+	return s
+}
+
+// metricsOptions serves controller-runtime's registry; when secure, scrapers
+// must present a token the API server authenticates and authorizes.
+func metricsOptions(addr string, secure, http2 bool) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: addr, SecureServing: secure, TLSOpts: tlsOptions(http2)}
+	if secure {
+		o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return o
+}
+
+// tlsOptions turns HTTP/2 off unless asked for, against the HTTP/2 rapid
+// reset and stream cancellation attacks.
+func tlsOptions(http2 bool) []func(*tls.Config) {
+	if http2 {
+		return nil
+	}
+	return []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+}
