@@ -614,7 +614,3 @@ type EgressGatewayList struct {
 	// Items are the EgressGateways.
 	Items []EgressGateway `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&EgressGateway{}, &EgressGatewayList{})
-}
