@@ -36,7 +36,7 @@ demo: ## Run the seed scenario end to end on a local control plane (coming: see 
 
 .PHONY: manifests
 manifests: ## Generate the CRD and the RBAC role from the code's markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="{./apis/...,./controllers/...}" output:crd:artifacts:config=config/crd/bases
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods for the API types.
