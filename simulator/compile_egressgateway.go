@@ -1,0 +1,87 @@
+package simulator
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// annotationFromEgressGateway marks a Gateway the simulator derived from an
+// EgressGateway, so findings can say where it came from.
+const annotationFromEgressGateway = "simulator.egress.ambient.io/from-egressgateway"
+
+// waypointHBONEPort is the listener port of every waypoint Gateway.
+const waypointHBONEPort = 15008
+
+// expandEgressGateways adds what the operator would create for each
+// EgressGateway: its waypoint Gateway and its enrollment labels. Labels a
+// user already set are kept, since the operator only removes what it added.
+func (c *compiler) expandEgressGateways() {
+	for _, egw := range c.snap.EgressGateways {
+		c.addEgressWaypoint(egw)
+		if egw.EnrollNamespace {
+			c.enrollNamespace(egw)
+		}
+		if egw.ServiceEntrySelector != nil {
+			c.enrollServiceEntries(egw)
+		}
+		if !egw.EnrollNamespace && egw.ServiceEntrySelector == nil {
+			c.issues.add(SeverityWarning, egw.Origin, "spec.enrollNamespace",
+				"enrollNamespace is false and no serviceEntrySelector is set: nothing is bound to waypoint %s", egw.WaypointName)
+		}
+	}
+}
+
+func (c *compiler) addEgressWaypoint(egw *EgressGateway) {
+	origin := Origin{File: egw.File, Kind: "Gateway", Namespace: egw.Namespace, Name: egw.WaypointName}
+	gw := &Gateway{
+		Meta: Meta{
+			Origin:      origin,
+			Labels:      map[string]string{labelWaypointFor: egw.TrafficType},
+			Annotations: map[string]string{annotationFromEgressGateway: egw.Namespace + "/" + egw.Name},
+		},
+		ClassName: waypointClassName,
+		Listeners: []Listener{{Name: "mesh", Protocol: waypointListenerProtocol, Port: waypointHBONEPort, AllowedFrom: "Same"}},
+	}
+	for i, existing := range c.gateways {
+		if existing.Namespace == gw.Namespace && existing.Name == gw.Name {
+			c.issues.add(SeverityInfo, existing.Origin, "",
+				"replaced by the waypoint EgressGateway %s/%s creates", egw.Namespace, egw.Name)
+			c.gateways[i] = gw
+			return
+		}
+	}
+	c.gateways = append(c.gateways, gw)
+}
+
+func (c *compiler) enrollNamespace(egw *EgressGateway) {
+	l, ok := c.nsLabels[egw.Namespace]
+	if !ok {
+		l = map[string]string{}
+		c.nsLabels[egw.Namespace] = l
+	}
+	if cur, set := l[labelUseWaypoint]; set && cur != egw.WaypointName {
+		c.issues.add(SeverityWarning, egw.Origin, "spec.enrollNamespace",
+			"namespace %s already has %s=%s; the operator leaves it, so the namespace is not enrolled to %s",
+			egw.Namespace, labelUseWaypoint, cur, egw.WaypointName)
+		return
+	}
+	l[labelUseWaypoint] = egw.WaypointName
+}
+
+func (c *compiler) enrollServiceEntries(egw *EgressGateway) {
+	sel, err := metav1.LabelSelectorAsSelector(egw.ServiceEntrySelector)
+	if err != nil {
+		c.issues.add(SeverityError, egw.Origin, "spec.serviceEntrySelector", "invalid label selector: %v", err)
+		return
+	}
+	for _, se := range c.snap.ServiceEntries {
+		if se.Namespace != egw.Namespace || !sel.Matches(labels.Set(se.Labels)) {
+			continue
+		}
+		l := c.seLabels[se.Namespace+"/"+se.Name]
+		if _, set := l[labelUseWaypoint]; set {
+			continue
+		}
+		l[labelUseWaypoint] = egw.WaypointName
+	}
+}

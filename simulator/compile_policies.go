@@ -1,0 +1,107 @@
+package simulator
+
+import (
+	"sort"
+
+	securityv1beta1 "istio.io/api/security/v1beta1"
+	typev1beta1 "istio.io/api/type/v1beta1"
+)
+
+// targetRefs returns spec.targetRefs, or the deprecated spec.targetRef
+// (model.GetTargetRefs in istiod).
+func targetRefs(spec *securityv1beta1.AuthorizationPolicy) []*typev1beta1.PolicyTargetReference {
+	if refs := spec.GetTargetRefs(); len(refs) > 0 {
+		return refs
+	}
+	if r := spec.GetTargetRef(); r != nil {
+		return []*typev1beta1.PolicyTargetReference{r}
+	}
+	return nil
+}
+
+// compilePolicies validates, compiles and files every policy. Policies with
+// targetRefs are for waypoints only; istiod does not send them to ztunnel
+// (pilot/pkg/serviceregistry/ambient/authorization.go). Policies without are
+// for ztunnel only; waypoints ignore them (pilot/pkg/model/policyattachment.go,
+// "waypoints never use selector").
+func (c *compiler) compilePolicies() {
+	pols := append([]*AuthorizationPolicy(nil), c.snap.AuthorizationPolicies...)
+	sortByOrigin(pols, func(p *AuthorizationPolicy) Origin { return p.Origin })
+	trust := newTrustBundle(c.prog.opts.TrustDomain, c.prog.opts.TrustDomainAliases)
+	for _, p := range pols {
+		found := validatePolicy(p)
+		c.issues = append(c.issues, found...)
+		if found.HasErrors() {
+			continue
+		}
+		if refs := targetRefs(p.Spec); len(refs) > 0 {
+			cp := compileWaypointPolicy(p, trust)
+			c.policies = append(c.policies, &acceptedPolicy{src: p, compiled: cp, waypoint: true})
+			c.attachWaypointPolicy(p, cp, refs)
+			continue
+		}
+		cp := compileZtunnelPolicy(p)
+		c.policies = append(c.policies, &acceptedPolicy{src: p, compiled: cp})
+		c.attachZtunnelPolicy(p, cp)
+	}
+}
+
+func (c *compiler) attachWaypointPolicy(p *AuthorizationPolicy, cp *compiledPolicy, refs []*typev1beta1.PolicyTargetReference) {
+	idx := &c.prog.index
+	for _, r := range refs {
+		switch canonicalGroup(r.GetGroup()) + "/" + r.GetKind() {
+		case "gateway.networking.k8s.io/GatewayClass":
+			if p.Namespace == c.prog.opts.RootNamespace && r.GetName() == waypointClassName {
+				idx.waypointClass = appendOnce(idx.waypointClass, cp)
+			}
+		case "gateway.networking.k8s.io/Gateway":
+			key := p.Namespace + "/" + r.GetName()
+			idx.byGateway[key] = appendOnce(idx.byGateway[key], cp)
+		case "core/Service":
+			key := "Service/" + p.Namespace + "/" + r.GetName()
+			idx.byDestination[key] = appendOnce(idx.byDestination[key], cp)
+		case "networking.istio.io/ServiceEntry":
+			key := "ServiceEntry/" + p.Namespace + "/" + r.GetName()
+			idx.byDestination[key] = appendOnce(idx.byDestination[key], cp)
+		}
+	}
+}
+
+// attachZtunnelPolicy files a policy by the scope istiod gives it: global in
+// the root namespace, namespace-wide without selector, else by selector.
+// CUSTOM and AUDIT are not converted for ztunnel at all.
+func (c *compiler) attachZtunnelPolicy(p *AuthorizationPolicy, cp *compiledPolicy) {
+	switch cp.action {
+	case securityv1beta1.AuthorizationPolicy_ALLOW, securityv1beta1.AuthorizationPolicy_DENY:
+	default:
+		return
+	}
+	idx := &c.prog.index
+	switch {
+	case p.Spec.GetSelector() != nil:
+		idx.ztSelector[p.Namespace] = append(idx.ztSelector[p.Namespace], cp)
+	case p.Namespace == c.prog.opts.RootNamespace:
+		idx.ztGlobal = append(idx.ztGlobal, cp)
+	default:
+		idx.ztNamespace[p.Namespace] = append(idx.ztNamespace[p.Namespace], cp)
+	}
+}
+
+func appendOnce(list []*compiledPolicy, cp *compiledPolicy) []*compiledPolicy {
+	for _, p := range list {
+		if p == cp {
+			return list
+		}
+	}
+	return append(list, cp)
+}
+
+// sortedKeys returns a map's keys in order, for deterministic findings.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

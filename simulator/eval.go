@@ -1,0 +1,153 @@
+package simulator
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Eval evaluates one request. The error is set only when the request cannot
+// be evaluated at all (an unknown enforcement point, a ztunnel check without
+// destination namespace, or --at waypoint for a host no waypoint serves);
+// every authorization outcome, including "nothing enforces", is a Decision.
+func (p *Program) Eval(r *Request) (Decision, error) {
+	v := newView(r)
+	tr := tracer{on: r.Explain}
+	var d Decision
+	var err error
+	switch r.At {
+	case EnforceAuto, EnforceWaypoint:
+		d, err = p.evalDestination(&v, &tr)
+	case EnforceZtunnel:
+		d, err = p.evalZtunnel(&v, &tr)
+	default:
+		return Decision{}, fmt.Errorf("unknown enforcement point %q: use waypoint or ztunnel", r.At)
+	}
+	if err != nil {
+		return Decision{}, err
+	}
+	d.Trace = tr.lines
+	if d.Trace == nil {
+		d.Trace = []string{}
+	}
+	return d, nil
+}
+
+// lookup finds the destination declaring host (without port): exact hosts
+// first, then wildcard hosts such as "*.example.com".
+func (p *Program) lookup(host string) *destination {
+	if d, ok := p.hosts[host]; ok {
+		return d
+	}
+	for _, d := range p.wildcards {
+		for _, h := range d.hosts {
+			if strings.HasPrefix(h, "*") && strings.HasSuffix(host, h[1:]) {
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+// hostname strips the port from a Host header value and lower-cases it.
+func hostname(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
+func (p *Program) evalDestination(v *view, tr *tracer) (Decision, error) {
+	r := v.r
+	host := r.Host
+	if host == "" {
+		host = r.DestHost
+	}
+	d := p.lookup(hostname(host))
+	explicit := r.At == EnforceWaypoint
+	switch {
+	case d == nil && explicit:
+		return Decision{}, fmt.Errorf("no ServiceEntry or Service in the inputs declares host %q, so no waypoint serves it", host)
+	case d == nil:
+		reason := fmt.Sprintf("no ServiceEntry or Service in the inputs declares host %q: the traffic bypasses every waypoint and nothing enforces authorization", host)
+		return bypass(reason, ""), nil
+	case d.waypoint == nil && explicit:
+		return Decision{}, fmt.Errorf("%s is not bound to a waypoint: %s", d.display(), d.binding)
+	case d.waypoint == nil:
+		return bypass(d.display()+" bypasses every waypoint ("+d.binding+"): nothing enforces authorization", d.display()), nil
+	}
+	return p.evalWaypoint(v, d, tr), nil
+}
+
+func bypass(reason, service string) Decision {
+	return Decision{Verdict: Allow, EnforcedAt: EnforceNone, Service: service, Rule: -1, Reason: reason}
+}
+
+func (p *Program) evalWaypoint(v *view, d *destination, tr *tracer) Decision {
+	w := d.waypoint
+	dec := Decision{EnforcedAt: EnforceWaypoint, Waypoint: w.key(), Service: d.display(), Rule: -1}
+	proto, ok := d.ports[v.r.Port]
+	if !ok {
+		dec.Verdict = Deny
+		dec.Reason = fmt.Sprintf("%s declares no port %d: waypoint %s has no listener for it and the connection fails",
+			d.display(), v.r.Port, w.key())
+		return dec
+	}
+	mode, protocol := modeTCP, "TCP"
+	if chainIsHTTP(proto, v.r.HTTP, v.r.DestProtocol) {
+		mode, protocol = modeHTTP, "HTTP"
+	}
+	dec.Protocol = protocol
+	if tr.on {
+		tr.addf("waypoint %s serves %s (%s); port %d (%s) is evaluated as %s", w.key(), d.display(), d.binding,
+			v.r.Port, protocolName(proto), protocol)
+		if mode == modeTCP && v.r.HTTP {
+			tr.addf("the waypoint does not parse HTTP on this port: HTTP attributes of the request are invisible")
+		}
+	}
+	e := evaluation{prog: p, v: v, mode: mode, tr: tr, d: &dec,
+		lists: [4][]*compiledPolicy{p.index.waypointClass, p.index.byGateway[w.key()], p.index.byDestination[d.key()]}}
+	e.run()
+	return dec
+}
+
+func protocolName(p string) string {
+	if p == "" {
+		return "protocol unset, sniffed"
+	}
+	return p
+}
+
+func (p *Program) evalZtunnel(v *view, tr *tracer) (Decision, error) {
+	ns := v.r.DestNamespace
+	if ns == "" {
+		return Decision{}, fmt.Errorf("evaluating at ztunnel needs the destination workload's namespace")
+	}
+	dec := Decision{EnforcedAt: EnforceZtunnel, Protocol: "TCP", Rule: -1}
+	if tr.on {
+		tr.addf("ztunnel in front of a workload in namespace %s with labels %v sees only L4 attributes", ns, v.r.DestLabels)
+	}
+	lists := [4][]*compiledPolicy{p.index.ztGlobal, p.index.ztNamespace[ns], p.index.ztSelector[ns]}
+	if ns != p.opts.RootNamespace {
+		lists[3] = p.index.ztSelector[p.opts.RootNamespace]
+	}
+	e := evaluation{prog: p, v: v, mode: modeZtunnel, tr: tr, d: &dec, lists: lists, filter: true}
+	e.run()
+	return dec, nil
+}
+
+// tracer collects explanation lines only when asked; callers check on
+// before formatting so an unexplained Eval does not build strings.
+type tracer struct {
+	on    bool
+	lines []string
+}
+
+func (t *tracer) addf(format string, args ...any) {
+	t.lines = append(t.lines, fmt.Sprintf(format, args...))
+}
+
+func ruleText(cp *compiledPolicy, rule int) string {
+	return cp.key + " rule " + strconv.Itoa(rule)
+}

@@ -1,0 +1,161 @@
+package simulator
+
+import (
+	"strings"
+
+	securityv1beta1 "istio.io/api/security/v1beta1"
+)
+
+// evaluation runs the phases of one check in Istio's order: CUSTOM, then
+// AUDIT (never decisive), then DENY, then ALLOW
+// (pilot/pkg/security/authz/builder/builder.go builds the filters in that
+// order; ztunnel's assert_rbac in src/state.rs does DENY then ALLOW).
+type evaluation struct {
+	prog  *Program
+	v     *view
+	mode  ruleMode
+	lists [4][]*compiledPolicy
+	// filter applies policy selectors to the destination workload's labels.
+	filter bool
+	tr     *tracer
+	d      *Decision
+}
+
+func (e *evaluation) run() {
+	if e.custom() {
+		return
+	}
+	e.audit()
+	if e.deny() {
+		return
+	}
+	e.allow()
+}
+
+// each calls fn for every applicable policy with the given action until fn
+// returns true.
+func (e *evaluation) each(action securityv1beta1.AuthorizationPolicy_Action, fn func(*compiledPolicy) bool) {
+	for _, list := range e.lists {
+		for _, cp := range list {
+			if cp.action != action || (e.filter && !cp.selects(e.v.r.DestLabels)) {
+				continue
+			}
+			if fn(cp) {
+				return
+			}
+		}
+	}
+}
+
+// custom delegates to the provider of the first matching CUSTOM policy. A
+// provider that allows lets the request continue to DENY and ALLOW, as the
+// ext_authz filter sits before the RBAC filters.
+func (e *evaluation) custom() bool {
+	decided := false
+	e.each(securityv1beta1.AuthorizationPolicy_CUSTOM, func(cp *compiledPolicy) bool {
+		rule := cp.firstMatch(e.mode, e.v)
+		if rule < 0 {
+			e.tracef("CUSTOM %s: no rule matched; the provider is not called", cp.key)
+			return false
+		}
+		e.d.CustomProvider = cp.provider
+		verdict := e.prog.opts.CustomProviderVerdict
+		if verdict == Deny {
+			e.decide(Deny, cp, rule, "CUSTOM policy "+ruleText(cp, rule)+" matched and provider "+cp.provider+" denies (assumed)")
+			decided = true
+			return true
+		}
+		e.tracef("CUSTOM %s matched: delegated to provider %s, assumed to allow; evaluation continues", ruleText(cp, rule), cp.provider)
+		return true
+	})
+	return decided
+}
+
+func (e *evaluation) audit() {
+	e.each(securityv1beta1.AuthorizationPolicy_AUDIT, func(cp *compiledPolicy) bool {
+		if rule := cp.firstMatch(e.mode, e.v); rule >= 0 {
+			e.d.Audited = append(e.d.Audited, ruleText(cp, rule))
+			e.tracef("AUDIT %s matched: logged only", ruleText(cp, rule))
+		}
+		return false
+	})
+}
+
+func (e *evaluation) deny() bool {
+	decided := false
+	e.each(securityv1beta1.AuthorizationPolicy_DENY, func(cp *compiledPolicy) bool {
+		rule := cp.firstMatch(e.mode, e.v)
+		switch {
+		case cp.dryRun:
+			e.dryRun("DENY", cp, rule)
+			return false
+		case rule < 0:
+			e.tracef("DENY %s: no rule matched", cp.key)
+			return false
+		}
+		e.decide(Deny, cp, rule, "DENY policy "+ruleText(cp, rule)+" matched")
+		e.tracef("DENY %s matched; skipped ALLOW", ruleText(cp, rule))
+		decided = true
+		return true
+	})
+	return decided
+}
+
+func (e *evaluation) allow() {
+	var enforced []*compiledPolicy
+	e.each(securityv1beta1.AuthorizationPolicy_ALLOW, func(cp *compiledPolicy) bool {
+		rule := cp.firstMatch(e.mode, e.v)
+		switch {
+		case cp.dryRun:
+			e.dryRun("ALLOW", cp, rule)
+			return false
+		case rule < 0:
+			enforced = append(enforced, cp)
+			e.tracef("ALLOW %s: no rule matched", cp.key)
+			return false
+		}
+		e.decide(Allow, cp, rule, "ALLOW policy "+ruleText(cp, rule)+" matched")
+		e.tracef("ALLOW %s matched", ruleText(cp, rule))
+		enforced = append(enforced, cp)
+		return true
+	})
+	switch {
+	case e.d.Verdict == Allow:
+	case len(enforced) == 0:
+		e.d.Verdict = Allow
+		e.d.Reason = "no DENY policy matched and no ALLOW policy applies"
+		e.tracef("no ALLOW policy applies: allowed")
+	default:
+		names := make([]string, len(enforced))
+		for i, cp := range enforced {
+			names[i] = cp.key
+		}
+		e.d.Verdict = Deny
+		e.d.DecidingPolicy = enforced[0].key
+		e.d.Rule = -1
+		e.d.Reason = "ALLOW policies apply (" + strings.Join(names, ", ") + ") but no rule matched"
+		e.tracef("no ALLOW rule matched: denied")
+	}
+}
+
+func (e *evaluation) dryRun(action string, cp *compiledPolicy, rule int) {
+	line := "dry-run " + action + " " + cp.key + ": no rule would match"
+	if rule >= 0 {
+		line = "dry-run " + action + " " + ruleText(cp, rule) + " would match"
+	}
+	e.d.DryRun = append(e.d.DryRun, line)
+	e.tracef("%s (not enforced)", line)
+}
+
+func (e *evaluation) decide(v Verdict, cp *compiledPolicy, rule int, reason string) {
+	e.d.Verdict = v
+	e.d.DecidingPolicy = cp.key
+	e.d.Rule = rule
+	e.d.Reason = reason
+}
+
+func (e *evaluation) tracef(format string, args ...any) {
+	if e.tr.on {
+		e.tr.addf(format, args...)
+	}
+}

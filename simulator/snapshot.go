@@ -1,0 +1,168 @@
+package simulator
+
+import (
+	"sort"
+
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+	securityv1beta1 "istio.io/api/security/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Origin records where an object came from, so findings can name it.
+type Origin struct {
+	// File is the manifest path, or a synthetic name such as
+	// "EgressGateway istio-egress/waypoint" for derived objects.
+	File string
+	// Kind, Namespace and Name identify the object.
+	Kind, Namespace, Name string
+}
+
+// Object renders "Kind namespace/name" (or "Kind name" when cluster-scoped).
+func (o Origin) Object() string {
+	if o.Kind == "" {
+		return ""
+	}
+	if o.Namespace == "" {
+		return o.Kind + " " + o.Name
+	}
+	return o.Kind + " " + o.Namespace + "/" + o.Name
+}
+
+// Meta is the part of an object's metadata the simulator reads.
+type Meta struct {
+	Origin
+	// Labels and Annotations are the object's metadata maps.
+	Labels, Annotations map[string]string
+}
+
+// AuthorizationPolicy is a security.istio.io AuthorizationPolicy.
+type AuthorizationPolicy struct {
+	Meta
+	// Spec is the decoded Istio API message.
+	Spec *securityv1beta1.AuthorizationPolicy
+}
+
+// ServiceEntry is a networking.istio.io ServiceEntry.
+type ServiceEntry struct {
+	Meta
+	// Spec is the decoded Istio API message.
+	Spec *networkingv1alpha3.ServiceEntry
+}
+
+// DestinationRule is a networking.istio.io DestinationRule.
+type DestinationRule struct {
+	Meta
+	// Spec is the decoded Istio API message.
+	Spec *networkingv1alpha3.DestinationRule
+}
+
+// Namespace is a Kubernetes Namespace; only its labels matter here.
+type Namespace struct {
+	Meta
+}
+
+// Listener is the part of a Gateway API listener that decides which
+// namespaces may attach to a waypoint.
+type Listener struct {
+	// Name, Protocol and Port are the listener's fields.
+	Name, Protocol string
+	Port           int
+	// AllowedFrom is allowedRoutes.namespaces.from: Same (default), All or
+	// Selector.
+	AllowedFrom string
+	// AllowedSelector is allowedRoutes.namespaces.selector when From is
+	// Selector.
+	AllowedSelector *metav1.LabelSelector
+}
+
+// Gateway is a gateway.networking.k8s.io Gateway; waypoints are Gateways of
+// class istio-waypoint.
+type Gateway struct {
+	Meta
+	// ClassName is spec.gatewayClassName.
+	ClassName string
+	// Listeners are spec.listeners.
+	Listeners []Listener
+}
+
+// GatewayClass is a gateway.networking.k8s.io GatewayClass; its
+// istio.io/waypoint-for label sets the default traffic type of its waypoints.
+type GatewayClass struct {
+	Meta
+}
+
+// ServicePort is one port of a Kubernetes Service.
+type ServicePort struct {
+	// Name, Port and AppProtocol are the port's fields.
+	Name        string
+	Port        int
+	AppProtocol string
+}
+
+// Service is a Kubernetes Service, the other kind a waypoint can serve.
+type Service struct {
+	Meta
+	// Ports are spec.ports.
+	Ports []ServicePort
+}
+
+// EgressGateway is this operator's egress.ambient.io/v1alpha1 resource, read
+// only for what the operator would create from it.
+type EgressGateway struct {
+	Meta
+	// WaypointName is spec.waypoint.name, defaulting to metadata.name.
+	WaypointName string
+	// TrafficType is spec.waypoint.trafficType: service (default) or all.
+	TrafficType string
+	// EnrollNamespace is spec.enrollNamespace, default true.
+	EnrollNamespace bool
+	// ServiceEntrySelector is spec.serviceEntrySelector.
+	ServiceEntrySelector *metav1.LabelSelector
+}
+
+// Snapshot is every object read from the inputs, after "later file wins"
+// deduplication. Build one with Load or Parse, or fill it directly.
+type Snapshot struct {
+	AuthorizationPolicies []*AuthorizationPolicy
+	ServiceEntries        []*ServiceEntry
+	DestinationRules      []*DestinationRule
+	Namespaces            []*Namespace
+	Gateways              []*Gateway
+	GatewayClasses        []*GatewayClass
+	Services              []*Service
+	EgressGateways        []*EgressGateway
+
+	// index maps "Kind/namespace/name" to the object's slot, so that a later
+	// document replaces an earlier one in place.
+	index map[string]int
+}
+
+func objectKey(o Origin) string {
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// put stores an object, replacing an earlier one with the same identity.
+func put[T any](s *Snapshot, list *[]*T, o Origin, v *T) {
+	if s.index == nil {
+		s.index = map[string]int{}
+	}
+	key := objectKey(o)
+	if i, ok := s.index[key]; ok {
+		(*list)[i] = v
+		return
+	}
+	s.index[key] = len(*list)
+	*list = append(*list, v)
+}
+
+// sortByOrigin orders objects by namespace and name so results do not depend
+// on input order.
+func sortByOrigin[T any](list []*T, origin func(*T) Origin) {
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := origin(list[i]), origin(list[j])
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+}
