@@ -130,9 +130,15 @@ func (s *Snapshot) addJSON(file string, doc int, js []byte) Issues {
 		return Issues{{Severity: SeverityError, File: file, Field: fmt.Sprintf("document %d", doc),
 			Message: fmt.Sprintf("not a Kubernetes object: %v", err)}}
 	}
-	if raw.Kind == "" || raw.APIVersion == "" {
+	switch {
+	case raw.Kind == "" && raw.APIVersion == "":
+		// Not a Kubernetes object at all (e.g. a probe list kept beside the
+		// manifests): note it and move on instead of failing the directory.
+		return Issues{{Severity: SeverityInfo, File: file, Field: fmt.Sprintf("document %d", doc),
+			Message: "not a Kubernetes object (no apiVersion or kind); ignored"}}
+	case raw.Kind == "" || raw.APIVersion == "":
 		return Issues{{Severity: SeverityError, File: file, Field: fmt.Sprintf("document %d", doc),
-			Message: "apiVersion and kind are required"}}
+			Message: "apiVersion and kind are both required"}}
 	}
 	if strings.HasSuffix(raw.Kind, "List") && raw.Items != nil {
 		var issues Issues
