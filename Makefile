@@ -54,8 +54,12 @@ vet: ## Run go vet on every package.
 lint: $(GOLANGCI_LINT) ## Run golangci-lint with the checked-in .golangci.yml.
 	$(GOLANGCI_LINT) run ./...
 
+.PHONY: bundle
+bundle: manifests ## Regenerate the OLM bundle in bundle/ from config/ (VERSION=x.y.z IMG=...).
+	go run ./hack/bundle -version $(VERSION) -image $(IMG)
+
 .PHONY: verify
-verify: manifests generate ## Regenerate everything and fail if the tree changed.
+verify: manifests generate bundle ## Regenerate everything and fail if the tree changed.
 	@hack/verify-clean.sh
 
 ##@ Test
