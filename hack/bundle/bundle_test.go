@@ -11,6 +11,7 @@ import (
 	"github.com/operator-framework/api/pkg/manifests"
 	"github.com/operator-framework/api/pkg/validation"
 	"github.com/operator-framework/api/pkg/validation/errors"
+	validator "github.com/operator-framework/api/pkg/validation/interfaces"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -31,7 +32,9 @@ func TestBundleValidates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loading bundle/: %v", err)
 	}
-	validators := append(validation.DefaultBundleValidators,
+	// A fresh slice: appending to DefaultBundleValidators could write into
+	// the package's own backing array.
+	validators := append(append(validator.Validators{}, validation.DefaultBundleValidators...),
 		validation.OperatorHubV2Validator,
 		validation.StandardCapabilitiesValidator,
 		validation.StandardCategoriesValidator,
