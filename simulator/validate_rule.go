@@ -137,11 +137,17 @@ func (v *policyValidator) condition(field string, w *securityv1beta1.Condition) 
 		v.errorf(field, "at least one of values or notValues must be set for key %s", key)
 		return
 	}
-	if err := validateAttribute(key, w.GetValues()); err != nil {
-		v.errorf(field+".values", "invalid value for key %s: %v", key, err)
+	// istiod checks the key once per list; checking only non-empty lists
+	// reports an unknown key once instead of twice.
+	if len(w.GetValues()) > 0 {
+		if err := validateAttribute(key, w.GetValues()); err != nil {
+			v.errorf(field+".values", "invalid value for key %s: %v", key, err)
+		}
 	}
-	if err := validateAttribute(key, w.GetNotValues()); err != nil {
-		v.errorf(field+".notValues", "invalid notValue for key %s: %v", key, err)
+	if len(w.GetNotValues()) > 0 {
+		if err := validateAttribute(key, w.GetNotValues()); err != nil {
+			v.errorf(field+".notValues", "invalid notValue for key %s: %v", key, err)
+		}
 	}
 }
 
