@@ -131,6 +131,9 @@ func (c *compiler) collectDestinations() {
 	for _, svc := range c.snap.Services {
 		dests = append(dests, newServiceDestination(svc, "cluster.local"))
 	}
+	for _, d := range dests {
+		d.key()
+	}
 	sort.SliceStable(dests, func(i, j int) bool { return dests[i].key() < dests[j].key() })
 	for _, d := range dests {
 		bindDestination(d, c.nsLabels, c.prog.waypoints)

@@ -20,9 +20,16 @@ type destination struct {
 	waypoint *waypoint
 	// binding explains why the destination is bound or not.
 	binding string
+	// id is "Kind/namespace/name", computed once for index lookups.
+	id string
 }
 
-func (d *destination) key() string { return d.kind + "/" + d.namespace + "/" + d.name }
+func (d *destination) key() string {
+	if d.id == "" {
+		d.id = d.kind + "/" + d.namespace + "/" + d.name
+	}
+	return d.id
+}
 
 func (d *destination) display() string { return d.kind + " " + d.namespace + "/" + d.name }
 

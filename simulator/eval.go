@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 )
@@ -50,12 +49,16 @@ func (p *Program) lookup(host string) *destination {
 	return nil
 }
 
-// hostname strips the port from a Host header value and lower-cases it.
+// hostname strips the port (and IPv6 brackets) from a Host header value and
+// lower-cases it, without allocating for the common lower-case host.
 func hostname(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		if strings.Count(host, ":") == 1 || strings.HasPrefix(host, "[") {
+			host = host[:i]
+		}
 	}
-	return strings.ToLower(strings.TrimSuffix(host, "."))
+	host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(host, "]"), "["), ".")
+	return strings.ToLower(host)
 }
 
 func (p *Program) evalDestination(v *view, tr *tracer) (Decision, error) {

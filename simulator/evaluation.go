@@ -55,7 +55,9 @@ func (e *evaluation) custom() bool {
 	e.each(securityv1beta1.AuthorizationPolicy_CUSTOM, func(cp *compiledPolicy) bool {
 		rule := cp.firstMatch(e.mode, e.v)
 		if rule < 0 {
-			e.tracef("CUSTOM %s: no rule matched; the provider is not called", cp.key)
+			if e.tr.on {
+				e.tracef("CUSTOM %s: no rule matched; the provider is not called", cp.key)
+			}
 			return false
 		}
 		e.d.CustomProvider = cp.provider
@@ -65,7 +67,9 @@ func (e *evaluation) custom() bool {
 			decided = true
 			return true
 		}
-		e.tracef("CUSTOM %s matched: delegated to provider %s, assumed to allow; evaluation continues", ruleText(cp, rule), cp.provider)
+		if e.tr.on {
+			e.tracef("CUSTOM %s matched: delegated to provider %s, assumed to allow; evaluation continues", ruleText(cp, rule), cp.provider)
+		}
 		return true
 	})
 	return decided
@@ -75,7 +79,9 @@ func (e *evaluation) audit() {
 	e.each(securityv1beta1.AuthorizationPolicy_AUDIT, func(cp *compiledPolicy) bool {
 		if rule := cp.firstMatch(e.mode, e.v); rule >= 0 {
 			e.d.Audited = append(e.d.Audited, ruleText(cp, rule))
-			e.tracef("AUDIT %s matched: logged only", ruleText(cp, rule))
+			if e.tr.on {
+				e.tracef("AUDIT %s matched: logged only", ruleText(cp, rule))
+			}
 		}
 		return false
 	})
@@ -90,11 +96,15 @@ func (e *evaluation) deny() bool {
 			e.dryRun("DENY", cp, rule)
 			return false
 		case rule < 0:
-			e.tracef("DENY %s: no rule matched", cp.key)
+			if e.tr.on {
+				e.tracef("DENY %s: no rule matched", cp.key)
+			}
 			return false
 		}
 		e.decide(Deny, cp, rule, "DENY policy "+ruleText(cp, rule)+" matched")
-		e.tracef("DENY %s matched; skipped ALLOW", ruleText(cp, rule))
+		if e.tr.on {
+			e.tracef("DENY %s matched; skipped ALLOW", ruleText(cp, rule))
+		}
 		decided = true
 		return true
 	})
@@ -102,40 +112,54 @@ func (e *evaluation) deny() bool {
 }
 
 func (e *evaluation) allow() {
-	var enforced []*compiledPolicy
+	var first *compiledPolicy
 	e.each(securityv1beta1.AuthorizationPolicy_ALLOW, func(cp *compiledPolicy) bool {
 		rule := cp.firstMatch(e.mode, e.v)
 		switch {
 		case cp.dryRun:
 			e.dryRun("ALLOW", cp, rule)
 			return false
-		case rule < 0:
-			enforced = append(enforced, cp)
-			e.tracef("ALLOW %s: no rule matched", cp.key)
+		case first == nil:
+			first = cp
+		}
+		if rule < 0 {
+			if e.tr.on {
+				e.tracef("ALLOW %s: no rule matched", cp.key)
+			}
 			return false
 		}
 		e.decide(Allow, cp, rule, "ALLOW policy "+ruleText(cp, rule)+" matched")
-		e.tracef("ALLOW %s matched", ruleText(cp, rule))
-		enforced = append(enforced, cp)
+		if e.tr.on {
+			e.tracef("ALLOW %s matched", ruleText(cp, rule))
+		}
 		return true
 	})
 	switch {
 	case e.d.Verdict == Allow:
-	case len(enforced) == 0:
+	case first == nil:
 		e.d.Verdict = Allow
 		e.d.Reason = "no DENY policy matched and no ALLOW policy applies"
 		e.tracef("no ALLOW policy applies: allowed")
 	default:
-		names := make([]string, len(enforced))
-		for i, cp := range enforced {
-			names[i] = cp.key
-		}
 		e.d.Verdict = Deny
-		e.d.DecidingPolicy = enforced[0].key
+		e.d.DecidingPolicy = first.key
 		e.d.Rule = -1
-		e.d.Reason = "ALLOW policies apply (" + strings.Join(names, ", ") + ") but no rule matched"
+		e.d.Reason = "ALLOW policies apply (" + strings.Join(e.enforcedAllowKeys(), ", ") + ") but no rule matched"
 		e.tracef("no ALLOW rule matched: denied")
 	}
+}
+
+// enforcedAllowKeys names the enforced ALLOW policies that applied; it runs
+// only on the deny path, to build the reason.
+func (e *evaluation) enforcedAllowKeys() []string {
+	var keys []string
+	e.each(securityv1beta1.AuthorizationPolicy_ALLOW, func(cp *compiledPolicy) bool {
+		if !cp.dryRun {
+			keys = append(keys, cp.key)
+		}
+		return false
+	})
+	return keys
 }
 
 func (e *evaluation) dryRun(action string, cp *compiledPolicy, rule int) {
@@ -144,7 +168,9 @@ func (e *evaluation) dryRun(action string, cp *compiledPolicy, rule int) {
 		line = "dry-run " + action + " " + ruleText(cp, rule) + " would match"
 	}
 	e.d.DryRun = append(e.d.DryRun, line)
-	e.tracef("%s (not enforced)", line)
+	if e.tr.on {
+		e.tracef("%s (not enforced)", line)
+	}
 }
 
 func (e *evaluation) decide(v Verdict, cp *compiledPolicy, rule int, reason string) {
@@ -154,6 +180,8 @@ func (e *evaluation) decide(v Verdict, cp *compiledPolicy, rule int, reason stri
 	e.d.Reason = reason
 }
 
+// tracef records a trace line. Callers on the per-policy path check
+// e.tr.on first, so an unexplained Eval does not box arguments.
 func (e *evaluation) tracef(format string, args ...any) {
 	if e.tr.on {
 		e.tr.addf(format, args...)

@@ -27,15 +27,18 @@ type waypoint struct {
 	allowedSelector *metav1.LabelSelector
 	// egressGateway names the EgressGateway this waypoint stands for.
 	egressGateway string
+	// id is "namespace/name".
+	id string
 }
 
-func (w *waypoint) key() string { return w.namespace + "/" + w.name }
+func (w *waypoint) key() string { return w.id }
 
 // newWaypoint reads a Gateway as istiod's gatewayToWaypointTransform does:
 // the traffic type comes from the Gateway's istio.io/waypoint-for label, else
 // its GatewayClass's, else "service".
 func newWaypoint(gw *Gateway, classes map[string]*GatewayClass) *waypoint {
-	w := &waypoint{origin: gw.Origin, namespace: gw.Namespace, name: gw.Name, trafficType: TrafficService, allowedFrom: "Same"}
+	w := &waypoint{origin: gw.Origin, namespace: gw.Namespace, name: gw.Name, trafficType: TrafficService, allowedFrom: "Same",
+		id: gw.Namespace + "/" + gw.Name}
 	if gc, ok := classes[gw.ClassName]; ok {
 		if tt, ok := gc.Labels[labelWaypointFor]; ok {
 			w.trafficType = tt
