@@ -5,6 +5,9 @@
 #
 #   export KUBEBUILDER_ASSETS=$(hack/controlplane.sh | tail -n 1)
 #
+# Arguments name other components to build instead, for the end-to-end
+# cluster: hack/controlplane.sh kube-controller-manager kube-scheduler
+#
 # Release binaries cannot be downloaded on our build machines, and
 # `go install ...@version` cannot build k8s.io/kubernetes (its go.mod carries
 # replace directives), so hack/controlplane/ is a small build-only module whose
@@ -33,7 +36,9 @@ k8s_ldflags="-s -w \
 
 build() { # name ldflags
   local name=$1 ldflags=$2 bin="$out/$1"
-  if [[ -x "$bin" ]] && "$bin" --version >/dev/null 2>&1; then
+  local probe=(--version)
+  [[ $name == kubectl ]] && probe=(version --client)
+  if [[ -x "$bin" ]] && "$bin" "${probe[@]}" >/dev/null 2>&1; then
     log "$name present in ${out#"$root"/}, not rebuilding"
     return
   fi
@@ -44,7 +49,13 @@ build() { # name ldflags
   log "built $name in $((SECONDS - start))s"
 }
 
-build etcd "-s -w"
-build kube-apiserver "$k8s_ldflags"
-build kubectl "$k8s_ldflags"
+components=("$@")
+[[ ${#components[@]} -gt 0 ]] || components=(etcd kube-apiserver kubectl)
+for c in "${components[@]}"; do
+  case "$c" in
+    etcd) build etcd "-s -w" ;;
+    kube-apiserver | kubectl | kube-controller-manager | kube-scheduler) build "$c" "$k8s_ldflags" ;;
+    *) log "unknown component $c"; exit 2 ;;
+  esac
+done
 echo "$out"
