@@ -178,6 +178,9 @@ func (e *evaluation) decide(v Verdict, cp *compiledPolicy, rule int, reason stri
 	e.d.DecidingPolicy = cp.key
 	e.d.Rule = rule
 	e.d.Reason = reason
+	if e.tr.on {
+		e.tracef("%s rule %d as enforced: %s", cp.key, rule, cp.describeRule(e.mode, rule))
+	}
 }
 
 // tracef records a trace line. Callers on the per-policy path check

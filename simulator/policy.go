@@ -100,3 +100,13 @@ func newCompiledPolicy(p *AuthorizationPolicy) *compiledPolicy {
 		provider: p.Spec.GetProvider().GetName(),
 	}
 }
+
+// describeRule renders the rule with the given spec index in a mode.
+func (p *compiledPolicy) describeRule(mode ruleMode, index int) string {
+	for i := range p.rules[mode] {
+		if p.rules[mode][i].index == index {
+			return p.rules[mode][i].describe()
+		}
+	}
+	return ""
+}

@@ -10,10 +10,10 @@ import (
 
 // Origin records where an object came from, so findings can name it.
 type Origin struct {
-	// File is the manifest path, or a synthetic name such as
-	// "EgressGateway istio-egress/waypoint" for derived objects.
+	// File is the manifest path the object was read from.
 	File string
-	// Kind, Namespace and Name identify the object.
+	// Kind, Namespace and Name identify the object; Namespace is empty for
+	// cluster-scoped kinds.
 	Kind, Namespace, Name string
 }
 
@@ -123,14 +123,23 @@ type EgressGateway struct {
 // Snapshot is every object read from the inputs, after "later file wins"
 // deduplication. Build one with Load or Parse, or fill it directly.
 type Snapshot struct {
+	// AuthorizationPolicies are the security.istio.io policies read.
 	AuthorizationPolicies []*AuthorizationPolicy
-	ServiceEntries        []*ServiceEntry
-	DestinationRules      []*DestinationRule
-	Namespaces            []*Namespace
-	Gateways              []*Gateway
-	GatewayClasses        []*GatewayClass
-	Services              []*Service
-	EgressGateways        []*EgressGateway
+	// ServiceEntries are the external destinations read.
+	ServiceEntries []*ServiceEntry
+	// DestinationRules are read for TLS origination; they do not change
+	// authorization.
+	DestinationRules []*DestinationRule
+	// Namespaces carry the enrollment labels.
+	Namespaces []*Namespace
+	// Gateways include the waypoints (class istio-waypoint).
+	Gateways []*Gateway
+	// GatewayClasses may set a default istio.io/waypoint-for.
+	GatewayClasses []*GatewayClass
+	// Services are Kubernetes Services a waypoint may serve.
+	Services []*Service
+	// EgressGateways stand for the waypoint and labels the operator creates.
+	EgressGateways []*EgressGateway
 
 	// index maps "Kind/namespace/name" to the object's slot, so that a later
 	// document replaces an earlier one in place.

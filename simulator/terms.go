@@ -289,3 +289,33 @@ func joinStrings(ms []match.String) string {
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
+
+// describe renders a rule as the enforcement point sees it, for traces:
+// clauses joined by AND, alternatives by OR.
+func (r *compiledRule) describe() string {
+	if r.never {
+		return "never matches here"
+	}
+	if len(r.clauses) == 0 {
+		return "matches every request"
+	}
+	parts := make([]string, 0, len(r.clauses))
+	for _, c := range r.clauses {
+		alts := make([]string, 0, len(c))
+		for _, alt := range c {
+			terms := make([]string, 0, len(alt))
+			for _, t := range alt {
+				terms = append(terms, t.String())
+			}
+			if len(terms) == 0 {
+				terms = append(terms, "any")
+			}
+			alts = append(alts, strings.Join(terms, " and "))
+		}
+		if len(alts) == 0 {
+			alts = append(alts, "any")
+		}
+		parts = append(parts, "("+strings.Join(alts, " | ")+")")
+	}
+	return strings.Join(parts, " and ")
+}
