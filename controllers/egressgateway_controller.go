@@ -4,19 +4,81 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/helmrelease"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
 )
+
+// DefaultRetryFailedAfter is how long the reconciler waits before it tries
+// the same failed chart and values again, when nothing else changed.
+const DefaultRetryFailedAfter = 5 * time.Minute
+
+// afterAction is how soon the reconciler looks again after a Helm action,
+// to see the release's new state and take the next step.
+const afterAction = 200 * time.Millisecond
 
 // EgressGatewayReconciler reconciles EgressGateway objects.
 type EgressGatewayReconciler struct {
 	client.Client
+	// APIReader reads around the cache, for writes that need the current
+	// resourceVersion.
+	APIReader client.Reader
+	// Scheme decodes the release's objects into typed, cached reads.
+	Scheme *runtime.Scheme
+	// Recorder sends one Event per Helm action.
+	Recorder events.EventRecorder
+	// Helm runs the waypoint release's actions.
+	Helm *helmrelease.Runner
+	// RetryFailedAfter overrides DefaultRetryFailedAfter when set.
+	RetryFailedAfter time.Duration
+}
+
+// Options configure NewEgressGatewayReconciler.
+type Options struct {
+	// Version is the operator's version; the embedded chart carries it, so
+	// a new operator upgrades each release once.
+	Version string
+	// Chart replaces the embedded waypoint chart's files, for tests.
+	Chart fs.FS
+	// RetryFailedAfter overrides DefaultRetryFailedAfter when set.
+	RetryFailedAfter time.Duration
+}
+
+// NewEgressGatewayReconciler wires a reconciler to mgr's client, cache,
+// Event recorder and rest.Config, with the waypoint chart loaded.
+func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayReconciler, error) {
+	files := opts.Chart
+	if files == nil {
+		files = waypoint.Chart()
+	}
+	chart, err := helmrelease.LoadChart(files, opts.Version)
+	if err != nil {
+		return nil, fmt.Errorf("loading the waypoint chart: %w", err)
+	}
+	runner, err := helmrelease.NewRunner(mgr.GetConfig(), chart, mgr.GetLogger().WithName("helm"))
+	if err != nil {
+		return nil, fmt.Errorf("setting up Helm: %w", err)
+	}
+	return &EgressGatewayReconciler{
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Scheme:           mgr.GetScheme(),
+		Recorder:         mgr.GetEventRecorder("egressgateway-controller"),
+		Helm:             runner,
+		RetryFailedAfter: opts.RetryFailedAfter,
+	}, nil
 }
 
 // +kubebuilder:rbac:groups=egress.ambient.io,resources=egressgateways,verbs=get;list;watch;update;patch
@@ -24,24 +86,76 @@ type EgressGatewayReconciler struct {
 // +kubebuilder:rbac:groups=egress.ambient.io,resources=egressgateways/finalizers,verbs=update
 // +kubebuilder:rbac:groups=core,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;create;update;delete
+// +kubebuilder:rbac:groups=core,resources=configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core,resources=namespaces,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=serviceentries,verbs=get;list;watch;patch
 
-// Reconcile brings one EgressGateway closer to its spec.
-func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var egw egressv1alpha1.EgressGateway
-	if err := r.Get(ctx, req.NamespacedName, &egw); err != nil {
+// Reconcile brings one EgressGateway closer to its spec: fetch, finalizer,
+// then the phases in order, then one status patch computed from what they
+// observed (none when nothing changed).
+func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	egw := &egressv1alpha1.EgressGateway{}
+	if err := r.Get(ctx, req.NamespacedName, egw); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil // deleted: nothing left to do
+			return ctrl.Result{}, nil // deleted: the finalizer already cleaned up
 		}
 		return ctrl.Result{}, fmt.Errorf("reading EgressGateway %s: %w", req.NamespacedName, err)
 	}
-	log.FromContext(ctx).V(1).Info("observed", "generation", egw.Generation)
-	return ctrl.Result{}, nil
+	s := newScope(egw)
+	if !egw.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	if err := r.ensureFinalizer(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	defer func() {
+		if err := r.patchStatus(ctx, s); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+	for _, phase := range []func(context.Context, *scope) (ctrl.Result, error){
+		r.reconcileWaypoint,
+		r.reconcileEnrollment,
+	} {
+		res, err := phase(ctx, s)
+		result = soonest(result, res)
+		if err != nil {
+			return result, err
+		}
+	}
+	return result, nil
 }
 
-// SetupWithManager registers the reconciler and its watches with mgr.
-func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&egressv1alpha1.EgressGateway{}).
-		Named("egressgateway").
-		Complete(r)
+// ensureFinalizer adds the finalizer before anything is installed, so the
+// release can always be uninstalled.
+func (r *EgressGatewayReconciler) ensureFinalizer(ctx context.Context, s *scope) error {
+	if controllerutil.ContainsFinalizer(s.egw, egressv1alpha1.Finalizer) {
+		return nil
+	}
+	before := s.egw.DeepCopy()
+	controllerutil.AddFinalizer(s.egw, egressv1alpha1.Finalizer)
+	if err := r.Patch(ctx, s.egw, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("adding finalizer: %w", err)
+	}
+	return nil
+}
+
+// soonest combines two results, keeping the earlier requeue.
+func soonest(a, b ctrl.Result) ctrl.Result {
+	if a.RequeueAfter == 0 || (b.RequeueAfter != 0 && b.RequeueAfter < a.RequeueAfter) {
+		return b
+	}
+	return a
+}
+
+func (r *EgressGatewayReconciler) retryFailedAfter() time.Duration {
+	if r.RetryFailedAfter > 0 {
+		return r.RetryFailedAfter
+	}
+	return DefaultRetryFailedAfter
 }

@@ -16,6 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers"
@@ -50,12 +53,18 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "ambient-egress-operator.egress.ambient.io",
+		Cache:                  controllers.CacheOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "creating manager")
 		os.Exit(1)
 	}
-	if err := (&controllers.EgressGatewayReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version})
+	if err != nil {
+		setupLog.Error(err, "creating controller", "controller", "EgressGateway")
+		os.Exit(1)
+	}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "setting up controller", "controller", "EgressGateway")
 		os.Exit(1)
 	}
@@ -79,6 +88,8 @@ func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(egressv1alpha1.AddToScheme(s))
+	utilruntime.Must(istionetworkingv1.AddToScheme(s))
+	utilruntime.Must(gatewayv1.Install(s))
 	return s
 }
 

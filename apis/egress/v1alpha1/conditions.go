@@ -8,6 +8,10 @@ const (
 	// ConditionWaypointReady is True when istiod has programmed the waypoint
 	// Gateway with an address and its Deployment is Available.
 	ConditionWaypointReady = "WaypointReady"
+	// ConditionReleased is True when the waypoint's Helm release is deployed
+	// from the current spec; its reason and message are those of the last
+	// Helm action, also sent as an Event.
+	ConditionReleased = "Released"
 	// ConditionEnrolled is True when the namespace, or every selected
 	// ServiceEntry, carries the istio.io/use-waypoint label for this gateway.
 	ConditionEnrolled = "Enrolled"
@@ -43,6 +47,28 @@ const (
 	ReasonUpgradeFailed   = "UpgradeFailed"
 	ReasonRollbackFailed  = "RollbackFailed"
 	ReasonUninstallFailed = "UninstallFailed"
+	// ReasonUnlockFailed means a release stuck in pending-* could not be
+	// marked failed; ReasonRepairFailed means drifted objects could not be
+	// put back.
+	ReasonUnlockFailed = "UnlockFailed"
+	ReasonRepairFailed = "RepairFailed"
+	// ReasonInvalidValues means the chart values could not be computed from
+	// the spec, usually because spec.waypoint.values is not an object.
+	ReasonInvalidValues = "InvalidValues"
+	// ReasonInstalled, ReasonUpgraded, ReasonRolledBack, ReasonUnlocked,
+	// ReasonUninstalled and ReasonDriftRepaired name the Helm action that
+	// just succeeded.
+	ReasonInstalled     = "Installed"
+	ReasonUpgraded      = "Upgraded"
+	ReasonRolledBack    = "RolledBack"
+	ReasonUnlocked      = "Unlocked"
+	ReasonUninstalled   = "Uninstalled"
+	ReasonDriftRepaired = "DriftRepaired"
+	// ReasonGatewayMissing means the waypoint Gateway the release renders
+	// does not exist yet.
+	ReasonGatewayMissing = "GatewayMissing"
+	// ReasonDeleting means the EgressGateway is being deleted.
+	ReasonDeleting = "Deleting"
 	// ReasonConflict means a label this gateway needs is owned by someone else.
 	ReasonConflict = "Conflict"
 	// ReasonInvalidPolicies means at least one policy has an error finding.

@@ -347,6 +347,12 @@ type HelmReleaseStatus struct {
 	ValuesDigest string `json:"valuesDigest,omitempty"`
 	// Status is Helm's release status, such as deployed or failed.
 	Status string `json:"status"`
+	// FailedAttempt is "<chartVersion>/<valuesDigest>" of the last install or
+	// upgrade that failed. The operator does not try the same chart and
+	// values again until the spec changes or a retry interval passes, so a
+	// bad value does not churn releases.
+	// +optional
+	FailedAttempt string `json:"failedAttempt,omitempty"`
 }
 
 // DestinationStatus is one ServiceEntry host as the waypoint sees it.

@@ -1,0 +1,99 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/enrollment"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
+)
+
+// reconcileEnrollment labels the namespace or the selected ServiceEntries
+// with istio.io/use-waypoint, removes the labels it added that are no
+// longer wanted, and leaves labels others own alone.
+func (r *EgressGatewayReconciler) reconcileEnrollment(ctx context.Context, s *scope) (ctrl.Result, error) {
+	in, err := r.enrollmentInput(ctx, s.egw)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	plan := enrollment.NewPlan(in)
+	if err := enrollment.Apply(ctx, r.Client, plan.Changes, enrollmentObject(s.egw.Namespace)); err != nil {
+		return ctrl.Result{}, err
+	}
+	s.enrollment = &plan
+	return ctrl.Result{}, nil
+}
+
+// enrollmentInput reads, from the cache, what an enrollment plan for egw
+// depends on.
+func (r *EgressGatewayReconciler) enrollmentInput(ctx context.Context, egw *egressv1alpha1.EgressGateway) (enrollment.Input, error) {
+	self, err := enrollmentGateway(egw)
+	if err != nil {
+		return enrollment.Input{}, err
+	}
+	in := enrollment.Input{Self: self, Deleting: !egw.DeletionTimestamp.IsZero()}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: egw.Namespace}, ns); err != nil {
+		return in, fmt.Errorf("reading namespace %s: %w", egw.Namespace, err)
+	}
+	in.Namespace = enrollment.Target{Kind: enrollment.KindNamespace, Name: ns.Name, Labels: ns.Labels, Annotations: ns.Annotations}
+	var ses istionetworkingv1.ServiceEntryList
+	if err := r.List(ctx, &ses, client.InNamespace(egw.Namespace)); err != nil {
+		return in, fmt.Errorf("listing ServiceEntries in %s: %w", egw.Namespace, err)
+	}
+	for _, se := range ses.Items {
+		in.ServiceEntries = append(in.ServiceEntries, enrollment.Target{
+			Kind: enrollment.KindServiceEntry, Name: se.Name, Labels: se.Labels, Annotations: se.Annotations,
+		})
+	}
+	var peers egressv1alpha1.EgressGatewayList
+	if err := r.List(ctx, &peers, client.InNamespace(egw.Namespace)); err != nil {
+		return in, fmt.Errorf("listing EgressGateways in %s: %w", egw.Namespace, err)
+	}
+	for i := range peers.Items {
+		p := &peers.Items[i]
+		if p.Name == egw.Name || !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if g, err := enrollmentGateway(p); err == nil {
+			in.Others = append(in.Others, g)
+		}
+	}
+	return in, nil
+}
+
+// enrollmentGateway describes egw as the enrollment plan sees it.
+func enrollmentGateway(egw *egressv1alpha1.EgressGateway) (enrollment.Gateway, error) {
+	g := enrollment.Gateway{
+		Name:            egw.Name,
+		Created:         egw.CreationTimestamp.Time,
+		Waypoint:        waypoint.GatewayName(egw),
+		EnrollNamespace: egw.Spec.EnrollsNamespace(),
+	}
+	if egw.Spec.ServiceEntrySelector != nil && !g.EnrollNamespace {
+		sel, err := metav1.LabelSelectorAsSelector(egw.Spec.ServiceEntrySelector)
+		if err != nil {
+			return g, fmt.Errorf("spec.serviceEntrySelector: %w", err)
+		}
+		g.Selector = sel
+	}
+	return g, nil
+}
+
+// enrollmentObject returns, for a plan target, an empty object to patch.
+func enrollmentObject(namespace string) func(enrollment.Target) client.Object {
+	return func(t enrollment.Target) client.Object {
+		if t.Kind == enrollment.KindNamespace {
+			return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.Name}}
+		}
+		return &istionetworkingv1.ServiceEntry{ObjectMeta: metav1.ObjectMeta{Name: t.Name, Namespace: namespace}}
+	}
+}

@@ -1,0 +1,40 @@
+package controllers
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/enrollment"
+)
+
+// scope is one reconcile's EgressGateway and what the phases observed,
+// from which the status is computed once at the end.
+type scope struct {
+	// egw is the object being reconciled; its status is rewritten at the end.
+	egw *egressv1alpha1.EgressGateway
+	// original is egw as read, to compare the new status with.
+	original *egressv1alpha1.EgressGateway
+
+	// released is the Released condition the waypoint phase decided, nil to
+	// keep the current one.
+	released *metav1.Condition
+	// attempted is true when an install or upgrade ran; failedAttempt is
+	// then its "<chartVersion>/<valuesDigest>" if it failed.
+	attempted     bool
+	failedAttempt string
+	// release is the release as observed after the phase's action.
+	release *egressv1alpha1.HelmReleaseStatus
+	// gatewayName is the waypoint Gateway's name.
+	gatewayName string
+	// gateway and deployment are the live waypoint objects, nil when absent.
+	gateway    *gatewayv1.Gateway
+	deployment *appsv1.Deployment
+	// enrollment is the label plan, nil when the phase did not run.
+	enrollment *enrollment.Plan
+}
+
+func newScope(egw *egressv1alpha1.EgressGateway) *scope {
+	return &scope{egw: egw, original: egw.DeepCopy()}
+}

@@ -1,0 +1,179 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/enrollment"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/helmrelease"
+)
+
+// patchStatus computes the status from what the phases observed and
+// patches it only when it differs from what was read.
+func (r *EgressGatewayReconciler) patchStatus(ctx context.Context, s *scope) error {
+	computeStatus(s)
+	if equality.Semantic.DeepEqual(s.original.Status, s.egw.Status) {
+		return nil // steady state writes nothing
+	}
+	if err := r.Status().Patch(ctx, s.egw, client.MergeFrom(s.original)); err != nil {
+		return fmt.Errorf("patching status: %w", err)
+	}
+	return nil
+}
+
+// computeStatus writes every condition and the waypoint status into
+// s.egw.Status. It is pure in s.
+func computeStatus(s *scope) {
+	st := &s.egw.Status
+	gen := s.egw.Generation
+	if s.gatewayName != "" {
+		st.Waypoint = waypointStatus(s.gatewayName, s.release, s.deployment)
+	}
+	set := func(c *metav1.Condition) {
+		if c != nil {
+			c.ObservedGeneration = gen
+			meta.SetStatusCondition(&st.Conditions, *c)
+		}
+	}
+	if c := meta.FindStatusCondition(st.Conditions, egressv1alpha1.ConditionReleased); s.released == nil && c != nil {
+		kept := *c
+		set(&kept) // the last action's word stands; only the generation moves
+	}
+	set(s.released)
+	if s.gatewayName != "" {
+		set(waypointReadyCondition(s.gatewayName, s.gateway, s.deployment))
+	}
+	if s.enrollment != nil {
+		set(enrolledCondition(s.egw, *s.enrollment))
+	}
+	set(readyCondition(st.Conditions))
+	st.ObservedGeneration = gen
+}
+
+// waypointStatus describes the Gateway, its release and its Deployment.
+func waypointStatus(gatewayName string, release *egressv1alpha1.HelmReleaseStatus, dep *appsv1.Deployment) *egressv1alpha1.WaypointStatus {
+	w := &egressv1alpha1.WaypointStatus{GatewayName: gatewayName, Release: release}
+	if dep != nil {
+		w.Replicas = 1
+		if dep.Spec.Replicas != nil {
+			w.Replicas = *dep.Spec.Replicas
+		}
+		w.ReadyReplicas = dep.Status.ReadyReplicas
+	}
+	return w
+}
+
+// releaseStatus records the observed release, nil when it is absent and
+// no failure needs remembering.
+func releaseStatus(name string, obs helmrelease.Observed, failedAttempt string) *egressv1alpha1.HelmReleaseStatus {
+	if obs.Last == nil && failedAttempt == "" {
+		return nil
+	}
+	return &egressv1alpha1.HelmReleaseStatus{
+		Name:          name,
+		Revision:      obs.Revision(),
+		ChartVersion:  obs.ChartVersion,
+		ValuesDigest:  obs.ValuesDigest,
+		Status:        string(obs.Status()),
+		FailedAttempt: failedAttempt,
+	}
+}
+
+// waypointReadyCondition is True only when the Gateway is Programmed with
+// an address and its Deployment is Available; otherwise its reason names the
+// first of the three that is missing.
+func waypointReadyCondition(name string, gw *gatewayv1.Gateway, dep *appsv1.Deployment) *metav1.Condition {
+	const t = egressv1alpha1.ConditionWaypointReady
+	if gw == nil {
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonGatewayMissing,
+			fmt.Sprintf("waypoint Gateway %s does not exist yet", name))
+	}
+	if p := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); p == nil || p.Status != metav1.ConditionTrue {
+		msg := fmt.Sprintf("Gateway %s is not Programmed: is istiod running with ambient enabled?", name)
+		if p != nil && p.ObservedGeneration == gw.Generation && p.Reason != string(gatewayv1.GatewayReasonPending) {
+			msg = fmt.Sprintf("Gateway %s is not Programmed (%s): %s", name, p.Reason, p.Message)
+		}
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonWaitingForIstiod, msg)
+	}
+	if len(gw.Status.Addresses) == 0 {
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonNoAddress,
+			fmt.Sprintf("Gateway %s is Programmed but has no address yet", name))
+	}
+	if dep == nil || !deploymentAvailable(dep) {
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonDeploymentUnavailable,
+			fmt.Sprintf("Deployment %s that istiod runs the waypoint in is missing or not Available", name))
+	}
+	return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
+		fmt.Sprintf("Gateway %s is Programmed at %s and Deployment %s is Available", name, gw.Status.Addresses[0].Value, name))
+}
+
+func deploymentAvailable(dep *appsv1.Deployment) bool {
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// enrolledCondition is True when every object the EgressGateway wants
+// labelled is, and names the owners of the ones it may not take.
+func enrolledCondition(egw *egressv1alpha1.EgressGateway, plan enrollment.Plan) *metav1.Condition {
+	const t = egressv1alpha1.ConditionEnrolled
+	if len(plan.Conflicts) > 0 {
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonConflict, plan.ConflictMessage())
+	}
+	switch {
+	case egw.Spec.EnrollsNamespace():
+		return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
+			fmt.Sprintf("namespace %s uses this waypoint (%s)", egw.Namespace, enrollment.LabelUseWaypoint))
+	case egw.Spec.ServiceEntrySelector != nil:
+		return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
+			fmt.Sprintf("%d ServiceEntries selected by serviceEntrySelector use this waypoint", plan.Wanted))
+	default:
+		return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
+			"enrollment is off: enrollNamespace is false and there is no serviceEntrySelector")
+	}
+}
+
+// readyConditionInputs are the conditions Ready summarizes, when present.
+var readyConditionInputs = []string{
+	egressv1alpha1.ConditionReleased,
+	egressv1alpha1.ConditionWaypointReady,
+	egressv1alpha1.ConditionEnrolled,
+	egressv1alpha1.ConditionPoliciesValid,
+	egressv1alpha1.ConditionSimulated,
+}
+
+// readyCondition is True when every other condition present is True, and
+// otherwise names the ones that are not.
+func readyCondition(conds []metav1.Condition) *metav1.Condition {
+	var notReady []string
+	for _, t := range readyConditionInputs {
+		if c := meta.FindStatusCondition(conds, t); c != nil && c.Status != metav1.ConditionTrue {
+			notReady = append(notReady, fmt.Sprintf("%s (%s: %s)", t, c.Reason, c.Message))
+		}
+	}
+	if len(notReady) == 0 {
+		return condition(egressv1alpha1.ConditionReady, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
+			"the waypoint is released, ready and enrolled")
+	}
+	sort.Strings(notReady)
+	return condition(egressv1alpha1.ConditionReady, metav1.ConditionFalse, egressv1alpha1.ReasonNotReady,
+		"not ready: "+strings.Join(notReady, "; "))
+}
+
+func condition(t string, status metav1.ConditionStatus, reason, message string) *metav1.Condition {
+	return &metav1.Condition{Type: t, Status: status, Reason: reason, Message: message}
+}

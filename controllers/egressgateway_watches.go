@@ -1,0 +1,172 @@
+package controllers
+
+import (
+	"context"
+	"reflect"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
+)
+
+const (
+	// renderedLabel is on every object the waypoint chart renders.
+	renderedLabel = "egress.ambient.io/egressgateway"
+	// gatewayNameLabel is on the Deployment istiod makes for a Gateway.
+	gatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
+)
+
+// CacheOptions limits what the manager caches to what the reconciler reads:
+// only the ConfigMaps, HorizontalPodAutoscalers and PodDisruptionBudgets the
+// waypoint chart renders, and only the Deployments istiod makes for
+// Gateways, rather than every one in the cluster.
+func CacheOptions() cache.Options {
+	has := func(key string) labels.Selector {
+		req, err := labels.NewRequirement(key, selection.Exists, nil)
+		if err != nil {
+			panic(err)
+		}
+		return labels.NewSelector().Add(*req)
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}:                      {Label: has(renderedLabel)},
+		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(renderedLabel)},
+		&policyv1.PodDisruptionBudget{}:          {Label: has(renderedLabel)},
+		&appsv1.Deployment{}:                     {Label: has(gatewayNameLabel)},
+	}}
+}
+
+// SetupWithManager registers the reconciler and its watches with mgr. Status
+// updates, of the EgressGateway and of the objects it owns, do not trigger a
+// reconcile, except those that change the waypoint's readiness.
+func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&egressv1alpha1.EgressGateway{}, builder.WithPredicates(specOrLifecycleChanged)).
+		Owns(&gatewayv1.Gateway{}, builder.WithPredicates(predicate.Or(contentChanged, gatewayReadinessChanged))).
+		Owns(&corev1.ConfigMap{}, builder.WithPredicates(contentChanged)).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, builder.WithPredicates(contentChanged)).
+		Owns(&policyv1.PodDisruptionBudget{}, builder.WithPredicates(contentChanged)).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfDeployment),
+			builder.WithPredicates(deploymentReadinessChanged)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysInNamespace),
+			builder.WithPredicates(labelsOrAnnotationsChanged)).
+		Watches(&istionetworkingv1.ServiceEntry{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysInObjectNamespace),
+			builder.WithPredicates(labelsOrAnnotationsChanged)).
+		Named("egressgateway").
+		Complete(r)
+}
+
+// gatewaysInNamespace maps a namespace to the EgressGateways in it.
+func (r *EgressGatewayReconciler) gatewaysInNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
+	return r.gatewaysIn(ctx, ns.GetName(), func(*egressv1alpha1.EgressGateway) bool { return true })
+}
+
+// gatewaysInObjectNamespace maps an object to the EgressGateways beside it.
+func (r *EgressGatewayReconciler) gatewaysInObjectNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.gatewaysIn(ctx, obj.GetNamespace(), func(*egressv1alpha1.EgressGateway) bool { return true })
+}
+
+// gatewaysOfDeployment maps a waypoint Deployment to the EgressGateways
+// whose Gateway it runs.
+func (r *EgressGatewayReconciler) gatewaysOfDeployment(ctx context.Context, dep client.Object) []reconcile.Request {
+	name := dep.GetLabels()[gatewayNameLabel]
+	return r.gatewaysIn(ctx, dep.GetNamespace(), func(egw *egressv1alpha1.EgressGateway) bool {
+		return waypoint.GatewayName(egw) == name
+	})
+}
+
+func (r *EgressGatewayReconciler) gatewaysIn(ctx context.Context, namespace string, keep func(*egressv1alpha1.EgressGateway) bool) []reconcile.Request {
+	var list egressv1alpha1.EgressGatewayList
+	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing EgressGateways to enqueue", "namespace", namespace)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if keep(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// specOrLifecycleChanged passes an EgressGateway update when its spec
+// (generation), deletion or finalizers changed, not its status.
+var specOrLifecycleChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld, e.ObjectNew
+	return o.GetGeneration() != n.GetGeneration() ||
+		!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp()) ||
+		!reflect.DeepEqual(o.GetFinalizers(), n.GetFinalizers())
+}}
+
+// contentChanged passes an update of a rendered object when anything but its
+// status changed: spec (generation), data, labels, annotations or owners.
+var contentChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld, e.ObjectNew
+	if o.GetGeneration() != n.GetGeneration() || !sameMetadata(o, n) {
+		return true
+	}
+	oc, ook := o.(*corev1.ConfigMap)
+	nc, nok := n.(*corev1.ConfigMap)
+	return ook && nok && (!reflect.DeepEqual(oc.Data, nc.Data) || !reflect.DeepEqual(oc.BinaryData, nc.BinaryData))
+}}
+
+// labelsOrAnnotationsChanged passes updates that may change enrollment.
+var labelsOrAnnotationsChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	return !reflect.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
+		!reflect.DeepEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
+}}
+
+// gatewayReadinessChanged passes Gateway status updates that change what
+// WaypointReady reads: the Programmed condition and the addresses.
+var gatewayReadinessChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, ook := e.ObjectOld.(*gatewayv1.Gateway)
+	n, nok := e.ObjectNew.(*gatewayv1.Gateway)
+	if !ook || !nok {
+		return false
+	}
+	programmed := func(gw *gatewayv1.Gateway) string {
+		if c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
+			return string(c.Status) + c.Reason + c.Message
+		}
+		return ""
+	}
+	return programmed(o) != programmed(n) || !reflect.DeepEqual(o.Status.Addresses, n.Status.Addresses)
+}}
+
+// deploymentReadinessChanged passes Deployment updates that change the
+// waypoint's replicas or availability.
+var deploymentReadinessChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, ook := e.ObjectOld.(*appsv1.Deployment)
+	n, nok := e.ObjectNew.(*appsv1.Deployment)
+	if !ook || !nok {
+		return false
+	}
+	return !reflect.DeepEqual(o.Spec.Replicas, n.Spec.Replicas) ||
+		o.Status.ReadyReplicas != n.Status.ReadyReplicas ||
+		deploymentAvailable(o) != deploymentAvailable(n)
+}}
+
+func sameMetadata(a, b client.Object) bool {
+	return reflect.DeepEqual(a.GetLabels(), b.GetLabels()) &&
+		reflect.DeepEqual(a.GetAnnotations(), b.GetAnnotations()) &&
+		reflect.DeepEqual(a.GetOwnerReferences(), b.GetOwnerReferences())
+}

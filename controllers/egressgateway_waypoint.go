@@ -1,0 +1,207 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/helmrelease"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
+)
+
+// reconcileWaypoint finds the release's state and takes at most one Helm
+// action for it; InSync takes none. Then it observes the Gateway and the
+// Deployment istiod made for it.
+func (r *EgressGatewayReconciler) reconcileWaypoint(ctx context.Context, s *scope) (ctrl.Result, error) {
+	s.gatewayName = waypoint.GatewayName(s.egw)
+	values, err := waypoint.Values(s.egw)
+	if err != nil {
+		s.released = condition(egressv1alpha1.ConditionReleased, metav1.ConditionFalse, egressv1alpha1.ReasonInvalidValues, err.Error())
+		return ctrl.Result{}, nil // the user's to fix: no retry until the spec changes
+	}
+	req := r.releaseRequest(s.egw, values)
+	obs, err := r.observeRelease(ctx, req)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	digest := waypoint.Digest(values)
+	var drifts []helmrelease.Drift
+	if helmrelease.DetermineState(obs, r.Helm.ChartVersion(), digest, false) == helmrelease.StateInSync {
+		if drifts, err = helmrelease.DetectDrift(ctx, r.Client, r.Scheme, obs.Last); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	state := helmrelease.DetermineState(obs, r.Helm.ChartVersion(), digest, len(drifts) > 0)
+	result, acted := r.act(ctx, s, state, req, obs, drifts, r.Helm.ChartVersion()+"/"+digest)
+	if acted {
+		if obs, err = r.observeRelease(ctx, req); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	failedAttempt := ""
+	if w := s.egw.Status.Waypoint; w != nil && w.Release != nil {
+		failedAttempt = w.Release.FailedAttempt
+	}
+	if s.attempted {
+		failedAttempt = s.failedAttempt
+	}
+	s.release = releaseStatus(req.Name, obs, failedAttempt)
+	if err := r.observeWaypoint(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	return result, nil
+}
+
+// act takes the one action state calls for and reports whether it ran one.
+func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmrelease.State, req helmrelease.Request,
+	obs helmrelease.Observed, drifts []helmrelease.Drift, attempt string,
+) (ctrl.Result, bool) {
+	if wait, blocked := r.failedAttemptBlocks(s, state, attempt); blocked {
+		return ctrl.Result{RequeueAfter: wait}, false
+	}
+	switch state {
+	case helmrelease.StateInSync:
+		if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c == nil || c.Status != metav1.ConditionTrue {
+			s.released = condition(egressv1alpha1.ConditionReleased, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
+				fmt.Sprintf("Helm release %s revision %d is deployed from the current spec", req.Name, obs.Revision()))
+		}
+		return ctrl.Result{}, false
+	case helmrelease.StateAbsent:
+		_, err := r.Helm.Install(ctx, req)
+		r.record(s, "install", err, egressv1alpha1.ReasonInstalled, egressv1alpha1.ReasonInstallFailed,
+			fmt.Sprintf("installed Helm release %s (chart %s)", req.Name, r.Helm.ChartVersion()), attempt)
+	case helmrelease.StateOutOfSync:
+		_, err := r.Helm.Upgrade(ctx, req)
+		r.record(s, "upgrade", err, egressv1alpha1.ReasonUpgraded, egressv1alpha1.ReasonUpgradeFailed,
+			fmt.Sprintf("upgraded Helm release %s from revision %d (chart %s)", req.Name, obs.Revision(), r.Helm.ChartVersion()), attempt)
+	case helmrelease.StateLocked:
+		err := r.Helm.Unlock(req.Namespace, req.Name)
+		r.record(s, "unlock", err, egressv1alpha1.ReasonUnlocked, egressv1alpha1.ReasonUnlockFailed,
+			fmt.Sprintf("Helm release %s revision %d was stuck in %s; marked it failed to recover", req.Name, obs.Revision(), obs.Status()), "")
+	case helmrelease.StateFailed:
+		r.recoverFailed(s, req, obs)
+	case helmrelease.StateDrifted:
+		err := helmrelease.Repair(ctx, r.Client, r.APIReader, req.Name, drifts)
+		r.record(s, "repair", err, egressv1alpha1.ReasonDriftRepaired, egressv1alpha1.ReasonRepairFailed,
+			fmt.Sprintf("repaired Helm release %s revision %d without a new revision: %s", req.Name, obs.Revision(), describe(drifts)), "")
+	}
+	return ctrl.Result{RequeueAfter: afterAction}, true
+}
+
+// recoverFailed rolls a failed release back to its last deployed revision,
+// or uninstalls it when it was never deployed, so it can be installed again.
+func (r *EgressGatewayReconciler) recoverFailed(s *scope, req helmrelease.Request, obs helmrelease.Observed) {
+	why := ""
+	if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c != nil && c.Status == metav1.ConditionFalse {
+		why = " after: " + c.Message
+	}
+	if obs.LastDeployed != nil {
+		err := r.Helm.Rollback(req.Namespace, req.Name, obs.LastDeployed.Version)
+		r.record(s, "rollback", err, egressv1alpha1.ReasonRolledBack, egressv1alpha1.ReasonRollbackFailed,
+			fmt.Sprintf("rolled Helm release %s back to revision %d%s", req.Name, obs.LastDeployed.Version, why), "")
+		s.released.Status = metav1.ConditionFalse // the waypoint runs, but not from the current spec
+		return
+	}
+	err := r.Helm.Uninstall(req.Namespace, req.Name)
+	r.record(s, "uninstall", err, egressv1alpha1.ReasonUninstalled, egressv1alpha1.ReasonUninstallFailed,
+		fmt.Sprintf("uninstalled failed Helm release %s to install it again%s", req.Name, why), "")
+	s.released.Status = metav1.ConditionFalse
+}
+
+// failedAttemptBlocks keeps the reconciler from installing or upgrading the
+// same chart and values that just failed, until the spec changes or the
+// retry interval passes.
+func (r *EgressGatewayReconciler) failedAttemptBlocks(s *scope, state helmrelease.State, attempt string) (time.Duration, bool) {
+	if state != helmrelease.StateAbsent && state != helmrelease.StateOutOfSync {
+		return 0, false
+	}
+	w := s.egw.Status.Waypoint
+	if w == nil || w.Release == nil || w.Release.FailedAttempt != attempt {
+		return 0, false
+	}
+	c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased)
+	if c == nil {
+		return 0, false
+	}
+	wait := time.Until(c.LastTransitionTime.Add(r.retryFailedAfter()))
+	return wait, wait > 0
+}
+
+// record counts a Helm action, sends its Event and sets the Released
+// condition, all with the same message.
+func (r *EgressGatewayReconciler) record(s *scope, action string, err error, okReason, failReason, okMessage, attempt string) {
+	metrics.RecordHelmAction(action, err)
+	status, reason, eventType, message := metav1.ConditionTrue, okReason, corev1.EventTypeNormal, okMessage
+	if err != nil {
+		status, reason, eventType, message = metav1.ConditionFalse, failReason, corev1.EventTypeWarning, helmrelease.Message(err)
+	}
+	s.released = condition(egressv1alpha1.ConditionReleased, status, reason, message)
+	r.Recorder.Eventf(s.egw, nil, eventType, reason, action, "%s", message)
+	if attempt != "" {
+		s.failedAttempt = ""
+		if err != nil {
+			s.failedAttempt = attempt
+		}
+		s.attempted = true
+	}
+}
+
+// releaseRequest names egw's release and its values.
+func (r *EgressGatewayReconciler) releaseRequest(egw *egressv1alpha1.EgressGateway, values map[string]any) helmrelease.Request {
+	return helmrelease.Request{
+		Namespace: egw.Namespace,
+		Name:      waypoint.ReleaseName(egw),
+		Values:    values,
+		Owner: helmrelease.OwnerRef{
+			APIVersion: egressv1alpha1.GroupVersion.String(),
+			Kind:       "EgressGateway",
+			Name:       egw.Name,
+			UID:        egw.UID,
+		},
+	}
+}
+
+func (r *EgressGatewayReconciler) observeRelease(_ context.Context, req helmrelease.Request) (helmrelease.Observed, error) {
+	return r.Helm.Observe(req.Namespace, req.Name, waypoint.Digest)
+}
+
+// observeWaypoint reads the Gateway and the Deployment istiod made for it,
+// from the cache.
+func (r *EgressGatewayReconciler) observeWaypoint(ctx context.Context, s *scope) error {
+	key := client.ObjectKey{Namespace: s.egw.Namespace, Name: s.gatewayName}
+	gw := &gatewayv1.Gateway{}
+	switch err := r.Get(ctx, key, gw); {
+	case err == nil:
+		s.gateway = gw
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading Gateway %s: %w", key, err)
+	}
+	dep := &appsv1.Deployment{}
+	switch err := r.Get(ctx, key, dep); {
+	case err == nil:
+		s.deployment = dep
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading Deployment %s: %w", key, err)
+	}
+	return nil
+}
+
+func describe(drifts []helmrelease.Drift) string {
+	parts := make([]string, 0, len(drifts))
+	for _, d := range drifts {
+		parts = append(parts, d.String())
+	}
+	return strings.Join(parts, ", ")
+}
