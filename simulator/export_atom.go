@@ -75,9 +75,27 @@ func headerKey(name string) string {
 	return "request.headers[" + name + "]"
 }
 
-// ID identifies the condition by key and values, so equal conditions from
-// different policies can share work.
-func (a Atom) ID() string { return a.Key() + "\x00" + a.t.String() }
+// ID identifies the condition by key and compiled values, so equal
+// conditions from different policies can share work.
+func (a Atom) ID() string {
+	switch t := a.t.(type) {
+	case uriRegexTerm:
+		// The field text omits the namespace a bare service account
+		// defaults to; the regular expressions carry it.
+		parts := make([]string, len(t.res))
+		for i, re := range t.res {
+			parts[i] = re.String()
+		}
+		return a.Key() + "\x00" + strings.Join(parts, "\x00")
+	case serviceAccountTerm:
+		parts := make([]string, len(t.accounts))
+		for i, acc := range t.accounts {
+			parts[i] = acc[0] + "/" + acc[1]
+		}
+		return a.Key() + "\x00" + strings.Join(parts, "\x00")
+	}
+	return a.Key() + "\x00" + a.t.String()
+}
 
 // String renders the condition for explanations.
 func (a Atom) String() string { return a.t.String() }
@@ -131,11 +149,17 @@ func patternStrings(ms []match.String) []string {
 	return out
 }
 
-// Patterns returns the string patterns of a method, host, header, path,
-// SNI or claim condition, and the path templates of a path condition; fold
-// says the comparison ignores case (hosts).
+// Patterns returns the string patterns of a principal, method, host,
+// header, path, SNI or claim condition, and the path templates of a path
+// condition; fold says the comparison ignores case (hosts). Two conditions
+// with the same Key compare values the same way, so their patterns can be
+// reasoned about together.
 func (a Atom) Patterns() (ms []match.String, templates []*match.Template, fold bool) {
 	switch t := a.t.(type) {
+	case principalTerm:
+		return t.ms, nil, false
+	case namespaceTerm:
+		return t.ms, nil, false
 	case headerTerm:
 		return t.ms, nil, t.name == ":authority"
 	case pathTerm:

@@ -242,3 +242,10 @@ var (
 	ActionCustom = securityv1beta1.AuthorizationPolicy_CUSTOM.String()
 	ActionAudit  = securityv1beta1.AuthorizationPolicy_AUDIT.String()
 )
+
+// ManifestFiles lists the manifest files a path stands for, in the order
+// Load reads them: the file itself, or a directory's .yaml, .yml and .json
+// files in lexical order.
+func ManifestFiles(path string) ([]string, error) {
+	return manifestFiles(path)
+}

@@ -1,0 +1,58 @@
+package reach
+
+import (
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// Input is what a report is built from.
+type Input struct {
+	// Snapshot holds the manifests (simulator.Load).
+	Snapshot *simulator.Snapshot
+	// ServiceAccounts are the service accounts in the inputs
+	// (LoadServiceAccounts); those in ambient namespaces are sources.
+	ServiceAccounts []Ref
+	// Sources are extra source principals ("td/ns/NS/sa/SA").
+	Sources []string
+	// Options are the mesh settings to compile with.
+	Options simulator.Options
+	// Probes are requests to answer beside the report.
+	Probes []Probe
+}
+
+// Build compiles the snapshot and computes its report. The issues are the
+// simulator's findings about the inputs; error ones are also in the report.
+func Build(in Input) (*Report, simulator.Issues) {
+	var b Builder
+	return b.Build(in)
+}
+
+// builder holds the state of one report computation.
+type builder struct {
+	prog  *simulator.Program
+	atoms *atomTable
+	index *sourceIndex
+	// forms caches interned policies by key and chain.
+	forms        map[string]policyRules
+	customDenies bool
+}
+
+func (b *builder) policies(d *destSpec) []policyRules {
+	out := make([]policyRules, len(d.forms))
+	for i, f := range d.forms {
+		k := f.Key
+		if d.http {
+			k += "\x00http"
+		}
+		pr, ok := b.forms[k]
+		if !ok {
+			pr = internForms(b.atoms, d.forms[i:i+1])[0]
+			b.forms[k] = pr
+		}
+		out[i] = pr
+	}
+	return out
+}
+
+func (b *builder) evalOptions() evalOptions {
+	return evalOptions{customDenies: b.customDenies}
+}

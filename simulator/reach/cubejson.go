@@ -1,0 +1,207 @@
+package reach
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// Cube is a set of requests: every condition holds. A condition absent from
+// the cube means "any". Its JSON keys mirror Istio's AuthorizationPolicy
+// vocabulary (methods, notMethods, paths, notPaths, hosts, notHosts,
+// requestPrincipals, ipBlocks, remoteIpBlocks, headers, when), plus the
+// policy and rule the cube comes from.
+type Cube struct {
+	// Policy is "namespace/name" of the rule's policy; empty when no policy
+	// is involved (no ALLOW policy applies, or nothing enforces).
+	Policy string
+	// Rule is the rule index, -1 without a rule.
+	Rule int
+	lits cube
+}
+
+// Contains reports whether the request is in the cube, evaluated with the
+// simulator's own matchers.
+func (c Cube) Contains(r *simulator.Request) bool { return c.lits.matches(r) }
+
+// Any reports whether the cube has no condition: every request.
+func (c Cube) Any() bool { return len(c.lits) == 0 }
+
+// key identifies the cube's space and origin, for grouping and diffs.
+func (c Cube) key() string {
+	var b strings.Builder
+	b.WriteString(c.Policy + "#" + strconv.Itoa(c.Rule))
+	b.WriteString(c.spaceKey())
+	return b.String()
+}
+
+// spaceKey identifies the cube's space alone.
+func (c Cube) spaceKey() string {
+	var b strings.Builder
+	for _, l := range c.lits {
+		b.WriteByte('|')
+		if l.neg {
+			b.WriteByte('!')
+		}
+		b.WriteString(l.a.id)
+	}
+	return b.String()
+}
+
+// fieldNames maps an attribute to its Istio field names, positive and
+// negated.
+var fieldNames = map[string][2]string{
+	simulator.AtomMethods:    {"methods", "notMethods"},
+	simulator.AtomPaths:      {"paths", "notPaths"},
+	simulator.AtomHosts:      {"hosts", "notHosts"},
+	"request.auth.principal": {"requestPrincipals", "notRequestPrincipals"},
+	"source.ip":              {"ipBlocks", "notIpBlocks"},
+	"remote.ip":              {"remoteIpBlocks", "notRemoteIpBlocks"},
+	"destination.port":       {"ports", "notPorts"},
+	"source.principal":       {"principals", "notPrincipals"},
+	"source.namespace":       {"namespaces", "notNamespaces"},
+}
+
+// headerValues is one header's constraint in a cube.
+type headerValues struct {
+	Values    []string `json:"values,omitempty"`
+	NotValues []string `json:"notValues,omitempty"`
+}
+
+// condition is a when-style constraint for attributes without a field.
+type condition struct {
+	Key       string   `json:"key"`
+	Values    []string `json:"values,omitempty"`
+	NotValues []string `json:"notValues,omitempty"`
+}
+
+// fields renders the cube as Istio fields. Negated values of one attribute
+// are merged (NOT a AND NOT b is notValues [a, b]); a second positive
+// constraint on one attribute, which a single field cannot say, goes to
+// "and".
+func (c Cube) fields() map[string]any {
+	m := map[string]any{}
+	headers := map[string]*headerValues{}
+	var when []condition
+	var and []map[string]any
+	for _, l := range c.lits {
+		vals := l.a.atom.Values()
+		if name, ok := strings.CutPrefix(l.a.key, "request.headers["); ok {
+			h := headers[strings.TrimSuffix(name, "]")]
+			if h == nil {
+				h = &headerValues{}
+				headers[strings.TrimSuffix(name, "]")] = h
+			}
+			addValues(&h.Values, &h.NotValues, vals, l.neg, &and, l.a.key)
+			continue
+		}
+		names, ok := fieldNames[l.a.key]
+		if !ok {
+			when = appendCondition(when, l.a.key, vals, l.neg)
+			continue
+		}
+		putField(m, names, vals, l.neg, &and)
+	}
+	if len(headers) > 0 {
+		m["headers"] = headers
+	}
+	if len(when) > 0 {
+		m["when"] = when
+	}
+	if len(and) > 0 {
+		m["and"] = and
+	}
+	return m
+}
+
+func putField(m map[string]any, names [2]string, vals []string, neg bool, and *[]map[string]any) {
+	name := names[0]
+	if neg {
+		name = names[1]
+	}
+	prev, ok := m[name].([]string)
+	switch {
+	case !ok:
+		m[name] = vals
+	case neg:
+		m[name] = append(append([]string(nil), prev...), vals...)
+	default:
+		*and = append(*and, map[string]any{name: vals})
+	}
+}
+
+func addValues(pos, neg *[]string, vals []string, isNeg bool, and *[]map[string]any, key string) {
+	switch {
+	case isNeg:
+		*neg = append(*neg, vals...)
+	case *pos == nil:
+		*pos = vals
+	default:
+		*and = append(*and, map[string]any{"when": []condition{{Key: key, Values: vals}}})
+	}
+}
+
+func appendCondition(when []condition, key string, vals []string, neg bool) []condition {
+	for i := range when {
+		if when[i].Key == key && neg {
+			when[i].NotValues = append(when[i].NotValues, vals...)
+			return when
+		}
+	}
+	c := condition{Key: key}
+	if neg {
+		c.NotValues = vals
+	} else {
+		c.Values = vals
+	}
+	return append(when, c)
+}
+
+// MarshalJSON renders the cube with sorted keys.
+func (c Cube) MarshalJSON() ([]byte, error) {
+	m := c.fields()
+	if c.Policy != "" {
+		m["policy"] = c.Policy
+	}
+	m["rule"] = c.Rule
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode cube: %w", err)
+	}
+	return data, nil
+}
+
+// Text renders the cube for people: "GET /get", "any method, any path
+// except /admin/*".
+func (c Cube) Text() string {
+	if len(c.lits) == 0 {
+		return "any request"
+	}
+	var parts []string
+	for _, l := range c.lits {
+		parts = append(parts, litText(l))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func litText(l lit) string {
+	vals := strings.Join(l.a.atom.Values(), "|")
+	label := map[string]string{simulator.AtomMethods: "method", simulator.AtomPaths: "path", simulator.AtomHosts: "host",
+		"request.auth.principal": "request principal"}[l.a.key]
+	if label == "" {
+		label = l.a.key
+	}
+	if l.a.key == simulator.AtomMethods && !l.neg {
+		return vals
+	}
+	if l.a.key == simulator.AtomPaths && !l.neg {
+		return vals
+	}
+	if l.neg {
+		return "any " + label + " except " + vals
+	}
+	return label + " " + vals
+}

@@ -1,0 +1,215 @@
+package reach
+
+import (
+	"sort"
+	"strconv"
+)
+
+// Change is what a configuration change does to the access of some sources
+// to one destination.
+type Change struct {
+	// Destination is "host:port".
+	Destination string `json:"destination"`
+	// Sources are the principals concerned; OtherSources marks the sources
+	// neither report singles out.
+	Sources      []string `json:"sources,omitempty"`
+	OtherSources bool     `json:"otherSources,omitempty"`
+	// AccessBefore and AccessAfter summarize the two sides.
+	AccessBefore Access `json:"accessBefore"`
+	AccessAfter  Access `json:"accessAfter"`
+	// Opened lists requests allowed after but not before; Closed the
+	// reverse. Each cube names the rule of the side it comes from.
+	Opened []Cube `json:"opened,omitempty"`
+	Closed []Cube `json:"closed,omitempty"`
+}
+
+// DiffResult lists the changes between two reports, sorted by destination
+// then sources.
+type DiffResult struct {
+	// Changes are the differences, one per destination and set of sources.
+	Changes []Change `json:"changes"`
+	// Opens is set when any change opens access: the question reviewers ask
+	// of every policy change.
+	Opens bool `json:"opens"`
+}
+
+// Diff compares the access of two reports, destination by destination and
+// source by source. A destination present on one side only counts as
+// closed to everyone on the other.
+func Diff(before, after *Report) *DiffResult {
+	t := newAtomTable()
+	oldBy, newBy := entriesByDestination(before), entriesByDestination(after)
+	keys := destinationOrder(before, after)
+	res := &DiffResult{Changes: []Change{}}
+	for _, k := range keys {
+		for _, c := range diffEntries(t, k, oldBy[k], newBy[k]) {
+			res.Changes = append(res.Changes, c)
+			res.Opens = res.Opens || len(c.Opened) > 0
+		}
+	}
+	return res
+}
+
+func entriesByDestination(r *Report) map[string][]Entry {
+	m := map[string][]Entry{}
+	for _, e := range r.Reachability {
+		m[e.Destination] = append(m[e.Destination], e)
+	}
+	return m
+}
+
+// destinationOrder lists the destinations of both reports in report order:
+// by host, then port.
+func destinationOrder(reports ...*Report) []string {
+	seen := map[string]bool{}
+	var ds []Destination
+	for _, r := range reports {
+		for _, d := range r.Destinations {
+			if !seen[d.Key()] {
+				seen[d.Key()] = true
+				ds = append(ds, d)
+			}
+		}
+	}
+	sortSlice(ds, func(a, b Destination) bool {
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		return a.Port < b.Port
+	})
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		keys[i] = d.Key()
+	}
+	return keys
+}
+
+// closedEntry stands for a destination missing on one side.
+func closedEntry(dest string) []Entry {
+	return []Entry{{Destination: dest, OtherSources: true, Access: AccessNone, Allowed: []Cube{}}}
+}
+
+// diffEntries compares one destination's entries. Every source falls in one
+// entry per side (its listing entry, else otherSources), so sources are
+// split by their pair of entries and each pair is compared once.
+func diffEntries(t *atomTable, dest string, before, after []Entry) []Change {
+	if len(before) == 0 {
+		before = closedEntry(dest)
+	}
+	if len(after) == 0 {
+		after = closedEntry(dest)
+	}
+	pairs := map[[2]int][]string{{otherIndex(before), otherIndex(after)}: nil}
+	order := [][2]int{{otherIndex(before), otherIndex(after)}}
+	oldOf, newOf := listedIndex(before), listedIndex(after)
+	for _, p := range unionSources(before, after) {
+		k := [2]int{indexOr(oldOf, p, otherIndex(before)), indexOr(newOf, p, otherIndex(after))}
+		if _, ok := pairs[k]; !ok {
+			order = append(order, k)
+		}
+		pairs[k] = append(pairs[k], p)
+	}
+	var out []Change
+	for i, k := range order {
+		c := compareEntries(t, before[k[0]], after[k[1]])
+		if len(c.Opened)+len(c.Closed) == 0 {
+			continue
+		}
+		c.Destination = dest
+		c.OtherSources = i == 0
+		c.Sources = pairs[k]
+		out = append(out, c)
+	}
+	return out
+}
+
+func otherIndex(es []Entry) int {
+	for i, e := range es {
+		if e.OtherSources {
+			return i
+		}
+	}
+	return 0
+}
+
+func listedIndex(es []Entry) map[string]int {
+	m := map[string]int{}
+	for i, e := range es {
+		for _, s := range e.Sources {
+			m[s] = i
+		}
+	}
+	return m
+}
+
+func indexOr(m map[string]int, k string, def int) int {
+	if i, ok := m[k]; ok {
+		return i
+	}
+	return def
+}
+
+func unionSources(sides ...[]Entry) []string {
+	set := map[string]bool{}
+	for _, es := range sides {
+		for _, e := range es {
+			for _, s := range e.Sources {
+				set[s] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func compareEntries(t *atomTable, before, after Entry) Change {
+	return Change{AccessBefore: before.Access, AccessAfter: after.Access,
+		Opened: difference(t, after.Allowed, before.Allowed), Closed: difference(t, before.Allowed, after.Allowed)}
+}
+
+// difference returns the cubes covering the requests of xs that no cube of
+// ys contains. Cubes of two reports are re-interned into one table first,
+// as the algebra compares atoms by pointer.
+func difference(t *atomTable, xs, ys []Cube) []Cube {
+	var out []Cube
+	for _, x := range xs {
+		pieces := []cube{reintern(t, x.lits)}
+		for _, y := range ys {
+			yc := reintern(t, y.lits)
+			var next []cube
+			for _, p := range pieces {
+				next = append(next, subtract(p, yc)...)
+			}
+			pieces = next
+		}
+		for _, p := range pruneSubsumed(pieces) {
+			out = append(out, Cube{Policy: x.Policy, Rule: x.Rule, lits: p})
+		}
+	}
+	return out
+}
+
+func reintern(t *atomTable, c cube) cube {
+	out := make(cube, len(c))
+	for i, l := range c {
+		out[i] = lit{a: t.intern(l.a.atom), neg: l.neg}
+	}
+	sortCube(out)
+	return out
+}
+
+// changeSummary describes a change in a few words for findings.
+func changeSummary(c Change) string {
+	who := "other sources"
+	if !c.OtherSources {
+		who = shortPrincipal(c.Sources[0])
+		if len(c.Sources) > 1 {
+			who += " +" + strconv.Itoa(len(c.Sources)-1)
+		}
+	}
+	return who + " on " + c.Destination + ": " + string(c.AccessBefore) + " -> " + string(c.AccessAfter)
+}

@@ -1,0 +1,153 @@
+package reach
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// destFindings are the findings about one destination: its binding, its
+// TLS settings and the rules its waypoint enforces.
+func (b *builder) destFindings(d *destSpec) []Finding {
+	out := bindingFindings(d)
+	out = append(out, tlsFindings(d)...)
+	if d.Waypoint == nil {
+		return out
+	}
+	pols := b.policies(d)
+	out = append(out, tcpFindings(d)...)
+	out = append(out, ruleFindings(d, pols)...)
+	out = append(out, b.dryRunFindings(d, pols)...)
+	return out
+}
+
+func seObject(d *destSpec) string {
+	return "ServiceEntry " + d.ServiceEntry.Namespace + "/" + d.ServiceEntry.Name
+}
+
+func bindingFindings(d *destSpec) []Finding {
+	if d.Waypoint != nil {
+		return nil
+	}
+	return []Finding{{Severity: SeverityWarning, Code: CodeBypassesWaypoint, Object: seObject(d), Field: "metadata.labels",
+		Message: fmt.Sprintf("%s: traffic to %s bypasses the egress gateway and no egress policy applies to it", d.Binding, strings.Join(d.view.Hosts, ", ")),
+		Fix: "label the ServiceEntry or its namespace istio.io/use-waypoint=<waypoint> (an EgressGateway with enrollNamespace " +
+			"or serviceEntrySelector does it), and make sure that waypoint exists and has istio.io/waypoint-for service or all"}}
+}
+
+func tlsFindings(d *destSpec) []Finding {
+	switch {
+	case d.TLSOrigination != nil && d.TLSOrigination.Port != 443:
+		dr := d.TLSOrigination.DestinationRule
+		return []Finding{{Severity: SeverityWarning, Code: CodeTLSWithoutTargetPort, Object: "DestinationRule " + dr.Namespace + "/" + dr.Name,
+			Field: "spec.trafficPolicy.tls.mode",
+			Message: fmt.Sprintf("originates TLS (%s) for %s, but the connection goes to port %d, not 443",
+				d.TLSOrigination.Mode, d.Key(), d.TLSOrigination.Port),
+			Fix: fmt.Sprintf("set targetPort: 443 on port %d of %s", d.Port, seObject(d))}}
+	case d.TLSOrigination == nil && d.TargetPort == 443 && simulator.ChainIsHTTP(d.Protocol, true):
+		return []Finding{{Severity: SeverityWarning, Code: CodeTargetPortWithoutTLS, Object: seObject(d), Field: "spec.ports",
+			Message: fmt.Sprintf("port %d sends to targetPort 443 but no DestinationRule originates TLS for %s: plain HTTP goes to the HTTPS port", d.Port, d.Host),
+			Fix:     fmt.Sprintf("add a DestinationRule for host %s with trafficPolicy.tls.mode: SIMPLE", d.Host)}}
+	}
+	return nil
+}
+
+// tcpFindings report HTTP fields of waypoint rules on a port the waypoint
+// evaluates as TCP.
+func tcpFindings(d *destSpec) []Finding {
+	if d.http {
+		return nil
+	}
+	var out []Finding
+	for _, f := range d.forms {
+		for _, r := range f.Rules {
+			var msg string
+			switch {
+			case r.Skipped != "":
+				msg = fmt.Sprintf("%s is an HTTP field; on TCP port %s the waypoint drops this ALLOW rule, so it never matches there", r.Skipped, d.Key())
+			case len(r.Dropped) > 0:
+				msg = fmt.Sprintf("HTTP field(s) %s are ignored on TCP port %s, so this %s rule applies to every connection matching the rest",
+					strings.Join(r.Dropped, ", "), d.Key(), f.Action)
+			default:
+				continue
+			}
+			out = append(out, Finding{Severity: SeverityWarning, Code: CodeL7OnTCPPort, Object: f.Origin.Object(),
+				Field: fmt.Sprintf("spec.rules[%d]", r.Index), Message: msg,
+				Fix: "declare the ServiceEntry port with protocol HTTP, or use only L4 fields (ports, principals, namespaces, ipBlocks) in rules for this port"})
+		}
+	}
+	return out
+}
+
+// ruleFindings report enforced rules that can never match on the
+// destination, and ALLOW rules every request of which a DENY rule takes.
+func ruleFindings(d *destSpec, pols []policyRules) []Finding {
+	cx := &context{port: d.Port, host: d.Host, keepSources: true}
+	var denies []cube
+	denyOf := map[int]string{}
+	var out []Finding
+	for pi := range pols {
+		p := &pols[pi]
+		if p.dryRun || (p.action != simulator.ActionAllow && p.action != simulator.ActionDeny) {
+			continue
+		}
+		for ri := range p.rules {
+			r := &p.rules[ri]
+			cs := cx.ruleCubes(r)
+			switch {
+			case len(cs) == 0 && r.skipped == "":
+				out = append(out, neverFinding(d, p, r))
+			case p.action == simulator.ActionDeny:
+				for _, c := range cs {
+					denyOf[len(denies)] = fmt.Sprintf("%s rule %d", p.key, r.index)
+					denies = append(denies, c)
+				}
+			case len(cs) > 0:
+				if by := shadowedBy(cs, denies, denyOf); by != "" {
+					out = append(out, shadowFinding(d, p, r, by))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// shadowedBy names the DENY rule covering all the cubes of an ALLOW rule,
+// or returns "" when some cube is not covered by a single DENY rule.
+func shadowedBy(cs, denies []cube, denyOf map[int]string) string {
+	var names []string
+	for _, c := range cs {
+		found := ""
+		for i, dc := range denies {
+			if implies(c, dc) {
+				found = denyOf[i]
+				break
+			}
+		}
+		if found == "" {
+			return ""
+		}
+		if len(names) == 0 || names[len(names)-1] != found {
+			names = append(names, found)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func neverFinding(d *destSpec, p *policyRules, r *ruleLits) Finding {
+	why := "its conditions contradict each other or name a value the simulator cannot see"
+	if r.never {
+		why = "the enforcement point cannot evaluate it"
+	}
+	return Finding{Severity: SeverityWarning, Code: CodeRuleNeverMatches, Object: "AuthorizationPolicy " + p.key,
+		Field: fmt.Sprintf("spec.rules[%d]", r.index), Message: fmt.Sprintf("can never match on %s: %s", d.Key(), why),
+		Fix: "remove the rule or fix its conditions (for example a value listed both in a field and in its not* twin)"}
+}
+
+func shadowFinding(d *destSpec, p *policyRules, r *ruleLits, by string) Finding {
+	return Finding{Severity: SeverityWarning, Code: CodeShadowedByDeny, Object: "AuthorizationPolicy " + p.key,
+		Field: fmt.Sprintf("spec.rules[%d]", r.index),
+		Message: fmt.Sprintf("on %s every request this ALLOW rule allows is denied first by DENY %s: the rule has no effect", d.Key(), by),
+		Fix:     "narrow the DENY rule or remove the ALLOW rule"}
+}

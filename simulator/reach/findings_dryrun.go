@@ -1,0 +1,44 @@
+package reach
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// dryRunFindings say, for each dry-run ALLOW or DENY policy of the
+// destination, what enforcing it would change there.
+func (b *builder) dryRunFindings(d *destSpec, pols []policyRules) []Finding {
+	var out []Finding
+	var actual []Entry
+	for _, p := range pols {
+		if !p.dryRun || (p.action != simulator.ActionAllow && p.action != simulator.ActionDeny) {
+			continue
+		}
+		if actual == nil {
+			actual = b.destEntries(d, b.evalOptions())
+		}
+		o := b.evalOptions()
+		o.enforceDry = map[string]bool{p.key: true}
+		changes := diffEntries(b.atoms, d.Key(), actual, b.destEntries(d, o))
+		out = append(out, dryRunFinding(d, p.key, changes))
+	}
+	return out
+}
+
+func dryRunFinding(d *destSpec, key string, changes []Change) Finding {
+	f := Finding{Severity: SeverityInfo, Code: CodeDryRun, Object: "AuthorizationPolicy " + key,
+		Field: "metadata.annotations[istio.io/dry-run]",
+		Fix:   "remove the istio.io/dry-run annotation to enforce it once the changes are what you want"}
+	if len(changes) == 0 {
+		f.Message = fmt.Sprintf("dry-run, not enforced: enforcing it would change nothing on %s", d.Key())
+		return f
+	}
+	parts := make([]string, 0, len(changes))
+	for _, c := range changes {
+		parts = append(parts, changeSummary(c))
+	}
+	f.Message = fmt.Sprintf("dry-run, not enforced: enforcing it would change %d source group(s): %s", len(changes), strings.Join(parts, "; "))
+	return f
+}

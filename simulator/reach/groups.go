@@ -1,0 +1,75 @@
+package reach
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// othersGroup names the sources no entry lists: they have the access of
+// every destination's otherSources entry.
+const othersGroup = "others"
+
+// groupSources groups the sources whose rows are identical across every
+// destination: the same set of entries lists them.
+func groupSources(principals []string, entries []Entry) []Group {
+	pos := make(map[string]int, len(principals))
+	for i, p := range principals {
+		pos[p] = i
+	}
+	rows := make([][]byte, len(principals))
+	for ei, e := range entries {
+		for _, s := range e.Sources {
+			i := pos[s]
+			rows[i] = strconv.AppendInt(append(rows[i], ','), int64(ei), 10)
+		}
+	}
+	byRow := map[string]*Group{}
+	var groups []*Group
+	for i, p := range principals {
+		g, ok := byRow[string(rows[i])]
+		if !ok {
+			g = &Group{}
+			byRow[string(rows[i])] = g
+			groups = append(groups, g)
+			if len(rows[i]) == 0 {
+				g.Name = othersGroup
+			}
+		}
+		g.Principals = append(g.Principals, p)
+	}
+	out := make([]Group, 0, len(groups))
+	for _, g := range groups {
+		g.Count = len(g.Principals)
+		if g.Name == "" {
+			g.Name = groupName(g.Principals)
+		}
+		out = append(out, *g)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if (out[i].Name == othersGroup) != (out[j].Name == othersGroup) {
+			return out[j].Name == othersGroup
+		}
+		return out[i].Principals[0] < out[j].Principals[0]
+	})
+	return out
+}
+
+// groupName is "namespace/account" of the first principal, with the number
+// of further members.
+func groupName(principals []string) string {
+	name := shortPrincipal(principals[0])
+	if len(principals) > 1 {
+		name += " +" + strconv.Itoa(len(principals)-1)
+	}
+	return name
+}
+
+// shortPrincipal turns "td/ns/NS/sa/SA" into "NS/SA".
+func shortPrincipal(p string) string {
+	parts := strings.Split(p, "/")
+	if len(parts) == 5 && parts[1] == "ns" && parts[3] == "sa" {
+		return parts[2] + "/" + parts[4]
+	}
+	return p
+}

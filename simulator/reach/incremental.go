@@ -1,0 +1,115 @@
+package reach
+
+import (
+	"hash/fnv"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// Builder builds reports and reuses, from one build to the next, the work
+// that did not change: a destination whose ServiceEntry binding, port and
+// enforced policies are the same as last time keeps its entries and
+// findings, and source conditions keep their resolved sources as long as the
+// sources and mesh settings are the same. The zero value is ready to use; a
+// Builder is not safe for concurrent use.
+type Builder struct {
+	sourcesKey string
+	atoms      *atomTable
+	index      *sourceIndex
+	dests      map[string]destResult
+	// hashes caches the digest of each policy object, by pointer: an
+	// unchanged object in the next snapshot is the same pointer.
+	hashes map[*simulator.AuthorizationPolicy]uint64
+}
+
+// destResult is what one destination contributes to a report.
+type destResult struct {
+	fingerprint string
+	entries     []Entry
+	findings    []Finding
+}
+
+// Build computes the report for the inputs, reusing what it can from the
+// previous call.
+func (bl *Builder) Build(in Input) (*Report, simulator.Issues) {
+	prog, issues := simulator.Compile(in.Snapshot, in.Options)
+	opts := prog.Settings()
+	principals := sourcePrincipals(in.Snapshot, in.ServiceAccounts, in.Sources, opts.TrustDomain)
+	bl.resetSources(principals, opts)
+	b := &builder{prog: prog, atoms: bl.atoms, index: bl.index, forms: map[string]policyRules{},
+		customDenies: opts.CustomProviderVerdict == simulator.Deny}
+	dests := topology(prog, in.Snapshot)
+	hashes := bl.policyHashes(in.Snapshot)
+	next := make(map[string]destResult, len(dests))
+	results := make([]destResult, len(dests))
+	for i, d := range dests {
+		fp := fingerprint(d, hashes)
+		id := d.Key() + "\x00" + d.ServiceEntry.Namespace + "/" + d.ServiceEntry.Name
+		r, ok := bl.dests[id]
+		if !ok || r.fingerprint != fp {
+			r = destResult{fingerprint: fp, entries: b.destEntries(d, b.evalOptions()), findings: b.destFindings(d)}
+		}
+		next[id] = r
+		results[i] = r
+	}
+	bl.dests = next
+	return assemble(b, in, dests, results, issues), issues
+}
+
+// resetSources keeps the atom table and source index while the sources and
+// settings are unchanged: resolved source conditions stay valid.
+func (bl *Builder) resetSources(principals []string, opts simulator.Options) {
+	key := opts.TrustDomain + "\x00" + strings.Join(opts.TrustDomainAliases, ",") + "\x00" +
+		opts.RootNamespace + "\x00" + string(opts.CustomProviderVerdict) + "\x00" + strings.Join(principals, "\n")
+	if bl.atoms != nil && key == bl.sourcesKey {
+		return
+	}
+	bl.sourcesKey = key
+	bl.atoms = newAtomTable()
+	bl.index = newSourceIndex(principals, opts.TrustDomain)
+	bl.dests = nil
+}
+
+// policyHashes digests every policy's metadata and spec by key.
+func (bl *Builder) policyHashes(snap *simulator.Snapshot) map[string]uint64 {
+	next := make(map[*simulator.AuthorizationPolicy]uint64, len(snap.AuthorizationPolicies))
+	out := make(map[string]uint64, len(snap.AuthorizationPolicies))
+	for _, p := range snap.AuthorizationPolicies {
+		h, ok := bl.hashes[p]
+		if !ok {
+			h = policyHash(p)
+		}
+		next[p] = h
+		out[p.Namespace+"/"+p.Name] = h
+	}
+	bl.hashes = next
+	return out
+}
+
+func policyHash(p *simulator.AuthorizationPolicy) uint64 {
+	h := fnv.New64a()
+	data, _ := proto.MarshalOptions{Deterministic: true}.Marshal(p.Spec)
+	_, _ = h.Write(data)
+	_, _ = h.Write([]byte(p.Annotations["istio.io/dry-run"]))
+	return h.Sum64()
+}
+
+// fingerprint identifies everything a destination's result depends on
+// besides the sources: its address, binding, chain, TLS origination and the
+// digests of its policies in order.
+func fingerprint(d *destSpec, hashes map[string]uint64) string {
+	var b strings.Builder
+	b.WriteString(d.Key() + "|" + d.Protocol + "|" + d.Binding + "|" + strconv.FormatBool(d.http) + "|" +
+		strconv.Itoa(d.TargetPort) + "|")
+	if d.TLSOrigination != nil {
+		b.WriteString(d.TLSOrigination.Mode + strconv.Itoa(d.TLSOrigination.Port))
+	}
+	for _, f := range d.forms {
+		b.WriteString("|" + f.Key + "=" + strconv.FormatUint(hashes[f.Key], 16))
+	}
+	return b.String()
+}

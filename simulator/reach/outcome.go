@@ -1,0 +1,157 @@
+package reach
+
+import (
+	"strconv"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// taggedCube is a cube with the policy rule it comes from; an empty policy
+// stands for "no ALLOW policy applies".
+type taggedCube struct {
+	c      cube
+	policy string
+	rule   int
+}
+
+// outcome is the access of one group of sources to one destination.
+type outcome struct {
+	allowed  []taggedCube
+	denied   []taggedCube
+	deciders []Decider
+	access   Access
+}
+
+// evalOptions say how policies are enforced: whether a matching CUSTOM
+// provider denies, and which dry-run policies to enforce anyway (to show
+// what they would change).
+type evalOptions struct {
+	customDenies bool
+	enforceDry   map[string]bool
+}
+
+func (o evalOptions) enforced(p *policyRules) bool {
+	return !p.dryRun || o.enforceDry[p.key]
+}
+
+// evaluate computes the allowed space in Istio's order: a request matching a
+// DENY rule (or a CUSTOM rule whose provider denies) is denied; otherwise,
+// when ALLOW policies apply, it must match one of their rules.
+func (o evalOptions) evaluate(cx *context, pols []policyRules) outcome {
+	var out outcome
+	var allows []taggedCube
+	firstAllow := ""
+	for i := range pols {
+		p := &pols[i]
+		if !o.enforced(p) {
+			continue
+		}
+		switch {
+		case p.action == simulator.ActionDeny || (p.action == simulator.ActionCustom && o.customDenies):
+			out.denied = append(out.denied, tagRules(cx, p)...)
+		case p.action == simulator.ActionAllow:
+			if firstAllow == "" {
+				firstAllow = p.key
+			}
+			allows = append(allows, tagRules(cx, p)...)
+		}
+	}
+	if firstAllow == "" {
+		allows = []taggedCube{{c: cube{}, rule: -1}}
+	}
+	for _, d := range out.denied {
+		allows = subtractTagged(allows, d.c)
+	}
+	out.allowed = pruneTagged(allows)
+	out.access = accessOf(out.allowed)
+	out.deciders = deciders(out, pols, firstAllow)
+	return out
+}
+
+func tagRules(cx *context, p *policyRules) []taggedCube {
+	var out []taggedCube
+	for i := range p.rules {
+		for _, c := range cx.ruleCubes(&p.rules[i]) {
+			out = append(out, taggedCube{c: c, policy: p.key, rule: p.rules[i].index})
+		}
+	}
+	return out
+}
+
+func subtractTagged(xs []taggedCube, d cube) []taggedCube {
+	out := make([]taggedCube, 0, len(xs))
+	for _, x := range xs {
+		for _, c := range subtract(x.c, d) {
+			out = append(out, taggedCube{c: c, policy: x.policy, rule: x.rule})
+		}
+	}
+	return out
+}
+
+func pruneTagged(xs []taggedCube) []taggedCube {
+	out := xs[:0:0]
+	for _, x := range xs {
+		covered := false
+		for _, e := range out {
+			if implies(x.c, e.c) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func accessOf(allowed []taggedCube) Access {
+	switch {
+	case len(allowed) == 0:
+		return AccessNone
+	}
+	for _, a := range allowed {
+		if len(a.c) == 0 {
+			return AccessAll
+		}
+	}
+	return AccessPartial
+}
+
+// deciders names, in evaluation order, what decides the entry's requests:
+// the DENY rules that take space away, the ALLOW rules that grant it, and
+// the default for the rest.
+func deciders(out outcome, pols []policyRules, firstAllow string) []Decider {
+	var ds []Decider
+	seen := map[string]bool{}
+	add := func(d Decider) {
+		k := d.Effect + "\x00" + d.Policy + "\x00" + strconv.Itoa(d.Rule)
+		if !seen[k] {
+			seen[k] = true
+			ds = append(ds, d)
+		}
+	}
+	for _, d := range out.denied {
+		add(Decider{Effect: "deny", Policy: d.policy, Rule: d.rule, Reason: denyReason(pols, d.policy)})
+	}
+	for _, a := range out.allowed {
+		if a.policy == "" {
+			add(Decider{Effect: "allow", Rule: -1, Reason: "no DENY rule matches and no ALLOW policy applies"})
+			continue
+		}
+		add(Decider{Effect: "allow", Policy: a.policy, Rule: a.rule, Reason: "ALLOW rule matches"})
+	}
+	if firstAllow != "" && out.access != AccessAll {
+		add(Decider{Effect: "deny", Policy: firstAllow, Rule: -1, Reason: "ALLOW policies apply but no ALLOW rule matches"})
+	}
+	return ds
+}
+
+func denyReason(pols []policyRules, key string) string {
+	for _, p := range pols {
+		if p.key == key && p.action == simulator.ActionCustom {
+			return "CUSTOM rule matches and provider " + p.provider + " denies (assumed)"
+		}
+	}
+	return "DENY rule matches"
+}

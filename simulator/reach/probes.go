@@ -1,0 +1,86 @@
+package reach
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// Probe is a request to answer beside the report, optionally with the
+// verdict and deciding policy it must get (a policy unit test).
+type Probe struct {
+	simulator.RequestSpec
+	// Name labels the probe; a description is derived when empty.
+	Name string `json:"name,omitempty"`
+	// Verdict is the expected verdict, ALLOW or DENY, if any.
+	Verdict string `json:"verdict,omitempty"`
+	// Policy is the expected deciding policy ("namespace/name", "" for
+	// none), if set.
+	Policy *string `json:"policy,omitempty"`
+}
+
+// probeFile is the format of a probes file: the one of the seed scenario's
+// expected.yaml.
+type probeFile struct {
+	Probes []Probe `json:"probes"`
+}
+
+// LoadProbes reads a probes file.
+func LoadProbes(path string) ([]Probe, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read probes: %w", err)
+	}
+	var f probeFile
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Probes, nil
+}
+
+// answerProbes evaluates each probe with Program.Eval, the engine egressctl
+// check uses, so the answers agree with check by construction.
+func answerProbes(prog *simulator.Program, probes []Probe) []ProbeResult {
+	out := make([]ProbeResult, 0, len(probes))
+	for _, p := range probes {
+		out = append(out, answerProbe(prog, p))
+	}
+	return out
+}
+
+func answerProbe(prog *simulator.Program, p Probe) ProbeResult {
+	res := ProbeResult{Name: probeName(p), Expected: strings.ToUpper(p.Verdict), Rule: -1, Match: true}
+	if p.Policy != nil {
+		res.ExpectedPolicy = *p.Policy
+	}
+	req, err := p.Build(prog.Settings().TrustDomain)
+	if err == nil {
+		var d simulator.Decision
+		if d, err = prog.Eval(req); err == nil {
+			res.Verdict, res.Policy, res.Rule, res.Reason = string(d.Verdict), d.DecidingPolicy, d.Rule, d.Reason
+			res.Match = (res.Expected == "" || res.Expected == res.Verdict) && (p.Policy == nil || *p.Policy == d.DecidingPolicy)
+			return res
+		}
+	}
+	res.Error, res.Match = err.Error(), false
+	return res
+}
+
+func probeName(p Probe) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	target := p.URL
+	if target == "" {
+		target = p.Host + p.Path
+	}
+	from := p.From
+	if p.Plaintext {
+		from = "plaintext"
+	}
+	return strings.TrimSpace(strings.TrimSpace(p.Method+" "+target) + " from " + from)
+}

@@ -1,0 +1,57 @@
+package reach
+
+import (
+	"sort"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// assemble puts the per-destination results together into a sorted report.
+func assemble(b *builder, in Input, dests []*destSpec, results []destResult, issues simulator.Issues) *Report {
+	r := &Report{Destinations: make([]Destination, len(dests)), Reachability: []Entry{}, Findings: []Finding{}}
+	for i, d := range dests {
+		r.Destinations[i] = d.Destination
+		r.Reachability = append(r.Reachability, results[i].entries...)
+		r.Findings = append(r.Findings, results[i].findings...)
+	}
+	r.Groups = groupSources(b.index.principals, r.Reachability)
+	r.Findings = append(r.Findings, b.globalFindings(in.Snapshot)...)
+	r.Findings = append(r.Findings, issueFindings(issues, r.Findings)...)
+	r.Findings = dedupeFindings(r.Findings)
+	sortFindings(r.Findings)
+	if len(in.Probes) > 0 {
+		r.Probes = answerProbes(b.prog, in.Probes)
+	}
+	return r
+}
+
+var severityRank = map[Severity]int{SeverityError: 0, SeverityWarning: 1, SeverityInfo: 2}
+
+func sortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		switch {
+		case severityRank[a.Severity] != severityRank[b.Severity]:
+			return severityRank[a.Severity] < severityRank[b.Severity]
+		case a.Code != b.Code:
+			return a.Code < b.Code
+		case a.Object != b.Object:
+			return a.Object < b.Object
+		case a.Field != b.Field:
+			return a.Field < b.Field
+		}
+		return a.Message < b.Message
+	})
+}
+
+func dedupeFindings(fs []Finding) []Finding {
+	seen := map[Finding]bool{}
+	out := fs[:0]
+	for _, f := range fs {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,137 @@
+package reach
+
+import (
+	"strconv"
+	"strings"
+
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// destSpec is one destination with what computing its entries needs.
+type destSpec struct {
+	Destination
+	// view is the compiled ServiceEntry it comes from.
+	view simulator.DestinationView
+	// http says the waypoint evaluates the port with HTTP rules.
+	http bool
+	// forms are the policies its waypoint enforces, in evaluation order.
+	forms []simulator.PolicyForm
+}
+
+// topology lists the ServiceEntry host and port pairs, sorted by host and
+// port, with binding, TLS origination and policies.
+func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
+	entries := map[string]*simulator.ServiceEntry{}
+	for _, se := range snap.ServiceEntries {
+		entries[se.Namespace+"/"+se.Name] = se
+	}
+	var out []*destSpec
+	for _, v := range prog.Destinations() {
+		if v.Kind != "ServiceEntry" {
+			continue
+		}
+		se := entries[v.Origin.Namespace+"/"+v.Origin.Name]
+		for _, port := range v.Ports {
+			proto := v.Protocols[port]
+			http := simulator.ChainIsHTTP(proto, true)
+			forms, _ := prog.WaypointPolicies(v.Kind, v.Origin.Namespace, v.Origin.Name, http)
+			for _, host := range v.Hosts {
+				d := &destSpec{view: v, http: http, forms: forms}
+				d.Destination = Destination{Host: host, Port: port, Protocol: proto, TargetPort: targetPort(se, port),
+					ServiceEntry: Ref{Namespace: v.Origin.Namespace, Name: v.Origin.Name},
+					Binding:      v.Binding, Policies: policyKeys(forms)}
+				if ns, name, ok := strings.Cut(v.Waypoint, "/"); ok {
+					d.Waypoint = &Ref{Namespace: ns, Name: name}
+				}
+				d.TLSOrigination = tlsOrigination(snap.DestinationRules, d.Destination)
+				out = append(out, d)
+			}
+		}
+	}
+	sortDestinations(out)
+	return out
+}
+
+func sortDestinations(ds []*destSpec) {
+	less := func(a, b *destSpec) bool {
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Port != b.Port {
+			return a.Port < b.Port
+		}
+		return a.ServiceEntry.Namespace+"/"+a.ServiceEntry.Name < b.ServiceEntry.Namespace+"/"+b.ServiceEntry.Name
+	}
+	sortSlice(ds, less)
+}
+
+func policyKeys(forms []simulator.PolicyForm) []string {
+	keys := make([]string, 0, len(forms))
+	for _, f := range forms {
+		keys = append(keys, f.Key)
+	}
+	return keys
+}
+
+func targetPort(se *simulator.ServiceEntry, port int) int {
+	if se == nil {
+		return 0
+	}
+	for _, p := range se.Spec.GetPorts() {
+		if int(p.GetNumber()) == port {
+			return int(p.GetTargetPort())
+		}
+	}
+	return 0
+}
+
+// tlsOrigination finds the DestinationRule for the host whose TLS mode
+// (port-level first) is SIMPLE or MUTUAL: the waypoint then originates TLS
+// to the port's targetPort, else its number.
+func tlsOrigination(rules []*simulator.DestinationRule, d Destination) *TLSOrigination {
+	var best *simulator.DestinationRule
+	for _, dr := range rules {
+		if !drHostMatches(dr.Spec.GetHost(), d.Host) {
+			continue
+		}
+		if best == nil || (dr.Namespace == d.ServiceEntry.Namespace && best.Namespace != d.ServiceEntry.Namespace) {
+			best = dr
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	mode := drTLSMode(best.Spec, d.Port)
+	if mode != networkingv1alpha3.ClientTLSSettings_SIMPLE && mode != networkingv1alpha3.ClientTLSSettings_MUTUAL {
+		return nil
+	}
+	upstream := d.Port
+	if d.TargetPort != 0 {
+		upstream = d.TargetPort
+	}
+	return &TLSOrigination{Mode: mode.String(), Port: upstream, DestinationRule: Ref{Namespace: best.Namespace, Name: best.Name}}
+}
+
+func drHostMatches(drHost, host string) bool {
+	drHost = strings.ToLower(drHost)
+	if strings.HasPrefix(drHost, "*") {
+		return strings.HasSuffix(host, drHost[1:])
+	}
+	return drHost == host
+}
+
+func drTLSMode(dr *networkingv1alpha3.DestinationRule, port int) networkingv1alpha3.ClientTLSSettings_TLSmode {
+	tp := dr.GetTrafficPolicy()
+	for _, pl := range tp.GetPortLevelSettings() {
+		if int(pl.GetPort().GetNumber()) == port && pl.GetTls() != nil {
+			return pl.GetTls().GetMode()
+		}
+	}
+	return tp.GetTls().GetMode()
+}
+
+func hostPort(host string, port int) string {
+	return host + ":" + strconv.Itoa(port)
+}
