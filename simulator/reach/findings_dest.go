@@ -147,7 +147,7 @@ func neverFinding(d *destSpec, p *policyRules, r *ruleLits) Finding {
 
 func shadowFinding(d *destSpec, p *policyRules, r *ruleLits, by string) Finding {
 	return Finding{Severity: SeverityWarning, Code: CodeShadowedByDeny, Object: "AuthorizationPolicy " + p.key,
-		Field: fmt.Sprintf("spec.rules[%d]", r.index),
+		Field:   fmt.Sprintf("spec.rules[%d]", r.index),
 		Message: fmt.Sprintf("on %s every request this ALLOW rule allows is denied first by DENY %s: the rule has no effect", d.Key(), by),
 		Fix:     "narrow the DENY rule or remove the ALLOW rule"}
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
+)
+
+// meshOptions are the flags simulate and diff share: the mesh settings and
+// extra sources a report is built with.
+type meshOptions struct {
+	sources     []string
+	trustDomain string
+	aliases     []string
+	rootNS      string
+	customVerd  string
+}
+
+func (m *meshOptions) bindFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&m.sources, "source", nil, "extra source principal td/ns/NS/sa/SA (repeatable); "+
+		"service accounts of namespaces labelled istio.io/dataplane-mode=ambient are sources already")
+	f.StringVar(&m.trustDomain, "trust-domain", simulator.DefaultTrustDomain, "mesh trust domain")
+	f.StringArrayVar(&m.aliases, "trust-domain-alias", nil, "trust domain alias (repeatable)")
+	f.StringVar(&m.rootNS, "root-namespace", simulator.DefaultRootNamespace, "mesh root namespace")
+	f.StringVar(&m.customVerd, "custom-provider-verdict", "allow", "what a matching CUSTOM provider answers: allow or deny")
+}
+
+func (m *meshOptions) options() (simulator.Options, error) {
+	switch strings.ToLower(m.customVerd) {
+	case "allow", "deny":
+	default:
+		return simulator.Options{}, badInput("--custom-provider-verdict: %q is not allow or deny", m.customVerd)
+	}
+	return simulator.Options{RootNamespace: m.rootNS, TrustDomain: m.trustDomain, TrustDomainAliases: m.aliases,
+		CustomProviderVerdict: simulator.Verdict(strings.ToUpper(m.customVerd))}, nil
+}
+
+// loadReachInput reads manifests and their service accounts into a report
+// input. Unreadable files and objects Istio would reject are bad input, as
+// for check.
+func (m *meshOptions) loadReachInput(paths []string) (reach.Input, error) {
+	opts, err := m.options()
+	if err != nil {
+		return reach.Input{}, err
+	}
+	snap, issues, err := simulator.Load(paths...)
+	if err != nil {
+		return reach.Input{}, badInput("%w", err)
+	}
+	if issues.HasErrors() {
+		return reach.Input{}, badInput("invalid input:\n%s", renderIssues(issues.Filter(simulator.SeverityError)))
+	}
+	accounts, err := reach.LoadServiceAccounts(paths...)
+	if err != nil {
+		return reach.Input{}, badInput("%w", err)
+	}
+	return reach.Input{Snapshot: snap, ServiceAccounts: accounts, Sources: m.sources, Options: opts}, nil
+}
+
+// buildReport builds the report and fails on the simulator's error findings
+// (objects Istio would reject), which are bad input.
+func buildReport(in reach.Input) (*reach.Report, error) {
+	r, issues := reach.Build(in)
+	if issues.HasErrors() {
+		return nil, badInput("invalid input:\n%s", renderIssues(issues.Filter(simulator.SeverityError)))
+	}
+	return r, nil
+}
