@@ -62,7 +62,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newCheckCommand())
+	root.AddCommand(newVersionCommand(), newCheckCommand(), newSimulateCommand(), newDiffCommand())
 	return root
 }
 
