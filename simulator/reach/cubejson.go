@@ -175,33 +175,56 @@ func (c Cube) MarshalJSON() ([]byte, error) {
 }
 
 // Text renders the cube for people: "GET /get", "any method, any path
-// except /admin/*".
+// except /admin/*", "any request".
 func (c Cube) Text() string {
 	if len(c.lits) == 0 {
 		return "any request"
 	}
-	var parts []string
+	var method, path string
+	var rest []string
 	for _, l := range c.lits {
-		parts = append(parts, litText(l))
+		switch {
+		case l.a.key == simulator.AtomMethods && method == "":
+			method = litText(l)
+		case l.a.key == simulator.AtomPaths && path == "":
+			path = litText(l)
+		default:
+			rest = append(rest, litText(l))
+		}
 	}
-	return strings.Join(parts, ", ")
+	var head string
+	switch {
+	case method == "" && path == "":
+	case method != "" && path != "" && !strings.HasPrefix(method, "any") && !strings.HasPrefix(path, "any"):
+		head = method + " " + path
+	case method == "":
+		head = "any method, " + path
+	case path == "":
+		head = method + ", any path"
+	default:
+		head = method + ", " + path
+	}
+	if head != "" {
+		rest = append([]string{head}, rest...)
+	}
+	return strings.Join(rest, ", ")
 }
+
+// litLabels names attributes in Text.
+var litLabels = map[string]string{simulator.AtomMethods: "method", simulator.AtomPaths: "path", simulator.AtomHosts: "host",
+	"request.auth.principal": "request principal", "source.ip": "source IP", "remote.ip": "remote IP"}
 
 func litText(l lit) string {
 	vals := strings.Join(l.a.atom.Values(), "|")
-	label := map[string]string{simulator.AtomMethods: "method", simulator.AtomPaths: "path", simulator.AtomHosts: "host",
-		"request.auth.principal": "request principal"}[l.a.key]
-	if label == "" {
+	label, ok := litLabels[l.a.key]
+	if !ok {
 		label = l.a.key
 	}
-	if l.a.key == simulator.AtomMethods && !l.neg {
-		return vals
-	}
-	if l.a.key == simulator.AtomPaths && !l.neg {
-		return vals
-	}
-	if l.neg {
+	switch {
+	case l.neg:
 		return "any " + label + " except " + vals
+	case l.a.key == simulator.AtomMethods || l.a.key == simulator.AtomPaths:
+		return vals
 	}
 	return label + " " + vals
 }

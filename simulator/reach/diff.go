@@ -211,5 +211,12 @@ func changeSummary(c Change) string {
 			who += " +" + strconv.Itoa(len(c.Sources)-1)
 		}
 	}
-	return who + " on " + c.Destination + ": " + string(c.AccessBefore) + " -> " + string(c.AccessAfter)
+	s := who + " on " + c.Destination + " (" + string(c.AccessBefore) + " -> " + string(c.AccessAfter) + ")"
+	for _, x := range c.Opened {
+		s += " opens " + x.Text()
+	}
+	for _, x := range c.Closed {
+		s += " closes " + x.Text()
+	}
+	return s
 }

@@ -8,18 +8,33 @@ import (
 )
 
 // destFindings are the findings about one destination: its binding, its
-// TLS settings and the rules its waypoint enforces.
-func (b *builder) destFindings(d *destSpec) []Finding {
+// TLS settings and the rules its waypoint enforces. Whether each rule can
+// match here is returned beside them: a rule is reported as never matching
+// only when it matches on no destination (a rule scoped to another port is
+// not a mistake).
+func (b *builder) destFindings(d *destSpec) ([]Finding, []ruleStatus) {
 	out := bindingFindings(d)
 	out = append(out, tlsFindings(d)...)
 	if d.Waypoint == nil {
-		return out
+		return out, nil
 	}
 	pols := b.policies(d)
 	out = append(out, tcpFindings(d)...)
-	out = append(out, ruleFindings(d, pols)...)
+	shadows, statuses := ruleFindings(d, pols)
+	out = append(out, shadows...)
 	out = append(out, b.dryRunFindings(d, pols)...)
-	return out
+	return out, statuses
+}
+
+// ruleStatus says whether one enforced rule can match on one destination.
+type ruleStatus struct {
+	policy string
+	index  int
+	never  bool
+	// lost is set when istiod dropped the rule on this chain, which
+	// L7OnTCPPort already reports.
+	lost bool
+	dest string
 }
 
 func seObject(d *destSpec) string {
@@ -80,13 +95,14 @@ func tcpFindings(d *destSpec) []Finding {
 	return out
 }
 
-// ruleFindings report enforced rules that can never match on the
-// destination, and ALLOW rules every request of which a DENY rule takes.
-func ruleFindings(d *destSpec, pols []policyRules) []Finding {
+// ruleFindings report ALLOW rules every request of which a DENY rule takes,
+// and whether each enforced rule can match on the destination.
+func ruleFindings(d *destSpec, pols []policyRules) ([]Finding, []ruleStatus) {
 	cx := &context{port: d.Port, host: d.Host, keepSources: true}
 	var denies []cube
 	denyOf := map[int]string{}
 	var out []Finding
+	var statuses []ruleStatus
 	for pi := range pols {
 		p := &pols[pi]
 		if p.dryRun || (p.action != simulator.ActionAllow && p.action != simulator.ActionDeny) {
@@ -95,22 +111,22 @@ func ruleFindings(d *destSpec, pols []policyRules) []Finding {
 		for ri := range p.rules {
 			r := &p.rules[ri]
 			cs := cx.ruleCubes(r)
+			statuses = append(statuses, ruleStatus{policy: p.key, index: r.index, never: len(cs) == 0, lost: r.skipped != "", dest: d.Key()})
 			switch {
-			case len(cs) == 0 && r.skipped == "":
-				out = append(out, neverFinding(d, p, r))
+			case len(cs) == 0:
 			case p.action == simulator.ActionDeny:
 				for _, c := range cs {
 					denyOf[len(denies)] = fmt.Sprintf("%s rule %d", p.key, r.index)
 					denies = append(denies, c)
 				}
-			case len(cs) > 0:
+			default:
 				if by := shadowedBy(cs, denies, denyOf); by != "" {
 					out = append(out, shadowFinding(d, p, r, by))
 				}
 			}
 		}
 	}
-	return out
+	return out, statuses
 }
 
 // shadowedBy names the DENY rule covering all the cubes of an ALLOW rule,
@@ -135,14 +151,42 @@ func shadowedBy(cs, denies []cube, denyOf map[int]string) string {
 	return strings.Join(names, ", ")
 }
 
-func neverFinding(d *destSpec, p *policyRules, r *ruleLits) Finding {
-	why := "its conditions contradict each other or name a value the simulator cannot see"
-	if r.never {
-		why = "the enforcement point cannot evaluate it"
+// neverFindings reports each rule that matches on none of the destinations
+// its policy applies to, leaving out rules istiod dropped on a TCP chain
+// (reported as L7OnTCPPort).
+func neverFindings(statuses []ruleStatus) []Finding {
+	type ruleID struct {
+		policy string
+		index  int
 	}
-	return Finding{Severity: SeverityWarning, Code: CodeRuleNeverMatches, Object: "AuthorizationPolicy " + p.key,
-		Field: fmt.Sprintf("spec.rules[%d]", r.index), Message: fmt.Sprintf("can never match on %s: %s", d.Key(), why),
-		Fix: "remove the rule or fix its conditions (for example a value listed both in a field and in its not* twin)"}
+	never := map[ruleID][]string{}
+	matches := map[ruleID]bool{}
+	var order []ruleID
+	for _, s := range statuses {
+		id := ruleID{s.policy, s.index}
+		if _, ok := never[id]; !ok {
+			order = append(order, id)
+			never[id] = []string{}
+		}
+		switch {
+		case !s.never:
+			matches[id] = true
+		case !s.lost:
+			never[id] = append(never[id], s.dest)
+		}
+	}
+	var out []Finding
+	for _, id := range order {
+		if matches[id] || len(never[id]) == 0 {
+			continue
+		}
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeRuleNeverMatches, Object: "AuthorizationPolicy " + id.policy,
+			Field: fmt.Sprintf("spec.rules[%d]", id.index),
+			Message: fmt.Sprintf("can never match on %s: its conditions contradict each other, name another destination or port, "+
+				"or need a value the simulator cannot see", strings.Join(never[id], ", ")),
+			Fix: "remove the rule or fix its conditions (for example a value listed both in a field and in its not* twin)"})
+	}
+	return out
 }
 
 func shadowFinding(d *destSpec, p *policyRules, r *ruleLits, by string) Finding {

@@ -31,6 +31,7 @@ type destResult struct {
 	fingerprint string
 	entries     []Entry
 	findings    []Finding
+	rules       []ruleStatus
 }
 
 // Build computes the report for the inputs, reusing what it can from the
@@ -51,7 +52,8 @@ func (bl *Builder) Build(in Input) (*Report, simulator.Issues) {
 		id := d.Key() + "\x00" + d.ServiceEntry.Namespace + "/" + d.ServiceEntry.Name
 		r, ok := bl.dests[id]
 		if !ok || r.fingerprint != fp {
-			r = destResult{fingerprint: fp, entries: b.destEntries(d, b.evalOptions()), findings: b.destFindings(d)}
+			r = destResult{fingerprint: fp, entries: b.destEntries(d, b.evalOptions())}
+			r.findings, r.rules = b.destFindings(d)
 		}
 		next[id] = r
 		results[i] = r

@@ -9,11 +9,14 @@ import (
 // assemble puts the per-destination results together into a sorted report.
 func assemble(b *builder, in Input, dests []*destSpec, results []destResult, issues simulator.Issues) *Report {
 	r := &Report{Destinations: make([]Destination, len(dests)), Reachability: []Entry{}, Findings: []Finding{}}
+	var statuses []ruleStatus
 	for i, d := range dests {
 		r.Destinations[i] = d.Destination
 		r.Reachability = append(r.Reachability, results[i].entries...)
 		r.Findings = append(r.Findings, results[i].findings...)
+		statuses = append(statuses, results[i].rules...)
 	}
+	r.Findings = append(r.Findings, neverFindings(statuses)...)
 	r.Groups = groupSources(b.index.principals, r.Reachability)
 	r.Findings = append(r.Findings, b.globalFindings(in.Snapshot)...)
 	r.Findings = append(r.Findings, issueFindings(issues, r.Findings)...)
