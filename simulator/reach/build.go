@@ -34,6 +34,7 @@ type builder struct {
 	// forms caches interned policies by key and chain.
 	forms        map[string]policyRules
 	customDenies bool
+	scratch      *scratch
 }
 
 func (b *builder) policies(d *destSpec) []policyRules {

@@ -2,7 +2,6 @@ package reach
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -23,6 +22,7 @@ func (b *builder) destEntries(d *destSpec, o evalOptions) []Entry {
 	anon := o.evaluate(&context{port: d.Port, host: d.Host}, pols)
 	anonKey := anon.key()
 	byOutcome := map[string]*Entry{}
+	ids := map[*Entry][]int32{}
 	var listed []*Entry
 	for _, g := range groups {
 		out := o.evaluate(&context{port: d.Port, host: d.Host, flipped: g.flipped}, pols)
@@ -36,15 +36,20 @@ func (b *builder) destEntries(d *destSpec, o evalOptions) []Entry {
 			byOutcome[k] = e
 			listed = append(listed, e)
 		}
-		for _, id := range g.sources {
-			e.Sources = append(e.Sources, b.index.principals[id])
-		}
+		ids[e] = append(ids[e], g.sources...)
 	}
 	other := newEntry(key, anon)
 	other.OtherSources = true
 	entries := []Entry{*other}
 	for _, e := range listed {
-		sort.Strings(e.Sources)
+		// Principals are indexed in sorted order, so sorted ids give
+		// sorted principals.
+		list := ids[e]
+		sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+		e.Sources = make([]string, len(list))
+		for i, id := range list {
+			e.Sources[i] = b.index.principals[id]
+		}
 		entries = append(entries, *e)
 	}
 	sort.SliceStable(entries[1:], func(i, j int) bool { return entries[1+i].Sources[0] < entries[1+j].Sources[0] })
@@ -59,7 +64,10 @@ type sourceGroup struct {
 }
 
 // singledOut groups the sources some enforced rule of the destination
-// distinguishes from an anonymous caller, by signature.
+// distinguishes from an anonymous caller, by signature. A signature is
+// hashed as it is built (atoms are visited in order), in scratch slices
+// indexed by source, so the cost is the number of (source, condition) pairs
+// that differ, not the number of sources.
 func (b *builder) singledOut(pols []policyRules, o evalOptions) []*sourceGroup {
 	var enforced []policyRules
 	for i := range pols {
@@ -68,37 +76,62 @@ func (b *builder) singledOut(pols []policyRules, o evalOptions) []*sourceGroup {
 		}
 	}
 	atoms := sourceAtoms(enforced)
-	sig := map[int32][]byte{}
+	sc := b.scratchFor(len(b.index.principals))
+	var touched []int32
 	for ai, a := range atoms {
 		b.index.resolve(a)
 		for _, s := range a.diff {
-			sig[s] = strconv.AppendInt(append(sig[s], ','), int64(ai), 10)
+			if sc.hash[s] == 0 {
+				touched = append(touched, s)
+				sc.hash[s] = fnvOffset
+			}
+			sc.hash[s] = (sc.hash[s] ^ uint64(ai+1)) * fnvPrime
 		}
 	}
-	byKey := map[string]*sourceGroup{}
-	var keys []string
-	for s, k := range sig {
-		g, ok := byKey[string(k)]
+	byHash := map[uint64]*sourceGroup{}
+	var out []*sourceGroup
+	sort.Slice(touched, func(i, j int) bool { return touched[i] < touched[j] })
+	for _, s := range touched {
+		h := sc.hash[s]
+		sc.hash[s] = 0
+		g, ok := byHash[h]
 		if !ok {
-			g = &sourceGroup{flipped: flippedAtoms(atoms, string(k))}
-			byKey[string(k)] = g
-			keys = append(keys, string(k))
+			g = &sourceGroup{flipped: flippedFor(atoms, s)}
+			byHash[h] = g
+			out = append(out, g)
 		}
 		g.sources = append(g.sources, s)
-	}
-	sort.Strings(keys)
-	out := make([]*sourceGroup, len(keys))
-	for i, k := range keys {
-		out[i] = byKey[k]
 	}
 	return out
 }
 
-func flippedAtoms(atoms []*atomInfo, sig string) map[*atomInfo]bool {
+// FNV-1a parameters for signature hashes.
+const (
+	fnvOffset uint64 = 14695981039346656037
+	fnvPrime  uint64 = 1099511628211
+)
+
+// scratch is per-source working memory reused across destinations.
+type scratch struct {
+	hash []uint64
+}
+
+func (b *builder) scratchFor(n int) *scratch {
+	if b.scratch == nil || len(b.scratch.hash) != n {
+		b.scratch = &scratch{hash: make([]uint64, n)}
+	}
+	return b.scratch
+}
+
+// flippedFor lists the conditions on which source s differs from an
+// anonymous caller.
+func flippedFor(atoms []*atomInfo, s int32) map[*atomInfo]bool {
 	m := map[*atomInfo]bool{}
-	for _, part := range strings.Split(strings.TrimPrefix(sig, ","), ",") {
-		i, _ := strconv.Atoi(part)
-		m[atoms[i]] = true
+	for _, a := range atoms {
+		i := sort.Search(len(a.diff), func(i int) bool { return a.diff[i] >= s })
+		if i < len(a.diff) && a.diff[i] == s {
+			m[a] = true
+		}
 	}
 	return m
 }

@@ -17,22 +17,27 @@ func groupSources(principals []string, entries []Entry) []Group {
 	for i, p := range principals {
 		pos[p] = i
 	}
-	rows := make([][]byte, len(principals))
+	// A row is hashed as it is built; entries are visited in order, so
+	// equal rows get equal hashes. Zero means "listed nowhere".
+	rows := make([]uint64, len(principals))
 	for ei, e := range entries {
 		for _, s := range e.Sources {
 			i := pos[s]
-			rows[i] = strconv.AppendInt(append(rows[i], ','), int64(ei), 10)
+			if rows[i] == 0 {
+				rows[i] = fnvOffset
+			}
+			rows[i] = (rows[i] ^ uint64(ei+1)) * fnvPrime
 		}
 	}
-	byRow := map[string]*Group{}
+	byRow := map[uint64]*Group{}
 	var groups []*Group
 	for i, p := range principals {
-		g, ok := byRow[string(rows[i])]
+		g, ok := byRow[rows[i]]
 		if !ok {
 			g = &Group{}
-			byRow[string(rows[i])] = g
+			byRow[rows[i]] = g
 			groups = append(groups, g)
-			if len(rows[i]) == 0 {
+			if rows[i] == 0 {
 				g.Name = othersGroup
 			}
 		}

@@ -1,0 +1,138 @@
+package reach
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
+
+// genConfig sizes a generated configuration.
+type genConfig struct {
+	namespaces, accountsPerNS, serviceEntries, policies int
+	seed                                                uint64
+}
+
+// scale returns the issue's full size divided by div: 10,000 service
+// accounts in 500 namespaces, 1,000 ServiceEntries, 2,000 policies.
+func scale(div int) genConfig {
+	return genConfig{namespaces: 500 / div, accountsPerNS: 20, serviceEntries: 1000 / div, policies: 2000 / div, seed: 1}
+}
+
+// generateManifests builds a realistic configuration as the YAML a user
+// would apply: ambient namespaces with service accounts, one EgressGateway
+// enrolling istio-egress, ServiceEntries (HTTP, some with a TLS port), and
+// policies mixing principals, namespaces, methods, path prefixes and
+// templates, headers, DENY rules and dry-run.
+func generateManifests(cfg genConfig) string {
+	rng := rand.New(rand.NewPCG(cfg.seed, 7))
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-egress}\n---\n")
+	b.WriteString("apiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\nspec: {enrollNamespace: true}\n")
+	for n := 0; n < cfg.namespaces; n++ {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns-%d, labels: {istio.io/dataplane-mode: ambient}}\n", n)
+		for a := 0; a < cfg.accountsPerNS; a++ {
+			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa-%d, namespace: ns-%d}\n", a, n)
+		}
+	}
+	for i := 0; i < cfg.serviceEntries; i++ {
+		writeServiceEntry(&b, i)
+	}
+	for i := 0; i < cfg.policies; i++ {
+		writePolicy(&b, rng, cfg, i)
+	}
+	return b.String()
+}
+
+func writeServiceEntry(b *strings.Builder, i int) {
+	ports := "[{number: 80, name: http, protocol: HTTP}]"
+	if i%10 == 0 {
+		ports = "[{number: 80, name: http, protocol: HTTP}, {number: 443, name: tls, protocol: TLS}]"
+	}
+	fmt.Fprintf(b, "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: svc-%d, namespace: istio-egress}\n"+
+		"spec: {hosts: [svc-%d.example.com], ports: %s, resolution: DNS}\n", i, i, ports)
+}
+
+// writePolicy writes policy i, attached to ServiceEntry i modulo their
+// number: even policies ALLOW, odd ones mostly DENY.
+func writePolicy(b *strings.Builder, rng *rand.Rand, cfg genConfig, i int) {
+	se := i % cfg.serviceEntries
+	action, annotations := "ALLOW", ""
+	if i%2 == 1 {
+		action = "DENY"
+		if i%20 == 3 {
+			annotations = ", annotations: {istio.io/dry-run: \"true\"}"
+		}
+	}
+	fmt.Fprintf(b, "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: pol-%d, namespace: istio-egress%s}\n", i, annotations)
+	fmt.Fprintf(b, "spec:\n  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: svc-%d}]\n  action: %s\n  rules:\n", se, action)
+	rules := 1 + rng.IntN(3)
+	for r := 0; r < rules; r++ {
+		b.WriteString("  - " + randomRule(rng, cfg, action == "DENY") + "\n")
+	}
+}
+
+func randomRule(rng *rand.Rand, cfg genConfig, deny bool) string {
+	var parts []string
+	if from := randomSource(rng, cfg); from != "" {
+		parts = append(parts, "from: [{source: {"+from+"}}]")
+	}
+	if to := randomOperation(rng, deny); to != "" {
+		parts = append(parts, "to: [{operation: {"+to+"}}]")
+	}
+	if rng.IntN(6) == 0 {
+		parts = append(parts, fmt.Sprintf(`when: [{key: "request.headers[x-tenant]", values: [t%d, t%d]}]`, rng.IntN(4), rng.IntN(4)))
+	}
+	if len(parts) == 0 {
+		return "{}"
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func randomSource(rng *rand.Rand, cfg genConfig) string {
+	ns := func() string { return fmt.Sprintf("ns-%d", rng.IntN(cfg.namespaces)) }
+	sa := func() string { return fmt.Sprintf("cluster.local/ns/%s/sa/sa-%d", ns(), rng.IntN(cfg.accountsPerNS)) }
+	switch rng.IntN(7) {
+	case 0:
+		return fmt.Sprintf("principals: [%s, %s]", sa(), sa())
+	case 1:
+		return fmt.Sprintf("namespaces: [%s, %s]", ns(), ns())
+	case 2:
+		return fmt.Sprintf(`principals: ["cluster.local/ns/%s/*"]`, ns())
+	case 3:
+		return fmt.Sprintf("notNamespaces: [%s]", ns())
+	case 4:
+		return fmt.Sprintf(`principals: ["*/sa/sa-%d"]`, rng.IntN(cfg.accountsPerNS))
+	case 5:
+		return fmt.Sprintf("serviceAccounts: [%s/sa-%d]", ns(), rng.IntN(cfg.accountsPerNS))
+	}
+	return ""
+}
+
+var (
+	genMethods = []string{"GET", "POST", "PUT", "DELETE", "HEAD"}
+	genPaths   = []string{"/api/*", "/v1/{*}/items", "/admin/*", "/get", "*.json", "/static/{**}", "/health"}
+)
+
+func randomOperation(rng *rand.Rand, deny bool) string {
+	var parts []string
+	switch rng.IntN(4) {
+	case 0:
+		parts = append(parts, fmt.Sprintf("methods: [%s, %s]", pick(rng, genMethods), pick(rng, genMethods)))
+	case 1:
+		parts = append(parts, fmt.Sprintf("notMethods: [%s]", pick(rng, genMethods)))
+	case 2:
+		parts = append(parts, "methods: [GET]")
+	}
+	switch rng.IntN(4) {
+	case 0, 1:
+		parts = append(parts, fmt.Sprintf(`paths: ["%s", "%s"]`, pick(rng, genPaths), pick(rng, genPaths)))
+	case 2:
+		parts = append(parts, fmt.Sprintf(`notPaths: ["%s"]`, pick(rng, genPaths)))
+	}
+	if deny && rng.IntN(4) == 0 {
+		parts = append(parts, `ports: ["80"]`)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func pick(rng *rand.Rand, list []string) string { return list[rng.IntN(len(list))] }

@@ -1,0 +1,139 @@
+package reach
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// requestsPerCase is how many random requests each case checks.
+const requestsPerCase = 3000
+
+// TestReportAgreesWithEval is the property the report rests on: for random
+// requests, the entry of the request's source and destination contains the
+// request exactly when Program.Eval (what egressctl check runs) allows it,
+// and the first cube containing it names the deciding policy and rule.
+func TestReportAgreesWithEval(t *testing.T) {
+	cases := map[string]Input{}
+	for _, dir := range []string{"seed", "seed-tls", "mixed"} {
+		cases[dir] = loadScenario(t, "testdata/"+dir)
+	}
+	for seed := uint64(1); seed <= 6; seed++ {
+		cfg := genConfig{namespaces: 6, accountsPerNS: 3, serviceEntries: 6, policies: 24, seed: seed}
+		cases["generated-"+strconv.FormatUint(seed, 10)] = parseInput(t, generateManifests(cfg))
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) { checkAgreement(t, in) })
+	}
+}
+
+func checkAgreement(t *testing.T, in Input) {
+	r, _ := Build(in)
+	prog, _ := simulator.Compile(in.Snapshot, in.Options)
+	principals := append(allPrincipals(r), "cluster.local/ns/nobody/sa/stranger")
+	rng := rand.New(rand.NewPCG(42, uint64(len(r.Reachability))))
+	verdicts := map[simulator.Verdict]int{}
+	for i := 0; i < requestsPerCase; i++ {
+		d := r.Destinations[rng.IntN(len(r.Destinations))]
+		req := randomRequest(rng, d, principals[rng.IntN(len(principals))])
+		want, err := prog.Eval(req)
+		if err != nil {
+			t.Fatalf("eval %+v: %v", req, err)
+		}
+		e := entryFor(r, d.Key(), req.Principal)
+		cube, allowed := firstContaining(e.Allowed, req)
+		verdict := simulator.Deny
+		if allowed {
+			verdict = simulator.Allow
+		}
+		if verdict != want.Verdict || (allowed && (cube.Policy != want.DecidingPolicy || cube.Rule != want.Rule)) {
+			t.Fatalf("request %s from %s to %s: report says %s (cube %q %s rule %d), Eval says %s by %q rule %d: %s",
+				describe(req), req.Principal, d.Key(), verdict, cube.Text(), cube.Policy, cube.Rule,
+				want.Verdict, want.DecidingPolicy, want.Rule, want.Reason)
+		}
+		verdicts[verdict]++
+	}
+	// A case that only ever allows (or denies) would prove little.
+	if verdicts[simulator.Allow] == 0 || verdicts[simulator.Deny] == 0 {
+		t.Errorf("verdicts %v: the case does not exercise both outcomes", verdicts)
+	}
+	t.Logf("%v over %d entries", verdicts, len(r.Reachability))
+}
+
+func allPrincipals(r *Report) []string {
+	var out []string
+	for _, g := range r.Groups {
+		out = append(out, g.Principals...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func entryFor(r *Report, dest, principal string) Entry {
+	var other Entry
+	for _, e := range r.Reachability {
+		if e.Destination != dest {
+			continue
+		}
+		if e.OtherSources {
+			other = e
+		}
+		if slices.Contains(e.Sources, principal) {
+			return e
+		}
+	}
+	return other
+}
+
+func firstContaining(cubes []Cube, req *simulator.Request) (Cube, bool) {
+	for _, c := range cubes {
+		if c.Contains(req) {
+			return c, true
+		}
+	}
+	return Cube{}, false
+}
+
+var (
+	probeMethods = []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "get"}
+	probePaths   = []string{"/", "/get", "/post", "/api/x", "/api/", "/v1/a/items", "/v1/admin/x", "/v1/admin/", "/v1/x",
+		"/admin/x", "/static/a/b", "/x.json", "/health", "/v1/../admin/x", "/api/%41", "/get?x=1", "/anything", "/v1/a/b/items"}
+	probeTenants = []string{"", "t0", "t1", "t2", "t3"}
+)
+
+// randomRequest builds a request to d: HTTP when the waypoint parses HTTP on
+// the port, with a method, path, Host form and tenant header drawn from
+// values the scenarios' policies use and their near misses.
+func randomRequest(rng *rand.Rand, d Destination, principal string) *simulator.Request {
+	req := &simulator.Request{Principal: principal, Port: d.Port, DestHost: d.Host}
+	if !simulator.ChainIsHTTP(d.Protocol, true) {
+		return req
+	}
+	req.HTTP = true
+	req.Method = pick(rng, probeMethods)
+	req.Path = pick(rng, probePaths)
+	switch rng.IntN(3) {
+	case 0:
+		req.Host = d.Host
+	case 1:
+		req.Host = d.Host + ":" + strconv.Itoa(d.Port)
+	default:
+		req.Host = strings.ToUpper(d.Host)
+	}
+	if tenant := pick(rng, probeTenants); tenant != "" {
+		req.Headers = map[string]string{"x-tenant": tenant}
+	}
+	return req
+}
+
+func describe(r *simulator.Request) string {
+	if !r.HTTP {
+		return fmt.Sprintf("TCP :%d", r.Port)
+	}
+	return fmt.Sprintf("%s %s (host %s, headers %v)", r.Method, r.Path, r.Host, r.Headers)
+}
