@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -44,10 +45,10 @@ func (r *EgressGatewayReconciler) reconcileWaypoint(ctx context.Context, s *scop
 		}
 	}
 	state := helmrelease.DetermineState(obs, r.Helm.ChartVersion(), digest, len(drifts) > 0)
-	result, acted := r.act(ctx, s, state, req, obs, drifts, r.Helm.ChartVersion()+"/"+digest)
+	result, acted, actErr := r.act(ctx, s, state, req, obs, drifts, r.Helm.ChartVersion()+"/"+digest)
 	if acted {
 		if obs, err = r.observeRelease(ctx, req); err != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, errors.Join(actErr, err)
 		}
 	}
 	failedAttempt := ""
@@ -59,25 +60,29 @@ func (r *EgressGatewayReconciler) reconcileWaypoint(ctx context.Context, s *scop
 	}
 	s.release = releaseStatus(req.Name, obs, failedAttempt)
 	if err := r.observeWaypoint(ctx, s); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, errors.Join(actErr, err)
 	}
-	return result, nil
+	return result, actErr
 }
 
 // act takes the one action state calls for and reports whether it ran one.
+// A failed install or upgrade is remembered in status and not retried at
+// once; a failed recovery step (unlock, rollback, uninstall, repair) is
+// returned as an error, so it is retried with the workqueue's backoff.
 func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmrelease.State, req helmrelease.Request,
 	obs helmrelease.Observed, drifts []helmrelease.Drift, attempt string,
-) (ctrl.Result, bool) {
+) (ctrl.Result, bool, error) {
 	if wait, blocked := r.failedAttemptBlocks(s, state, attempt); blocked {
-		return ctrl.Result{RequeueAfter: wait}, false
+		return ctrl.Result{RequeueAfter: wait}, false, nil
 	}
+	var recoveryErr error
 	switch state {
 	case helmrelease.StateInSync:
 		if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c == nil || c.Status != metav1.ConditionTrue {
 			s.released = condition(egressv1alpha1.ConditionReleased, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
 				fmt.Sprintf("Helm release %s revision %d is deployed from the current spec", req.Name, obs.Revision()))
 		}
-		return ctrl.Result{}, false
+		return ctrl.Result{}, false, nil
 	case helmrelease.StateAbsent:
 		_, err := r.Helm.Install(ctx, req)
 		r.record(s, "install", err, egressv1alpha1.ReasonInstalled, egressv1alpha1.ReasonInstallFailed,
@@ -87,22 +92,25 @@ func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmr
 		r.record(s, "upgrade", err, egressv1alpha1.ReasonUpgraded, egressv1alpha1.ReasonUpgradeFailed,
 			fmt.Sprintf("upgraded Helm release %s from revision %d (chart %s)", req.Name, obs.Revision(), r.Helm.ChartVersion()), attempt)
 	case helmrelease.StateLocked:
-		err := r.Helm.Unlock(req.Namespace, req.Name)
-		r.record(s, "unlock", err, egressv1alpha1.ReasonUnlocked, egressv1alpha1.ReasonUnlockFailed,
+		recoveryErr = r.Helm.Unlock(req.Namespace, req.Name)
+		r.record(s, "unlock", recoveryErr, egressv1alpha1.ReasonUnlocked, egressv1alpha1.ReasonUnlockFailed,
 			fmt.Sprintf("Helm release %s revision %d was stuck in %s; marked it failed to recover", req.Name, obs.Revision(), obs.Status()), "")
 	case helmrelease.StateFailed:
-		r.recoverFailed(s, req, obs)
+		recoveryErr = r.recoverFailed(s, req, obs)
 	case helmrelease.StateDrifted:
-		err := helmrelease.Repair(ctx, r.Client, r.APIReader, req.Name, drifts)
-		r.record(s, "repair", err, egressv1alpha1.ReasonDriftRepaired, egressv1alpha1.ReasonRepairFailed,
+		recoveryErr = helmrelease.Repair(ctx, r.Client, r.APIReader, req.Name, drifts)
+		r.record(s, "repair", recoveryErr, egressv1alpha1.ReasonDriftRepaired, egressv1alpha1.ReasonRepairFailed,
 			fmt.Sprintf("repaired Helm release %s revision %d without a new revision: %s", req.Name, obs.Revision(), describe(drifts)), "")
 	}
-	return ctrl.Result{RequeueAfter: afterAction}, true
+	if recoveryErr != nil {
+		return ctrl.Result{}, true, recoveryErr
+	}
+	return ctrl.Result{RequeueAfter: afterAction}, true, nil
 }
 
 // recoverFailed rolls a failed release back to its last deployed revision,
 // or uninstalls it when it was never deployed, so it can be installed again.
-func (r *EgressGatewayReconciler) recoverFailed(s *scope, req helmrelease.Request, obs helmrelease.Observed) {
+func (r *EgressGatewayReconciler) recoverFailed(s *scope, req helmrelease.Request, obs helmrelease.Observed) error {
 	why := ""
 	if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c != nil && c.Status == metav1.ConditionFalse {
 		why = " after: " + c.Message
@@ -112,12 +120,13 @@ func (r *EgressGatewayReconciler) recoverFailed(s *scope, req helmrelease.Reques
 		r.record(s, "rollback", err, egressv1alpha1.ReasonRolledBack, egressv1alpha1.ReasonRollbackFailed,
 			fmt.Sprintf("rolled Helm release %s back to revision %d%s", req.Name, obs.LastDeployed.Version, why), "")
 		s.released.Status = metav1.ConditionFalse // the waypoint runs, but not from the current spec
-		return
+		return err
 	}
 	err := r.Helm.Uninstall(req.Namespace, req.Name)
 	r.record(s, "uninstall", err, egressv1alpha1.ReasonUninstalled, egressv1alpha1.ReasonUninstallFailed,
 		fmt.Sprintf("uninstalled failed Helm release %s to install it again%s", req.Name, why), "")
 	s.released.Status = metav1.ConditionFalse
+	return err
 }
 
 // failedAttemptBlocks keeps the reconciler from installing or upgrading the

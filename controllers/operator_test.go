@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	dto "github.com/prometheus/client_model/go"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -32,6 +35,10 @@ import (
 // testVersion is the operator version the tests run as; it is the chart
 // version of every release they make.
 const testVersion = "1.0.0-test"
+
+// setLogger gives controller-runtime a logger once per test binary; set
+// TEST_OPERATOR_LOGS=1 to see the operator's logs.
+var setLogger sync.Once
 
 // operator is a running manager with the EgressGateway controller, watching
 // only the test's namespace so tests never act on each other's objects.
@@ -47,6 +54,13 @@ type operator struct {
 // and fails the test if the controller panicked.
 func startOperator(t *testing.T, namespace string, opts controllers.Options) *operator {
 	t.Helper()
+	setLogger.Do(func() {
+		if os.Getenv("TEST_OPERATOR_LOGS") != "" {
+			ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
+		} else {
+			ctrl.SetLogger(logr.Discard())
+		}
+	})
 	if opts.Version == "" {
 		opts.Version = testVersion
 	}
