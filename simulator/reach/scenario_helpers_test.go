@@ -30,7 +30,7 @@ func loadScenario(t testing.TB, dir string) Input {
 	return in
 }
 
-// parseInput reads manifests from a string.
+// parseInput reads valid manifests from a string.
 func parseInput(t testing.TB, manifests string) Input {
 	t.Helper()
 	snap, issues, err := simulator.Parse("generated.yaml", []byte(manifests))
@@ -40,6 +40,21 @@ func parseInput(t testing.TB, manifests string) Input {
 	if issues.HasErrors() {
 		t.Fatalf("generated manifests are invalid: %v", issues.Err())
 	}
+	return withAccounts(t, snap, manifests)
+}
+
+// parseLenient reads manifests that may hold objects Istio would reject.
+func parseLenient(t testing.TB, manifests string) Input {
+	t.Helper()
+	snap, _, err := simulator.Parse("manifests.yaml", []byte(manifests))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return withAccounts(t, snap, manifests)
+}
+
+func withAccounts(t testing.TB, snap *simulator.Snapshot, manifests string) Input {
+	t.Helper()
 	accounts, err := ServiceAccountsIn([]byte(manifests))
 	if err != nil {
 		t.Fatal(err)

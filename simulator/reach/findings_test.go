@@ -1,0 +1,135 @@
+package reach
+
+import (
+	"strings"
+	"testing"
+)
+
+// findingsBase is the seed scenario in one stream: an EgressGateway
+// enrolling istio-egress, the httpbin.org ServiceEntry and two sources.
+const findingsBase = `apiVersion: v1
+kind: Namespace
+metadata: {name: default, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: admin, namespace: default}
+---
+apiVersion: egress.ambient.io/v1alpha1
+kind: EgressGateway
+metadata: {name: waypoint, namespace: istio-egress}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin.org, namespace: istio-egress}
+spec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+`
+
+// policy returns an AuthorizationPolicy document in istio-egress.
+func policy(name, meta, spec string) string {
+	return "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name +
+		", namespace: istio-egress" + meta + "}\nspec:\n" + spec + "\n"
+}
+
+const targetHTTPBin = "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}]\n"
+
+// TestFindingCodes gives, for every finding code, a configuration that
+// triggers it and a corrected one that does not.
+func TestFindingCodes(t *testing.T) {
+	cases := []struct {
+		code            string
+		triggers, clean string
+		objectContains  string
+	}{
+		{CodeBypassesWaypoint,
+			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+			"ServiceEntry elsewhere/ext"},
+		{CodeTargetNotFound,
+			policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin}]\n  rules: [{}]"),
+			policy("p", "", targetHTTPBin+"  rules: [{}]"), "istio-egress/p"},
+		{CodeIgnoredByWaypoint,
+			policy("p", "", "  action: DENY\n  rules: [{from: [{source: {namespaces: [dev]}}]}]"),
+			policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {namespaces: [dev]}}]}]"), "istio-egress/p"},
+		{CodeL7AtZtunnel,
+			"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: z, namespace: default}\nspec:\n  rules: [{to: [{operation: {methods: [GET]}}]}]\n",
+			"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: z, namespace: default}\nspec:\n  rules: [{to: [{operation: {ports: [\"8080\"]}}]}]\n",
+			"default/z"},
+		{CodeL7OnTCPPort,
+			tcpEntry + policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: db}]\n  rules: [{to: [{operation: {methods: [GET]}}]}]"),
+			tcpEntry + policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: db}]\n  rules: [{from: [{source: {namespaces: [default]}}]}]"),
+			"istio-egress/p"},
+		{CodeRuleNeverMatches,
+			policy("p", "", targetHTTPBin+"  rules: [{to: [{operation: {methods: [GET], notMethods: [GET]}}]}]"),
+			policy("p", "", targetHTTPBin+"  rules: [{to: [{operation: {methods: [GET], notMethods: [POST]}}]}]"), "istio-egress/p"},
+		{CodeShadowedByDeny,
+			policy("d", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}]}]") +
+				policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/x]}}]}]"),
+			policy("d", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/admin/*]}}]}]") +
+				policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/x]}}]}]"),
+			"istio-egress/p"},
+		{CodeTLSWithoutTargetPort, tlsRule, tlsRule + targetPortEntry, "DestinationRule istio-egress/tls"},
+		{CodeTargetPortWithoutTLS, targetPortEntry, targetPortEntry + tlsRule, "ServiceEntry istio-egress/httpbin.org"},
+		{CodeDryRun,
+			policy("p", ", annotations: {istio.io/dry-run: \"true\"}", targetHTTPBin+"  action: DENY\n  rules: [{to: [{operation: {methods: [POST]}}]}]"),
+			policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{to: [{operation: {methods: [POST]}}]}]"), "istio-egress/p"},
+		{CodeInvalidInput,
+			policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]"),
+			policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}]}]"), "istio-egress/p"},
+		{CodeSimulatorWarning,
+			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [other.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+			"ServiceEntry istio-egress/twin"},
+	}
+	for _, c := range cases {
+		t.Run(c.code, func(t *testing.T) {
+			if fs := findingsOf(t, findingsBase+c.triggers, c.code); !anyObject(fs, c.objectContains) {
+				t.Errorf("not triggered on %s; got %+v", c.objectContains, fs)
+			}
+			if fs := findingsOf(t, findingsBase+c.clean, c.code); len(fs) > 0 {
+				t.Errorf("triggered on the corrected configuration: %+v", fs)
+			}
+		})
+	}
+}
+
+// TestSeedHasNoFindings: the seed scenario is a correct configuration.
+func TestSeedHasNoFindings(t *testing.T) {
+	r, _ := Build(loadScenario(t, "testdata/seed"))
+	if len(r.Findings) > 0 {
+		t.Errorf("findings on the seed scenario: %+v", r.Findings)
+	}
+}
+
+const (
+	tcpEntry = "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db, namespace: istio-egress}\n" +
+		"spec: {hosts: [db.example.com], ports: [{number: 5432, name: tcp, protocol: TCP}]}\n"
+	tlsRule = "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: tls, namespace: istio-egress}\n" +
+		"spec: {host: httpbin.org, trafficPolicy: {tls: {mode: SIMPLE}}}\n"
+	targetPortEntry = "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: httpbin.org, namespace: istio-egress}\n" +
+		"spec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP, targetPort: 443}], resolution: DNS}\n"
+)
+
+// findingsOf builds the report of manifests (invalid ones included) and
+// returns its findings with the code.
+func findingsOf(t *testing.T, manifests, code string) []Finding {
+	t.Helper()
+	in := parseLenient(t, manifests)
+	r, _ := Build(in)
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Code == code {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func anyObject(fs []Finding, s string) bool {
+	for _, f := range fs {
+		if strings.Contains(f.Object, s) && f.Message != "" {
+			return true
+		}
+	}
+	return false
+}
