@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/match"
 )
 
 // Cube is a set of requests: every condition holds. A condition absent from
@@ -78,6 +79,67 @@ type condition struct {
 	NotValues []string `json:"notValues,omitempty"`
 }
 
+// shown is a literal as displayed: its values, after narrowing.
+type shown struct {
+	key  string
+	neg  bool
+	vals []string
+}
+
+// display lists the cube's literals for rendering. A positive condition of
+// exact values with negated ones on the same attribute is narrowed to the
+// values the negations leave (GET|POST except GET is POST), and the
+// negations, then implied, are dropped: the set is the same, said simply.
+func (c Cube) display() []shown {
+	var out []shown
+	for start := 0; start < len(c.lits); {
+		end := start
+		for end < len(c.lits) && c.lits[end].a.key == c.lits[start].a.key {
+			end++
+		}
+		out = append(out, displayKey(c.lits[start:end])...)
+		start = end
+	}
+	return out
+}
+
+func displayKey(ls []lit) []shown {
+	var pos, negs []*atomInfo
+	for _, l := range ls {
+		if l.neg {
+			negs = append(negs, l.a)
+		} else {
+			pos = append(pos, l.a)
+		}
+	}
+	if len(pos) == 1 && len(negs) > 0 && onlyExacts(pos[0]) {
+		var vals []string
+		for _, m := range pos[0].ms {
+			if !anyAccepts(negs, m.Value) {
+				vals = append(vals, m.String())
+			}
+		}
+		return []shown{{key: pos[0].key, vals: vals}}
+	}
+	out := make([]shown, len(ls))
+	for i, l := range ls {
+		out[i] = shown{key: l.a.key, neg: l.neg, vals: l.a.atom.Values()}
+	}
+	return out
+}
+
+func onlyExacts(a *atomInfo) bool {
+	if !a.patterned || len(a.tpls) > 0 {
+		return false
+	}
+	for _, m := range a.ms {
+		if m.Kind != match.Exact {
+			return false
+		}
+	}
+	return true
+}
+
 // fields renders the cube as Istio fields. Negated values of one attribute
 // are merged (NOT a AND NOT b is notValues [a, b]); a second positive
 // constraint on one attribute, which a single field cannot say, goes to
@@ -87,23 +149,22 @@ func (c Cube) fields() map[string]any {
 	headers := map[string]*headerValues{}
 	var when []condition
 	var and []map[string]any
-	for _, l := range c.lits {
-		vals := l.a.atom.Values()
-		if name, ok := strings.CutPrefix(l.a.key, "request.headers["); ok {
+	for _, l := range c.display() {
+		if name, ok := strings.CutPrefix(l.key, "request.headers["); ok {
 			h := headers[strings.TrimSuffix(name, "]")]
 			if h == nil {
 				h = &headerValues{}
 				headers[strings.TrimSuffix(name, "]")] = h
 			}
-			addValues(&h.Values, &h.NotValues, vals, l.neg, &and, l.a.key)
+			addValues(&h.Values, &h.NotValues, l.vals, l.neg, &and, l.key)
 			continue
 		}
-		names, ok := fieldNames[l.a.key]
+		names, ok := fieldNames[l.key]
 		if !ok {
-			when = appendCondition(when, l.a.key, vals, l.neg)
+			when = appendCondition(when, l.key, l.vals, l.neg)
 			continue
 		}
-		putField(m, names, vals, l.neg, &and)
+		putField(m, names, l.vals, l.neg, &and)
 	}
 	if len(headers) > 0 {
 		m["headers"] = headers
@@ -182,11 +243,11 @@ func (c Cube) Text() string {
 	}
 	var method, path string
 	var rest []string
-	for _, l := range c.lits {
+	for _, l := range c.display() {
 		switch {
-		case l.a.key == simulator.AtomMethods && method == "":
+		case l.key == simulator.AtomMethods && method == "":
 			method = litText(l)
-		case l.a.key == simulator.AtomPaths && path == "":
+		case l.key == simulator.AtomPaths && path == "":
 			path = litText(l)
 		default:
 			rest = append(rest, litText(l))
@@ -214,16 +275,16 @@ func (c Cube) Text() string {
 var litLabels = map[string]string{simulator.AtomMethods: "method", simulator.AtomPaths: "path", simulator.AtomHosts: "host",
 	"request.auth.principal": "request principal", "source.ip": "source IP", "remote.ip": "remote IP"}
 
-func litText(l lit) string {
-	vals := strings.Join(l.a.atom.Values(), "|")
-	label, ok := litLabels[l.a.key]
+func litText(l shown) string {
+	vals := strings.Join(l.vals, "|")
+	label, ok := litLabels[l.key]
 	if !ok {
-		label = l.a.key
+		label = l.key
 	}
 	switch {
 	case l.neg:
 		return "any " + label + " except " + vals
-	case l.a.key == simulator.AtomMethods || l.a.key == simulator.AtomPaths:
+	case l.key == simulator.AtomMethods || l.key == simulator.AtomPaths:
 		return vals
 	}
 	return label + " " + vals

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Scenarios shipped with the reachability report's tests.
+const (
+	reachSeed    = "../../simulator/reach/testdata/seed/input"
+	reachProbes  = "../../simulator/reach/testdata/seed/probes.yaml"
+	reachSeedTLS = "../../simulator/reach/testdata/seed-tls/input"
+)
+
+// simulateJSON is the part of the JSON contract the acceptance checks read.
+type simulateJSON struct {
+	Destinations []struct {
+		Host           string
+		Port           int
+		TLSOrigination *struct {
+			Mode string
+			Port int
+		}
+	}
+	Reachability []struct {
+		Destination  string
+		Sources      []string
+		OtherSources bool
+		Access       string
+		Allowed      []map[string]any
+	}
+	Probes []struct{ Verdict string }
+}
+
+func simulate(t *testing.T, wantCode int, args ...string) simulateJSON {
+	t.Helper()
+	code, out, errOut := runCLI(t, append([]string{"simulate", "-o", "json"}, args...)...)
+	if code != wantCode {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, wantCode, errOut)
+	}
+	var got simulateJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	return got
+}
+
+// Acceptance 1 of the reachability issue: admin may do anything on
+// httpbin.org:80, every other source exactly GET /get; every probe matches.
+func TestSimulateSeed(t *testing.T) {
+	got := simulate(t, exitOK, "-f", reachSeed, "--probes", reachProbes)
+	if len(got.Reachability) != 2 {
+		t.Fatalf("want two entries, got %+v", got.Reachability)
+	}
+	other, admin := got.Reachability[0], got.Reachability[1]
+	if !other.OtherSources || other.Access != "partial" || len(other.Allowed) != 1 ||
+		!sameJSON(other.Allowed[0], `{"methods":["GET"],"paths":["/get"],"policy":"istio-egress/httpbin","rule":1}`) {
+		t.Errorf("other sources (default/default): %+v", other)
+	}
+	if admin.Access != "all" || len(admin.Sources) != 1 || admin.Sources[0] != "cluster.local/ns/default/sa/admin" {
+		t.Errorf("admin: %+v", admin)
+	}
+	if len(got.Probes) != 5 {
+		t.Errorf("want 5 probes answered, got %d", len(got.Probes))
+	}
+}
+
+func TestSimulateSeedTLS(t *testing.T) {
+	got := simulate(t, exitOK, "-f", reachSeed, "-f", reachSeedTLS)
+	tls := got.Destinations[0].TLSOrigination
+	if tls == nil || tls.Mode != "SIMPLE" || tls.Port != 443 {
+		t.Errorf("want TLS origination SIMPLE to 443, got %+v", got.Destinations)
+	}
+}
+
+func TestSimulateProbeMismatch(t *testing.T) {
+	probes := writeFile(t, t.TempDir(), "probes.yaml", `probes:
+- {from: cluster.local/ns/default/sa/default, method: POST, url: http://httpbin.org/post, verdict: ALLOW}
+`)
+	code, _, errOut := runCLI(t, "simulate", "-f", reachSeed, "--probes", probes)
+	if code != exitMismatch || !strings.Contains(errOut, "do not match") {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+}
+
+func TestSimulateFormatsAndBadInput(t *testing.T) {
+	for _, f := range []string{"table", "yaml", "dot", "mermaid"} {
+		if code, out, errOut := runCLI(t, "simulate", "-f", reachSeed, "-o", f); code != exitOK || out == "" {
+			t.Errorf("-o %s: exit %d, stderr %s", f, code, errOut)
+		}
+	}
+	for _, args := range [][]string{{"simulate"}, {"simulate", "-f", reachSeed, "-o", "xml"},
+		{"simulate", "-f", reachSeed, "--probes", "missing.yaml"}} {
+		if code, _, _ := runCLI(t, args...); code != exitBadInput {
+			t.Errorf("%v: exit %d, want %d", args, code, exitBadInput)
+		}
+	}
+}
+
+// diff exits 1 when the change opens access and 0 when it only closes it.
+func TestDiff(t *testing.T) {
+	dir := t.TempDir()
+	opened := copySeed(t, filepath.Join(dir, "opened"), `methods: ["GET"]`, `methods: ["GET", "POST"]`)
+	closed := copySeed(t, filepath.Join(dir, "closed"), `sa/admin"]`, `sa/nobody"]`)
+	code, out, errOut := runCLI(t, "diff", reachSeed, opened)
+	if code != exitOpens || !strings.Contains(out, "+ POST /get") {
+		t.Errorf("opening change: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "diff", reachSeed, closed)
+	if code != exitOK || !strings.Contains(out, "default/admin  all -> partial") || strings.Contains(out, "+ ") {
+		t.Errorf("closing change: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "diff", reachSeed, reachSeed); code != exitOK || !strings.Contains(out, "no change") {
+		t.Errorf("no change: exit %d\n%s", code, out)
+	}
+}
+
+// copySeed copies the seed scenario into dir, replacing old with new in
+// its policy.
+func copySeed(t *testing.T, dir, old, new string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(reachSeed, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(string(data), old, new, 1)
+		writeFile(t, dir, filepath.Base(f), text)
+	}
+	return dir
+}
+
+func sameJSON(v any, want string) bool {
+	got, err := json.Marshal(v)
+	return err == nil && string(got) == want
+}
