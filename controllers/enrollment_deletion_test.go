@@ -223,3 +223,31 @@ func seLabel(t *testing.T, ns, name string) string {
 	}
 	return se.Labels["istio.io/use-waypoint"]
 }
+
+// TestNamespaceDeletionLeavesNothingBehind plays the namespace controller,
+// which envtest does not run: once the namespace is terminating it deletes
+// the objects in it in no particular order, here the release Secrets and the
+// rendered objects before the EgressGateway.
+func TestNamespaceDeletionLeavesNothingBehind(t *testing.T) {
+	ns := env.CreateNamespace(t, "delete-ns", nil).Name
+	startOperator(t, ns, controllers.Options{})
+	key, _ := installed(t, ns, "waypoint")
+	ctx := context.Background()
+	if err := env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []client.Object{&corev1.Secret{}, &gatewayv1.Gateway{}, &corev1.ConfigMap{}} {
+		if err := env.Client.DeleteAllOf(ctx, obj, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleteAndWait(t, key)
+	settle()
+	if s := releaseSecrets(t, ns); len(s) != 0 {
+		t.Errorf("release Secrets left: %v", s)
+	}
+	var gateways gatewayv1.GatewayList
+	if err := env.Client.List(ctx, &gateways, client.InNamespace(ns)); err != nil || len(gateways.Items) != 0 {
+		t.Errorf("Gateways left: %d, %v", len(gateways.Items), err)
+	}
+}

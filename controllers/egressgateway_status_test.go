@@ -1,0 +1,104 @@
+package controllers
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+)
+
+func TestWaypointReadyCondition(t *testing.T) {
+	programmed := metav1.Condition{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}
+	addr := []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.1"}}
+	available := &appsv1.Deployment{Status: appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{
+		{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue},
+	}}}
+	unavailable := &appsv1.Deployment{Status: appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{
+		{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse},
+	}}}
+	gateway := func(conds []metav1.Condition, addrs []gatewayv1.GatewayStatusAddress) *gatewayv1.Gateway {
+		return &gatewayv1.Gateway{Status: gatewayv1.GatewayStatus{Conditions: conds, Addresses: addrs}}
+	}
+	for _, tc := range []struct {
+		name       string
+		gw         *gatewayv1.Gateway
+		dep        *appsv1.Deployment
+		wantStatus metav1.ConditionStatus
+		wantReason string
+	}{
+		{"no gateway", nil, nil, metav1.ConditionFalse, egressv1alpha1.ReasonGatewayMissing},
+		{"not programmed", gateway(nil, addr), available, metav1.ConditionFalse, egressv1alpha1.ReasonWaitingForIstiod},
+		{"programmed false", gateway([]metav1.Condition{{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "Invalid"}}, addr), available,
+			metav1.ConditionFalse, egressv1alpha1.ReasonWaitingForIstiod},
+		{"no address", gateway([]metav1.Condition{programmed}, nil), available, metav1.ConditionFalse, egressv1alpha1.ReasonNoAddress},
+		{"no deployment", gateway([]metav1.Condition{programmed}, addr), nil, metav1.ConditionFalse, egressv1alpha1.ReasonDeploymentUnavailable},
+		{"deployment unavailable", gateway([]metav1.Condition{programmed}, addr), unavailable, metav1.ConditionFalse, egressv1alpha1.ReasonDeploymentUnavailable},
+		{"ready", gateway([]metav1.Condition{programmed}, addr), available, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := waypointReadyCondition("waypoint", tc.gw, tc.dep)
+			if c.Status != tc.wantStatus || c.Reason != tc.wantReason {
+				t.Errorf("got %s %s (%s), want %s %s", c.Status, c.Reason, c.Message, tc.wantStatus, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestReadyCondition(t *testing.T) {
+	cond := func(t string, s metav1.ConditionStatus) metav1.Condition {
+		return metav1.Condition{Type: t, Status: s, Reason: "R", Message: "m"}
+	}
+	for _, tc := range []struct {
+		name  string
+		conds []metav1.Condition
+		want  metav1.ConditionStatus
+	}{
+		{"all true", []metav1.Condition{
+			cond(egressv1alpha1.ConditionReleased, metav1.ConditionTrue),
+			cond(egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue),
+			cond(egressv1alpha1.ConditionEnrolled, metav1.ConditionTrue),
+		}, metav1.ConditionTrue},
+		{"one false", []metav1.Condition{
+			cond(egressv1alpha1.ConditionReleased, metav1.ConditionTrue),
+			cond(egressv1alpha1.ConditionWaypointReady, metav1.ConditionFalse),
+		}, metav1.ConditionFalse},
+		{"unknown counts as not ready", []metav1.Condition{cond(egressv1alpha1.ConditionSimulated, metav1.ConditionUnknown)}, metav1.ConditionFalse},
+		{"Ready itself is not an input", []metav1.Condition{cond(egressv1alpha1.ConditionReady, metav1.ConditionFalse)}, metav1.ConditionTrue},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := readyCondition(tc.conds); got.Status != tc.want {
+				t.Errorf("Ready = %s (%s), want %s", got.Status, got.Message, tc.want)
+			}
+		})
+	}
+}
+
+// TestComputeStatusIsStable guards "steady state writes nothing": computing
+// the status twice from the same observations gives the same status.
+func TestComputeStatusIsStable(t *testing.T) {
+	egw := &egressv1alpha1.EgressGateway{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: "ns", Generation: 3}}
+	observe := func(e *egressv1alpha1.EgressGateway) *scope {
+		s := newScope(e)
+		s.gatewayName = "w"
+		s.release = &egressv1alpha1.HelmReleaseStatus{Name: "egw-w", Revision: 1, Status: "deployed"}
+		s.released = condition(egressv1alpha1.ConditionReleased, metav1.ConditionTrue, egressv1alpha1.ReasonInstalled, "installed")
+		return s
+	}
+	first := observe(egw)
+	computeStatus(first)
+	second := observe(first.egw.DeepCopy())
+	second.released = nil // the next pass takes no action
+	computeStatus(second)
+	if len(second.egw.Status.Conditions) != len(first.egw.Status.Conditions) {
+		t.Fatalf("conditions changed: %v -> %v", first.egw.Status.Conditions, second.egw.Status.Conditions)
+	}
+	for i, c := range first.egw.Status.Conditions {
+		if second.egw.Status.Conditions[i] != c {
+			t.Errorf("condition %s changed: %+v -> %+v", c.Type, c, second.egw.Status.Conditions[i])
+		}
+	}
+}
