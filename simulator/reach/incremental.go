@@ -24,6 +24,10 @@ type Builder struct {
 	// hashes caches the digest of each policy object, by pointer: an
 	// unchanged object in the next snapshot is the same pointer.
 	hashes map[*simulator.AuthorizationPolicy]uint64
+	// prog and issues are the last compiled program and its issues, which
+	// UpdatePolicy starts from.
+	prog   *simulator.Program
+	issues simulator.Issues
 }
 
 // destResult is what one destination contributes to a report.
@@ -34,10 +38,50 @@ type destResult struct {
 	rules       []ruleStatus
 }
 
-// Build computes the report for the inputs, reusing what it can from the
-// previous call.
+// Build compiles the inputs and computes their report, reusing what it can
+// from the previous call.
 func (bl *Builder) Build(in Input) (*Report, simulator.Issues) {
 	prog, issues := simulator.Compile(in.Snapshot, in.Options)
+	return bl.buildWith(in, prog, issues)
+}
+
+// UpdatePolicy re-simulates after one policy changed: in.Snapshot holds the
+// new version of ap (already replaced, or added), and only ap is compiled
+// again (simulator.Program.WithPolicy); destinations whose policies did not
+// change keep their results. Without a previous build it is Build. The
+// simulator's issues about ap are its admission findings only; a full Build
+// recomputes the others.
+func (bl *Builder) UpdatePolicy(in Input, ap *simulator.AuthorizationPolicy) (*Report, simulator.Issues) {
+	if bl.prog == nil {
+		return bl.Build(in)
+	}
+	prog, found := bl.prog.WithPolicy(ap)
+	return bl.buildWith(in, prog, replaceIssues(bl.issues, ap.Origin.Object(), found))
+}
+
+// DeletePolicy re-simulates after a policy was deleted from in.Snapshot.
+func (bl *Builder) DeletePolicy(in Input, namespace, name string) (*Report, simulator.Issues) {
+	if bl.prog == nil {
+		return bl.Build(in)
+	}
+	object := simulator.Origin{Kind: "AuthorizationPolicy", Namespace: namespace, Name: name}.Object()
+	return bl.buildWith(in, bl.prog.WithoutPolicy(namespace, name), replaceIssues(bl.issues, object, nil))
+}
+
+// replaceIssues drops the issues about object and adds found.
+func replaceIssues(issues simulator.Issues, object string, found simulator.Issues) simulator.Issues {
+	out := make(simulator.Issues, 0, len(issues)+len(found))
+	for _, is := range issues {
+		if is.Object != object {
+			out = append(out, is)
+		}
+	}
+	return append(out, found...)
+}
+
+// buildWith computes the report of a compiled program.
+func (bl *Builder) buildWith(in Input, prog *simulator.Program, issues simulator.Issues) (*Report, simulator.Issues) {
+	bl.prog, bl.issues = prog, issues
 	opts := prog.Settings()
 	principals := sourcePrincipals(in.Snapshot, in.ServiceAccounts, in.Sources, opts.TrustDomain)
 	bl.resetSources(principals, opts)

@@ -1,0 +1,87 @@
+package reach
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+)
+
+// benchSizes are the issue's full size (10,000 service accounts in 500
+// namespaces, 1,000 ServiceEntries, 2,000 policies) and 10 and 100 times
+// smaller.
+var benchSizes = []struct {
+	name string
+	div  int
+}{{"100x-smaller", 100}, {"10x-smaller", 10}, {"full", 1}}
+
+// BenchmarkReport builds the whole report from a parsed snapshot: compile,
+// topology, symbolic evaluation, grouping and findings. It reports the size
+// of the JSON report too.
+func BenchmarkReport(b *testing.B) {
+	for _, s := range benchSizes {
+		b.Run(s.name, func(b *testing.B) {
+			in := parseInput(b, generateManifests(scale(s.div)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var r *Report
+			for i := 0; i < b.N; i++ {
+				r, _ = Build(in)
+			}
+			b.StopTimer()
+			data, err := json.Marshal(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(len(data)), "json-bytes")
+			b.ReportMetric(float64(len(r.Reachability)), "entries")
+		})
+	}
+}
+
+// BenchmarkUpdatePolicy re-simulates after one policy changes, alternating
+// between two versions of it, at each size.
+func BenchmarkUpdatePolicy(b *testing.B) {
+	for _, s := range benchSizes {
+		b.Run(s.name, func(b *testing.B) {
+			in := parseInput(b, generateManifests(scale(s.div)))
+			versions := [2]*simulator.AuthorizationPolicy{
+				parsePolicy(b, policyDoc("pol-0", "", "svc-0", "ALLOW", `[{from: [{source: {namespaces: [ns-1]}}]}]`)),
+				parsePolicy(b, policyDoc("pol-0", "", "svc-0", "ALLOW", `[{to: [{operation: {methods: [GET]}}]}]`)),
+			}
+			snaps := [2]*simulator.Snapshot{replacePolicy(in.Snapshot, versions[0]), replacePolicy(in.Snapshot, versions[1])}
+			var bl Builder
+			bl.Build(in)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				in.Snapshot = snaps[i%2]
+				bl.UpdatePolicy(in, versions[i%2])
+			}
+		})
+	}
+}
+
+// TestReportScaleJSONStable checks at 10 times below full size that the
+// JSON is stable across builds and that the report grows with the policies:
+// far fewer entries than sources times destinations.
+func TestReportScaleJSONStable(t *testing.T) {
+	in := parseInput(t, generateManifests(scale(10)))
+	r1, _ := Build(in)
+	r2, _ := Build(in)
+	a, _ := json.Marshal(r1)
+	c, _ := json.Marshal(r2)
+	if !bytes.Equal(a, c) {
+		t.Fatal("two builds of the same input differ")
+	}
+	sources, dests := 0, len(r1.Destinations)
+	for _, g := range r1.Groups {
+		sources += g.Count
+	}
+	if len(r1.Reachability) > 3*dests+len(in.Snapshot.AuthorizationPolicies)*3 {
+		t.Errorf("%d entries for %d sources x %d destinations: grouping does not work", len(r1.Reachability), sources, dests)
+	}
+	t.Log(fmt.Sprintf("%d sources, %d destinations, %d entries, %d bytes", sources, dests, len(r1.Reachability), len(a)))
+}
