@@ -128,7 +128,7 @@ func deploymentAvailable(dep *appsv1.Deployment) bool {
 }
 
 // enrolledCondition is True when every object the EgressGateway wants
-// labelled is, and names the owners of the ones it may not take.
+// labeled is, and names the owners of the ones it may not take.
 func enrolledCondition(egw *egressv1alpha1.EgressGateway, plan enrollment.Plan) *metav1.Condition {
 	const t = egressv1alpha1.ConditionEnrolled
 	if len(plan.Conflicts) > 0 {

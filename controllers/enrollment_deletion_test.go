@@ -98,7 +98,7 @@ func TestServiceEntrySelectorEnrollment(t *testing.T) {
 		t.Errorf("unselected ServiceEntry label = %q, want none", got)
 	}
 	if _, ok := namespaceLabels(t, ns)["istio.io/use-waypoint"]; ok {
-		t.Error("namespace labelled although enrollNamespace is false")
+		t.Error("namespace labeled although enrollNamespace is false")
 	}
 	deleteAndWait(t, key)
 	if got := seLabel(t, ns, "selected"); got != "" {

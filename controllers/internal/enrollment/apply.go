@@ -30,7 +30,7 @@ func Apply(ctx context.Context, c client.Client, changes []Change, obj func(Targ
 		}
 		target := obj(ch.Target)
 		if err := c.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil {
-			return fmt.Errorf("labelling %s %s: %w", ch.Target.Kind, ch.Target.Name, err)
+			return fmt.Errorf("labeling %s %s: %w", ch.Target.Kind, ch.Target.Name, err)
 		}
 	}
 	return nil

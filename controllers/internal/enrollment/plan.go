@@ -87,7 +87,7 @@ type Conflict struct {
 type Plan struct {
 	Changes   []Change
 	Conflicts []Conflict
-	// Wanted is the number of objects Self wants labelled.
+	// Wanted is the number of objects Self wants labeled.
 	Wanted int
 }
 
@@ -121,7 +121,7 @@ func NewPlan(in Input) Plan {
 			p.Changes = append(p.Changes, set)
 		case current != in.Self.Waypoint:
 			p.Conflicts = append(p.Conflicts, Conflict{Target: t,
-				Owner: fmt.Sprintf("someone else: it is labelled %s=%s", LabelUseWaypoint, current)})
+				Owner: fmt.Sprintf("someone else: it is labeled %s=%s", LabelUseWaypoint, current)})
 		}
 		// current == Self's waypoint, set by a person: right already, and not ours to remove.
 	}

@@ -30,7 +30,7 @@ func TestNewPlan(t *testing.T) {
 		wantRemove   int
 		wantConflict string
 	}{
-		{"unlabelled namespace is labelled", Input{Self: self, Namespace: ns("", "")}, 1, 0, ""},
+		{"unlabeled namespace is labeled", Input{Self: self, Namespace: ns("", "")}, 1, 0, ""},
 		{"already ours: nothing to do", Input{Self: self, Namespace: ns("b-wp", "b/b-wp")}, 0, 0, ""},
 		{"ours with an old waypoint name is updated", Input{Self: self, Namespace: ns("old", "b/old")}, 1, 0, ""},
 		{"set by a person to our waypoint: right, not ours", Input{Self: self, Namespace: ns("b-wp", "")}, 0, 0, ""},
