@@ -249,3 +249,20 @@ var (
 func ManifestFiles(path string) ([]string, error) {
 	return manifestFiles(path)
 }
+
+// WaypointPolicyKeys returns the "namespace/name" of the policies
+// WaypointPolicies would return, without converting their rules: cheap
+// enough to fingerprint every destination on each re-simulation.
+func (p *Program) WaypointPolicyKeys(kind, namespace, name string) ([]string, bool) {
+	d := p.findDestination(kind, namespace, name)
+	if d == nil || d.waypoint == nil {
+		return nil, false
+	}
+	var keys []string
+	for _, list := range [][]*compiledPolicy{p.index.waypointClass, p.index.byGateway[d.waypoint.key()], p.index.byDestination[d.key()]} {
+		for _, cp := range list {
+			keys = append(keys, cp.key)
+		}
+	}
+	return keys, true
+}

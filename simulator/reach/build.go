@@ -38,15 +38,16 @@ type builder struct {
 }
 
 func (b *builder) policies(d *destSpec) []policyRules {
-	out := make([]policyRules, len(d.forms))
-	for i, f := range d.forms {
+	forms := formsOf(b.prog, d)
+	out := make([]policyRules, len(forms))
+	for i, f := range forms {
 		k := f.Key
 		if d.http {
 			k += "\x00http"
 		}
 		pr, ok := b.forms[k]
 		if !ok {
-			pr = internForms(b.atoms, d.forms[i:i+1])[0]
+			pr = internForms(b.atoms, forms[i:i+1])[0]
 			b.forms[k] = pr
 		}
 		out[i] = pr

@@ -11,11 +11,12 @@ var bypassDecider = Decider{Effect: "allow", Rule: -1,
 
 // destEntries computes one destination's entries: one for the sources no
 // policy singles out (otherSources), one per distinct access of the others.
-func (b *builder) destEntries(d *destSpec, o evalOptions) []Entry {
+// Beside each entry it returns the sorted indexes of its sources.
+func (b *builder) destEntries(d *destSpec, o evalOptions) ([]Entry, [][]int32) {
 	key := d.Key()
 	if d.Waypoint == nil {
 		return []Entry{{Destination: key, OtherSources: true, Access: AccessAll,
-			Allowed: []Cube{{Rule: -1}}, DecidedBy: []Decider{bypassDecider}}}
+			Allowed: []Cube{{Rule: -1}}, DecidedBy: []Decider{bypassDecider}}}, [][]int32{nil}
 	}
 	pols := b.policies(d)
 	groups := b.singledOut(pols, o)
@@ -41,6 +42,7 @@ func (b *builder) destEntries(d *destSpec, o evalOptions) []Entry {
 	other := newEntry(key, anon)
 	other.OtherSources = true
 	entries := []Entry{*other}
+	sorted := [][]int32{nil}
 	for _, e := range listed {
 		// Principals are indexed in sorted order, so sorted ids give
 		// sorted principals.
@@ -51,9 +53,20 @@ func (b *builder) destEntries(d *destSpec, o evalOptions) []Entry {
 			e.Sources[i] = b.index.principals[id]
 		}
 		entries = append(entries, *e)
+		sorted = append(sorted, list)
 	}
-	sort.SliceStable(entries[1:], func(i, j int) bool { return entries[1+i].Sources[0] < entries[1+j].Sources[0] })
-	return entries
+	// Order the listed entries by their first source, ids and entries alike.
+	order := make([]int, len(entries)-1)
+	for i := range order {
+		order[i] = i + 1
+	}
+	sort.Slice(order, func(i, j int) bool { return sorted[order[i]][0] < sorted[order[j]][0] })
+	outE, outIDs := []Entry{entries[0]}, [][]int32{nil}
+	for _, i := range order {
+		outE = append(outE, entries[i])
+		outIDs = append(outIDs, sorted[i])
+	}
+	return outE, outIDs
 }
 
 // sourceGroup is the sources sharing one signature: the set of source

@@ -19,7 +19,7 @@ func (b *builder) destFindings(d *destSpec) ([]Finding, []ruleStatus) {
 		return out, nil
 	}
 	pols := b.policies(d)
-	out = append(out, tcpFindings(d)...)
+	out = append(out, tcpFindings(d, formsOf(b.prog, d))...)
 	shadows, statuses := ruleFindings(d, pols)
 	out = append(out, shadows...)
 	out = append(out, b.dryRunFindings(d, pols)...)
@@ -70,12 +70,12 @@ func tlsFindings(d *destSpec) []Finding {
 
 // tcpFindings report HTTP fields of waypoint rules on a port the waypoint
 // evaluates as TCP.
-func tcpFindings(d *destSpec) []Finding {
+func tcpFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
 	if d.http {
 		return nil
 	}
 	var out []Finding
-	for _, f := range d.forms {
+	for _, f := range forms {
 		for _, r := range f.Rules {
 			var msg string
 			switch {

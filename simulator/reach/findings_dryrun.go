@@ -17,11 +17,12 @@ func (b *builder) dryRunFindings(d *destSpec, pols []policyRules) []Finding {
 			continue
 		}
 		if actual == nil {
-			actual = b.destEntries(d, b.evalOptions())
+			actual, _ = b.destEntries(d, b.evalOptions())
 		}
 		o := b.evalOptions()
 		o.enforceDry = map[string]bool{p.key: true}
-		changes := diffEntries(b.atoms, d.Key(), actual, b.destEntries(d, o))
+		enforced, _ := b.destEntries(d, o)
+		changes := diffEntries(b.atoms, d.Key(), actual, enforced)
 		out = append(out, dryRunFinding(d, p.key, changes))
 	}
 	return out

@@ -11,18 +11,14 @@ import (
 const othersGroup = "others"
 
 // groupSources groups the sources whose rows are identical across every
-// destination: the same set of entries lists them.
-func groupSources(principals []string, entries []Entry) []Group {
-	pos := make(map[string]int, len(principals))
-	for i, p := range principals {
-		pos[p] = i
-	}
+// destination: the same set of entries lists them. ids holds, per entry of
+// the report, the indexes of the principals it lists.
+func groupSources(principals []string, ids [][]int32) []Group {
 	// A row is hashed as it is built; entries are visited in order, so
 	// equal rows get equal hashes. Zero means "listed nowhere".
 	rows := make([]uint64, len(principals))
-	for ei, e := range entries {
-		for _, s := range e.Sources {
-			i := pos[s]
+	for ei, list := range ids {
+		for _, i := range list {
 			if rows[i] == 0 {
 				rows[i] = fnvOffset
 			}
@@ -72,9 +68,13 @@ func groupName(principals []string) string {
 
 // shortPrincipal turns "td/ns/NS/sa/SA" into "NS/SA".
 func shortPrincipal(p string) string {
-	parts := strings.Split(p, "/")
-	if len(parts) == 5 && parts[1] == "ns" && parts[3] == "sa" {
-		return parts[2] + "/" + parts[4]
+	_, rest, ok := strings.Cut(p, "/ns/")
+	if !ok {
+		return p
 	}
-	return p
+	ns, sa, ok := strings.Cut(rest, "/sa/")
+	if !ok || strings.Contains(ns, "/") || strings.Contains(sa, "/") {
+		return p
+	}
+	return ns + "/" + sa
 }

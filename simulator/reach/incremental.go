@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"encoding/binary"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -28,13 +29,18 @@ type Builder struct {
 	// UpdatePolicy starts from.
 	prog   *simulator.Program
 	issues simulator.Issues
+	// sameSources is set by UpdatePolicy and DeletePolicy, which change
+	// nothing but a policy: the sources need no recomputing.
+	sameSources bool
 }
 
 // destResult is what one destination contributes to a report.
 type destResult struct {
-	fingerprint string
+	fingerprint uint64
 	entries     []Entry
-	findings    []Finding
+	// ids are the source indexes of each entry, for grouping.
+	ids      [][]int32
+	findings []Finding
 	rules       []ruleStatus
 }
 
@@ -56,6 +62,7 @@ func (bl *Builder) UpdatePolicy(in Input, ap *simulator.AuthorizationPolicy) (*R
 		return bl.Build(in)
 	}
 	prog, found := bl.prog.WithPolicy(ap)
+	bl.sameSources = true
 	return bl.buildWith(in, prog, replaceIssues(bl.issues, ap.Origin.Object(), found))
 }
 
@@ -65,6 +72,7 @@ func (bl *Builder) DeletePolicy(in Input, namespace, name string) (*Report, simu
 		return bl.Build(in)
 	}
 	object := simulator.Origin{Kind: "AuthorizationPolicy", Namespace: namespace, Name: name}.Object()
+	bl.sameSources = true
 	return bl.buildWith(in, bl.prog.WithoutPolicy(namespace, name), replaceIssues(bl.issues, object, nil))
 }
 
@@ -83,8 +91,11 @@ func replaceIssues(issues simulator.Issues, object string, found simulator.Issue
 func (bl *Builder) buildWith(in Input, prog *simulator.Program, issues simulator.Issues) (*Report, simulator.Issues) {
 	bl.prog, bl.issues = prog, issues
 	opts := prog.Settings()
-	principals := sourcePrincipals(in.Snapshot, in.ServiceAccounts, in.Sources, opts.TrustDomain)
-	bl.resetSources(principals, opts)
+	if !bl.sameSources {
+		principals := sourcePrincipals(in.Snapshot, in.ServiceAccounts, in.Sources, opts.TrustDomain)
+		bl.resetSources(principals, opts)
+	}
+	bl.sameSources = false
 	b := &builder{prog: prog, atoms: bl.atoms, index: bl.index, forms: map[string]policyRules{},
 		customDenies: opts.CustomProviderVerdict == simulator.Deny}
 	dests := topology(prog, in.Snapshot)
@@ -96,7 +107,8 @@ func (bl *Builder) buildWith(in Input, prog *simulator.Program, issues simulator
 		id := d.Key() + "\x00" + d.ServiceEntry.Namespace + "/" + d.ServiceEntry.Name
 		r, ok := bl.dests[id]
 		if !ok || r.fingerprint != fp {
-			r = destResult{fingerprint: fp, entries: b.destEntries(d, b.evalOptions())}
+			r = destResult{fingerprint: fp}
+			r.entries, r.ids = b.destEntries(d, b.evalOptions())
 			r.findings, r.rules = b.destFindings(d)
 		}
 		next[id] = r
@@ -144,18 +156,24 @@ func policyHash(p *simulator.AuthorizationPolicy) uint64 {
 	return h.Sum64()
 }
 
-// fingerprint identifies everything a destination's result depends on
+// fingerprint digests everything a destination's result depends on
 // besides the sources: its address, binding, chain, TLS origination and the
 // digests of its policies in order.
-func fingerprint(d *destSpec, hashes map[string]uint64) string {
-	var b strings.Builder
-	b.WriteString(d.Key() + "|" + d.Protocol + "|" + d.Binding + "|" + strconv.FormatBool(d.http) + "|" +
-		strconv.Itoa(d.TargetPort) + "|")
+func fingerprint(d *destSpec, hashes map[string]uint64) uint64 {
+	h := fnv.New64a()
+	parts := []string{d.Host, strconv.Itoa(d.Port), d.Protocol, d.Binding, strconv.FormatBool(d.http), strconv.Itoa(d.TargetPort)}
 	if d.TLSOrigination != nil {
-		b.WriteString(d.TLSOrigination.Mode + strconv.Itoa(d.TLSOrigination.Port))
+		parts = append(parts, d.TLSOrigination.Mode, strconv.Itoa(d.TLSOrigination.Port))
 	}
-	for _, f := range d.forms {
-		b.WriteString("|" + f.Key + "=" + strconv.FormatUint(hashes[f.Key], 16))
+	for _, p := range parts {
+		_, _ = h.Write([]byte(p))
+		_, _ = h.Write([]byte{0})
 	}
-	return b.String()
+	var buf [8]byte
+	for _, k := range d.Policies {
+		_, _ = h.Write([]byte(k))
+		binary.LittleEndian.PutUint64(buf[:], hashes[k])
+		_, _ = h.Write(buf[:])
+	}
+	return h.Sum64()
 }

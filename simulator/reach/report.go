@@ -8,16 +8,24 @@ import (
 
 // assemble puts the per-destination results together into a sorted report.
 func assemble(b *builder, in Input, dests []*destSpec, results []destResult, issues simulator.Issues) *Report {
-	r := &Report{Destinations: make([]Destination, len(dests)), Reachability: []Entry{}, Findings: []Finding{}}
+	entries, findings := 0, 0
+	for _, res := range results {
+		entries += len(res.entries)
+		findings += len(res.findings)
+	}
+	r := &Report{Destinations: make([]Destination, len(dests)), Reachability: make([]Entry, 0, entries),
+		Findings: make([]Finding, 0, findings)}
 	var statuses []ruleStatus
+	ids := make([][]int32, 0, entries)
 	for i, d := range dests {
+		ids = append(ids, results[i].ids...)
 		r.Destinations[i] = d.Destination
 		r.Reachability = append(r.Reachability, results[i].entries...)
 		r.Findings = append(r.Findings, results[i].findings...)
 		statuses = append(statuses, results[i].rules...)
 	}
 	r.Findings = append(r.Findings, neverFindings(statuses)...)
-	r.Groups = groupSources(b.index.principals, r.Reachability)
+	r.Groups = groupSources(b.index.principals, ids)
 	r.Findings = append(r.Findings, b.globalFindings(in.Snapshot)...)
 	r.Findings = append(r.Findings, issueFindings(issues, r.Findings)...)
 	r.Findings = dedupeFindings(r.Findings)

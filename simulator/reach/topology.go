@@ -16,8 +16,20 @@ type destSpec struct {
 	view simulator.DestinationView
 	// http says the waypoint evaluates the port with HTTP rules.
 	http bool
-	// forms are the policies its waypoint enforces, in evaluation order.
-	forms []simulator.PolicyForm
+	// forms are the policies its waypoint enforces, in evaluation order;
+	// converted on first use (formsOf), since a re-simulation only needs
+	// them for the destinations that changed.
+	forms  []simulator.PolicyForm
+	loaded bool
+}
+
+// formsOf returns the destination's policy forms, converting them once.
+func formsOf(prog *simulator.Program, d *destSpec) []simulator.PolicyForm {
+	if !d.loaded {
+		d.forms, _ = prog.WaypointPolicies(d.view.Kind, d.view.Origin.Namespace, d.view.Origin.Name, d.http)
+		d.loaded = true
+	}
+	return d.forms
 }
 
 // topology lists the ServiceEntry host and port pairs, sorted by host and
@@ -36,12 +48,15 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 		for _, port := range v.Ports {
 			proto := v.Protocols[port]
 			http := simulator.ChainIsHTTP(proto, true)
-			forms, _ := prog.WaypointPolicies(v.Kind, v.Origin.Namespace, v.Origin.Name, http)
+			keys, _ := prog.WaypointPolicyKeys(v.Kind, v.Origin.Namespace, v.Origin.Name)
+			if keys == nil {
+				keys = []string{}
+			}
 			for _, host := range v.Hosts {
-				d := &destSpec{view: v, http: http, forms: forms}
+				d := &destSpec{view: v, http: http}
 				d.Destination = Destination{Host: host, Port: port, Protocol: proto, TargetPort: targetPort(se, port),
 					ServiceEntry: Ref{Namespace: v.Origin.Namespace, Name: v.Origin.Name},
-					Binding:      v.Binding, Policies: policyKeys(forms)}
+					Binding:      v.Binding, Policies: keys}
 				if ns, name, ok := strings.Cut(v.Waypoint, "/"); ok {
 					d.Waypoint = &Ref{Namespace: ns, Name: name}
 				}
@@ -65,14 +80,6 @@ func sortDestinations(ds []*destSpec) {
 		return a.ServiceEntry.Namespace+"/"+a.ServiceEntry.Name < b.ServiceEntry.Namespace+"/"+b.ServiceEntry.Name
 	}
 	sortSlice(ds, less)
-}
-
-func policyKeys(forms []simulator.PolicyForm) []string {
-	keys := make([]string, 0, len(forms))
-	for _, f := range forms {
-		keys = append(keys, f.Key)
-	}
-	return keys
 }
 
 func targetPort(se *simulator.ServiceEntry, port int) int {
