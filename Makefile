@@ -72,6 +72,10 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into bin
 test: vet lint check-imports ## Run every check and test: vet, lint, import rules, unit and envtest integration tests.
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh | tail -n 1)" go test -count=1 ./...
 
+.PHONY: e2e
+e2e: ## Run the end-to-end suite on a local cluster (kwok nodes + real istiod), then tear it down.
+	hack/e2e.sh
+
 .PHONY: check-imports
 check-imports: ## Fail if simulator/ imports controller-runtime, Helm, client-go REST or the operator.
 	@hack/check-simulator-imports.sh
