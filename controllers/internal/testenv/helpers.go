@@ -47,7 +47,9 @@ func Eventually(t testing.TB, timeout time.Duration, what string, check func(ctx
 		if done && err == nil {
 			return
 		}
-		lastErr = err
+		if ctx.Err() == nil { // keep the last real error, not the deadline that cut the last call
+			lastErr = err
+		}
 		select {
 		case <-ctx.Done():
 			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
