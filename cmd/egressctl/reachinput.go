@@ -22,7 +22,7 @@ type meshOptions struct {
 func (m *meshOptions) bindFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringArrayVar(&m.sources, "source", nil, "extra source principal td/ns/NS/sa/SA (repeatable); "+
-		"service accounts of namespaces labelled istio.io/dataplane-mode=ambient are sources already")
+		"service accounts of namespaces labeled istio.io/dataplane-mode=ambient are sources already")
 	f.StringVar(&m.trustDomain, "trust-domain", simulator.DefaultTrustDomain, "mesh trust domain")
 	f.StringArrayVar(&m.aliases, "trust-domain-alias", nil, "trust domain alias (repeatable)")
 	f.StringVar(&m.rootNS, "root-namespace", simulator.DefaultRootNamespace, "mesh root namespace")

@@ -118,9 +118,9 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-// copySeed copies the seed scenario into dir, replacing old with new in
+// copySeed copies the seed scenario into dir, replacing from with to in
 // its policy.
-func copySeed(t *testing.T, dir, old, new string) string {
+func copySeed(t *testing.T, dir, from, to string) string {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func copySeed(t *testing.T, dir, old, new string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := strings.Replace(string(data), old, new, 1)
+		text := strings.Replace(string(data), from, to, 1)
 		writeFile(t, dir, filepath.Base(f), text)
 	}
 	return dir

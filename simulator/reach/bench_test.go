@@ -3,7 +3,6 @@ package reach
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -72,7 +71,7 @@ func BenchmarkUpdatePolicy(b *testing.B) {
 
 // processCPU is the CPU time the process used so far (user and system,
 // garbage collection included). On a shared machine wall time depends on
-// the neighbours; CPU time per operation does not.
+// the neighbors; CPU time per operation does not.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -104,5 +103,5 @@ func TestReportScaleJSONStable(t *testing.T) {
 	if len(r1.Reachability) > 3*dests+len(in.Snapshot.AuthorizationPolicies)*3 {
 		t.Errorf("%d entries for %d sources x %d destinations: grouping does not work", len(r1.Reachability), sources, dests)
 	}
-	t.Log(fmt.Sprintf("%d sources, %d destinations, %d entries, %d bytes", sources, dests, len(r1.Reachability), len(a)))
+	t.Logf("%d sources, %d destinations, %d entries, %d bytes", sources, dests, len(r1.Reachability), len(a))
 }

@@ -78,7 +78,7 @@ func targetFindings(snap *simulator.Snapshot, prog *simulator.Program) []Finding
 			if exists[r.GetKind()+"/"+p.Namespace+"/"+r.GetName()] {
 				continue
 			}
-			out = append(out, Finding{Severity: SeverityWarning, Code: CodeTargetNotFound, Object: p.Origin.Object(),
+			out = append(out, Finding{Severity: SeverityWarning, Code: CodeTargetNotFound, Object: p.Object(),
 				Field:   fmt.Sprintf("spec.targetRefs[%d]", i),
 				Message: fmt.Sprintf("targets %s %s/%s, which is not in the inputs: the policy applies to nothing", r.GetKind(), p.Namespace, r.GetName()),
 				Fix:     "fix the name, or create the " + r.GetKind() + " in namespace " + p.Namespace + " (targetRefs only reach objects in the policy's namespace)"})
@@ -98,7 +98,7 @@ func ignoredFindings(snap *simulator.Snapshot, prog *simulator.Program) []Findin
 		if !ok || p.Spec.GetSelector() != nil || len(p.Spec.GetTargetRefs()) > 0 || p.Spec.GetTargetRef() != nil {
 			continue
 		}
-		out = append(out, Finding{Severity: SeverityWarning, Code: CodeIgnoredByWaypoint, Object: p.Origin.Object(), Field: "spec",
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeIgnoredByWaypoint, Object: p.Object(), Field: "spec",
 			Message: fmt.Sprintf("has neither selector nor targetRefs: waypoint %s ignores it (only ztunnel enforces it, at workloads of namespace %s)", w, p.Namespace),
 			Fix:     "add targetRefs naming the ServiceEntry (kind ServiceEntry, group networking.istio.io) or the waypoint Gateway"})
 	}

@@ -41,7 +41,7 @@ type destResult struct {
 	// ids are the source indexes of each entry, for grouping.
 	ids      [][]int32
 	findings []Finding
-	rules       []ruleStatus
+	rules    []ruleStatus
 }
 
 // Build compiles the inputs and computes their report, reusing what it can
@@ -63,7 +63,7 @@ func (bl *Builder) UpdatePolicy(in Input, ap *simulator.AuthorizationPolicy) (*R
 	}
 	prog, found := bl.prog.WithPolicy(ap)
 	bl.sameSources = true
-	return bl.buildWith(in, prog, replaceIssues(bl.issues, ap.Origin.Object(), found))
+	return bl.buildWith(in, prog, replaceIssues(bl.issues, ap.Object(), found))
 }
 
 // DeletePolicy re-simulates after a policy was deleted from in.Snapshot.

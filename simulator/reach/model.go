@@ -94,7 +94,7 @@ type Entry struct {
 	DecidedBy []Decider `json:"decidedBy"`
 }
 
-// Decider is one policy rule, or default behaviour, that decides requests.
+// Decider is one policy rule, or default behavior, that decides requests.
 type Decider struct {
 	// Effect is "allow" or "deny".
 	Effect string `json:"effect"`

@@ -106,8 +106,7 @@ func pruneTagged(xs []taggedCube) []taggedCube {
 }
 
 func accessOf(allowed []taggedCube) Access {
-	switch {
-	case len(allowed) == 0:
+	if len(allowed) == 0 {
 		return AccessNone
 	}
 	for _, a := range allowed {

@@ -95,7 +95,7 @@ func appendAccounts(out []Ref, env saEnvelope) []Ref {
 }
 
 // sourcePrincipals lists the report's sources, sorted and unique: every
-// service account of a namespace labelled istio.io/dataplane-mode=ambient
+// service account of a namespace labeled istio.io/dataplane-mode=ambient
 // (its "default" account always exists), plus the extra principals.
 func sourcePrincipals(snap *simulator.Snapshot, accounts []Ref, extra []string, trustDomain string) []string {
 	ambient := map[string]bool{}

@@ -60,7 +60,7 @@ func edgeLabel(e reach.Entry) string {
 }
 
 // DOT writes the reachability graph in Graphviz DOT: solid edges for full
-// access, dashed ones labelled with the allowed requests for partial access.
+// access, dashed ones labeled with the allowed requests for partial access.
 func DOT(w io.Writer, r *reach.Report) error {
 	g := newGraph(r)
 	var b strings.Builder
