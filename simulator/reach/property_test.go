@@ -3,6 +3,7 @@ package reach
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ const requestsPerCase = 3000
 // and the first cube containing it names the deciding policy and rule.
 func TestReportAgreesWithEval(t *testing.T) {
 	cases := map[string]Input{}
-	for _, dir := range []string{"seed", "seed-tls", "mixed"} {
+	for _, dir := range []string{"seed", "seed-tls", "mixed", "jwt"} {
 		cases[dir] = loadScenario(t, "testdata/"+dir)
 	}
 	for seed := uint64(1); seed <= 6; seed++ {
@@ -101,9 +102,12 @@ func firstContaining(cubes []Cube, req *simulator.Request) (Cube, bool) {
 
 var (
 	probeMethods = []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "get"}
-	probePaths   = []string{"/", "/get", "/post", "/api/x", "/api/", "/v1/a/items", "/v1/admin/x", "/v1/admin/", "/v1/x",
+	probePaths   = []string{"/", "/get", "/orders", "/orders/7", "/orders2", "/post", "/api/x", "/api/", "/v1/a/items", "/v1/admin/x", "/v1/admin/", "/v1/x",
 		"/admin/x", "/static/a/b", "/x.json", "/health", "/v1/../admin/x", "/api/%41", "/get?x=1", "/anything", "/v1/a/b/items"}
 	probeTenants = []string{"", "t0", "t1", "t2", "t3"}
+	probeIssuers = []string{"", "https://issuer.partner.io", "https://evil.example"}
+	probeGroups  = []string{"guests", "staff"}
+	probeIPs     = []string{"10.1.2.3", "192.168.0.1"}
 )
 
 // randomRequest builds a request to d: HTTP when the waypoint parses HTTP on
@@ -128,6 +132,11 @@ func randomRequest(rng *rand.Rand, d Destination, principal string) *simulator.R
 	if tenant := pick(rng, probeTenants); tenant != "" {
 		req.Headers = map[string]string{"x-tenant": tenant}
 	}
+	if iss := pick(rng, probeIssuers); iss != "" {
+		req.RequestPrincipal = iss + "/alice"
+		req.Claims = map[string]any{"iss": iss, "sub": "alice", "group": pick(rng, probeGroups)}
+	}
+	req.SourceIP = netip.MustParseAddr(pick(rng, probeIPs))
 	return req
 }
 
