@@ -12,8 +12,6 @@ import (
 const (
 	// exitOK means the command ran; for check, whatever the verdict.
 	exitOK = 0
-	// exitFailure means an unexpected failure.
-	exitFailure = 1
 	// exitBadInput means unusable input: manifests, flags or a request.
 	exitBadInput = 2
 	// exitMismatch means check --expect did not hold.
