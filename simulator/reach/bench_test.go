@@ -3,6 +3,7 @@ package reach
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ var benchSizes = []struct {
 func BenchmarkReport(b *testing.B) {
 	for _, s := range benchSizes {
 		b.Run(s.name, func(b *testing.B) {
-			in := parseInput(b, generateManifests(scale(s.div)))
+			in := parseInput(b, scalegen.Generate(scalegen.Scale(s.div)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := processCPU()
@@ -49,7 +50,7 @@ func BenchmarkReport(b *testing.B) {
 func BenchmarkUpdatePolicy(b *testing.B) {
 	for _, s := range benchSizes {
 		b.Run(s.name, func(b *testing.B) {
-			in := parseInput(b, generateManifests(scale(s.div)))
+			in := parseInput(b, scalegen.Generate(scalegen.Scale(s.div)))
 			versions := [2]*simulator.AuthorizationPolicy{
 				parsePolicy(b, policyDoc("pol-0", "", "svc-0", "ALLOW", `[{from: [{source: {namespaces: [ns-1]}}]}]`)),
 				parsePolicy(b, policyDoc("pol-0", "", "svc-0", "ALLOW", `[{to: [{operation: {methods: [GET]}}]}]`)),
@@ -88,7 +89,7 @@ func reportCPU(b *testing.B, since time.Duration) {
 // JSON is stable across builds and that the report grows with the policies:
 // far fewer entries than sources times destinations.
 func TestReportScaleJSONStable(t *testing.T) {
-	in := parseInput(t, generateManifests(scale(10)))
+	in := parseInput(t, scalegen.Generate(scalegen.Scale(10)))
 	r1, _ := Build(in)
 	r2, _ := Build(in)
 	a, _ := json.Marshal(r1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
 	"testing"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
@@ -13,8 +14,8 @@ import (
 // time and requires the incremental report to equal a report built from
 // scratch on the same snapshot.
 func TestUpdatePolicyMatchesBuild(t *testing.T) {
-	cfg := genConfig{namespaces: 8, accountsPerNS: 4, serviceEntries: 10, policies: 30, seed: 3}
-	in := parseInput(t, generateManifests(cfg))
+	cfg := scalegen.Config{Namespaces: 8, AccountsPerNS: 4, ServiceEntries: 10, Policies: 30, Seed: 3}
+	in := parseInput(t, scalegen.Generate(cfg))
 	var bl Builder
 	bl.Build(in)
 	edits := []string{

@@ -2,6 +2,7 @@ package reach
 
 import (
 	"fmt"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -25,8 +26,8 @@ func TestReportAgreesWithEval(t *testing.T) {
 		cases[dir] = loadScenario(t, "testdata/"+dir)
 	}
 	for seed := uint64(1); seed <= 6; seed++ {
-		cfg := genConfig{namespaces: 6, accountsPerNS: 3, serviceEntries: 6, policies: 24, seed: seed}
-		cases["generated-"+strconv.FormatUint(seed, 10)] = parseInput(t, generateManifests(cfg))
+		cfg := scalegen.Config{Namespaces: 6, AccountsPerNS: 3, ServiceEntries: 6, Policies: 24, Seed: seed}
+		cases["generated-"+strconv.FormatUint(seed, 10)] = parseInput(t, scalegen.Generate(cfg))
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) { checkAgreement(t, in) })
@@ -146,3 +147,5 @@ func describe(r *simulator.Request) string {
 	}
 	return fmt.Sprintf("%s %s (host %s, headers %v)", r.Method, r.Path, r.Host, r.Headers)
 }
+
+func pick(rng *rand.Rand, list []string) string { return list[rng.IntN(len(list))] }

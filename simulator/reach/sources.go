@@ -72,6 +72,10 @@ func ServiceAccountsIn(data []byte) ([]Ref, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read YAML: %w", err)
 		}
+		// Most documents are not ServiceAccounts; skip decoding them.
+		if !bytes.Contains(chunk, []byte("ServiceAccount")) {
+			continue
+		}
 		var env saEnvelope
 		if yaml.Unmarshal(chunk, &env) != nil {
 			continue

@@ -8,8 +8,9 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
-// graph is the reachability graph: source groups, destinations and one
-// edge per group and entry that allows something.
+// graph is the reachability graph: one node per distinct set of sources
+// (named by its groups), one per destination, and one edge per entry that
+// allows something, so the graph grows with the entries, not the sources.
 type graph struct {
 	sources []string
 	dests   []string
@@ -34,15 +35,14 @@ func newGraph(r *reach.Report) graph {
 		if e.Access == reach.AccessNone {
 			continue
 		}
-		for _, name := range labels.groupsOf(e) {
-			i, ok := srcIndex[name]
-			if !ok {
-				i = len(g.sources)
-				srcIndex[name] = i
-				g.sources = append(g.sources, name)
-			}
-			g.edges = append(g.edges, edge{from: i, to: destIndex[e.Destination], label: edgeLabel(e), partial: e.Access == reach.AccessPartial})
+		name := labels.sourcesLabel(e)
+		i, ok := srcIndex[name]
+		if !ok {
+			i = len(g.sources)
+			srcIndex[name] = i
+			g.sources = append(g.sources, name)
 		}
+		g.edges = append(g.edges, edge{from: i, to: destIndex[e.Destination], label: edgeLabel(e), partial: e.Access == reach.AccessPartial})
 	}
 	return g
 }

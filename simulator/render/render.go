@@ -95,6 +95,20 @@ func (l sourceLabels) groupsOf(e reach.Entry) []string {
 	return out
 }
 
+// maxGroupNames caps the group names a table cell or graph node lists.
+const maxGroupNames = 3
+
+// sourcesLabel names an entry's sources in a few words: up to
+// maxGroupNames groups, then how many more.
+func (l sourceLabels) sourcesLabel(e reach.Entry) string {
+	names := l.groupsOf(e)
+	if len(names) <= maxGroupNames {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more groups (%d sources)", strings.Join(names[:maxGroupNames], ", "),
+		len(names)-maxGroupNames, len(e.Sources))
+}
+
 // cubeText renders an allowed cube with the rule that allows it.
 func cubeText(c reach.Cube) string {
 	switch {

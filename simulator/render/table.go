@@ -58,7 +58,7 @@ func accessTable(w io.Writer, r *reach.Report) {
 				allowed = append(allowed, cubeText(c))
 			}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Destination, strings.Join(labels.groupsOf(e), ", "), e.Access, allowed[0])
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Destination, labels.sourcesLabel(e), e.Access, allowed[0])
 		for _, a := range allowed[1:] {
 			fmt.Fprintf(w, "\t\t\t%s\n", a)
 		}

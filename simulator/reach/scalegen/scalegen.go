@@ -1,4 +1,10 @@
-package reach
+// Package scalegen generates realistic large inputs for the reachability
+// report: ambient namespaces full of service accounts, ServiceEntries bound
+// to an egress waypoint, and policies mixing principals, namespaces,
+// methods, path prefixes and templates, headers, DENY rules and dry-run.
+// The benchmarks and property tests of package reach use it, and
+// hack/reachgen writes its output for egressctl.
+package scalegen
 
 import (
 	"fmt"
@@ -6,38 +12,45 @@ import (
 	"strings"
 )
 
-// genConfig sizes a generated configuration.
-type genConfig struct {
-	namespaces, accountsPerNS, serviceEntries, policies int
-	seed                                                uint64
+// Config sizes a generated configuration.
+type Config struct {
+	// Namespaces is the number of ambient namespaces, each with
+	// AccountsPerNS service accounts.
+	Namespaces, AccountsPerNS int
+	// ServiceEntries and Policies are the numbers of ServiceEntries and
+	// AuthorizationPolicies.
+	ServiceEntries, Policies int
+	// Seed makes the policies reproducible.
+	Seed uint64
 }
 
-// scale returns the issue's full size divided by div: 10,000 service
-// accounts in 500 namespaces, 1,000 ServiceEntries, 2,000 policies.
-func scale(div int) genConfig {
-	return genConfig{namespaces: 500 / div, accountsPerNS: 20, serviceEntries: 1000 / div, policies: 2000 / div, seed: 1}
+// Scale returns the full size of the reachability issue divided by div:
+// 10,000 service accounts in 500 namespaces, 1,000 ServiceEntries and
+// 2,000 policies at div 1.
+func Scale(div int) Config {
+	return Config{Namespaces: 500 / div, AccountsPerNS: 20, ServiceEntries: 1000 / div, Policies: 2000 / div, Seed: 1}
 }
 
-// generateManifests builds a realistic configuration as the YAML a user
+// Generate builds a realistic configuration as the YAML a user
 // would apply: ambient namespaces with service accounts, one EgressGateway
 // enrolling istio-egress, ServiceEntries (HTTP, some with a TLS port), and
 // policies mixing principals, namespaces, methods, path prefixes and
 // templates, headers, DENY rules and dry-run.
-func generateManifests(cfg genConfig) string {
-	rng := rand.New(rand.NewPCG(cfg.seed, 7))
+func Generate(cfg Config) string {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
 	var b strings.Builder
 	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-egress}\n---\n")
 	b.WriteString("apiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\nspec: {enrollNamespace: true}\n")
-	for n := 0; n < cfg.namespaces; n++ {
+	for n := 0; n < cfg.Namespaces; n++ {
 		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns-%d, labels: {istio.io/dataplane-mode: ambient}}\n", n)
-		for a := 0; a < cfg.accountsPerNS; a++ {
+		for a := 0; a < cfg.AccountsPerNS; a++ {
 			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa-%d, namespace: ns-%d}\n", a, n)
 		}
 	}
-	for i := 0; i < cfg.serviceEntries; i++ {
+	for i := 0; i < cfg.ServiceEntries; i++ {
 		writeServiceEntry(&b, i)
 	}
-	for i := 0; i < cfg.policies; i++ {
+	for i := 0; i < cfg.Policies; i++ {
 		writePolicy(&b, rng, cfg, i)
 	}
 	return b.String()
@@ -54,8 +67,8 @@ func writeServiceEntry(b *strings.Builder, i int) {
 
 // writePolicy writes policy i, attached to ServiceEntry i modulo their
 // number: even policies ALLOW, odd ones mostly DENY.
-func writePolicy(b *strings.Builder, rng *rand.Rand, cfg genConfig, i int) {
-	se := i % cfg.serviceEntries
+func writePolicy(b *strings.Builder, rng *rand.Rand, cfg Config, i int) {
+	se := i % cfg.ServiceEntries
 	action, annotations := "ALLOW", ""
 	if i%2 == 1 {
 		action = "DENY"
@@ -71,7 +84,7 @@ func writePolicy(b *strings.Builder, rng *rand.Rand, cfg genConfig, i int) {
 	}
 }
 
-func randomRule(rng *rand.Rand, cfg genConfig, deny bool) string {
+func randomRule(rng *rand.Rand, cfg Config, deny bool) string {
 	var parts []string
 	if from := randomSource(rng, cfg); from != "" {
 		parts = append(parts, "from: [{source: {"+from+"}}]")
@@ -88,9 +101,9 @@ func randomRule(rng *rand.Rand, cfg genConfig, deny bool) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-func randomSource(rng *rand.Rand, cfg genConfig) string {
-	ns := func() string { return fmt.Sprintf("ns-%d", rng.IntN(cfg.namespaces)) }
-	sa := func() string { return fmt.Sprintf("cluster.local/ns/%s/sa/sa-%d", ns(), rng.IntN(cfg.accountsPerNS)) }
+func randomSource(rng *rand.Rand, cfg Config) string {
+	ns := func() string { return fmt.Sprintf("ns-%d", rng.IntN(cfg.Namespaces)) }
+	sa := func() string { return fmt.Sprintf("cluster.local/ns/%s/sa/sa-%d", ns(), rng.IntN(cfg.AccountsPerNS)) }
 	switch rng.IntN(7) {
 	case 0:
 		return fmt.Sprintf("principals: [%s, %s]", sa(), sa())
@@ -101,9 +114,9 @@ func randomSource(rng *rand.Rand, cfg genConfig) string {
 	case 3:
 		return fmt.Sprintf("notNamespaces: [%s]", ns())
 	case 4:
-		return fmt.Sprintf(`principals: ["*/sa/sa-%d"]`, rng.IntN(cfg.accountsPerNS))
+		return fmt.Sprintf(`principals: ["*/sa/sa-%d"]`, rng.IntN(cfg.AccountsPerNS))
 	case 5:
-		return fmt.Sprintf("serviceAccounts: [%s/sa-%d]", ns(), rng.IntN(cfg.accountsPerNS))
+		return fmt.Sprintf("serviceAccounts: [%s/sa-%d]", ns(), rng.IntN(cfg.AccountsPerNS))
 	}
 	return ""
 }
