@@ -19,54 +19,59 @@ func (b *builder) destEntries(d *destSpec, o evalOptions) ([]Entry, [][]int32) {
 			Allowed: []Cube{{Rule: -1}}, DecidedBy: []Decider{bypassDecider}}}, [][]int32{nil}
 	}
 	pols := b.policies(d)
-	groups := b.singledOut(pols, o)
 	anon := o.evaluate(&context{port: d.Port, host: d.Host}, pols)
-	anonKey := anon.key()
-	byOutcome := map[string]*Entry{}
-	ids := map[*Entry][]int32{}
-	var listed []*Entry
-	for _, g := range groups {
-		out := o.evaluate(&context{port: d.Port, host: d.Host, flipped: g.flipped}, pols)
-		k := out.key()
+	other := newEntry(key, anon)
+	other.OtherSources = true
+	listed := b.listedEntries(d, o, pols, anon.key())
+	entries, ids := []Entry{*other}, [][]int32{nil}
+	for _, l := range listed {
+		entries = append(entries, l.entry)
+		ids = append(ids, l.ids)
+	}
+	return entries, ids
+}
+
+// listed is an entry that lists its sources, with their indexes.
+type listed struct {
+	entry Entry
+	ids   []int32
+}
+
+// listedEntries evaluates each group of singled-out sources and merges the
+// groups with the same access; groups with the access of an anonymous
+// caller stay in otherSources. Entries are sorted by their first source.
+func (b *builder) listedEntries(d *destSpec, o evalOptions, pols []policyRules, anonKey string) []listed {
+	byOutcome := map[string]*listed{}
+	var out []*listed
+	for _, g := range b.singledOut(pols, o) {
+		res := o.evaluate(&context{port: d.Port, host: d.Host, flipped: g.flipped}, pols)
+		k := res.key()
 		if k == anonKey {
 			continue
 		}
-		e, ok := byOutcome[k]
+		l, ok := byOutcome[k]
 		if !ok {
-			e = newEntry(key, out)
-			byOutcome[k] = e
-			listed = append(listed, e)
+			l = &listed{entry: *newEntry(d.Key(), res)}
+			byOutcome[k] = l
+			out = append(out, l)
 		}
-		ids[e] = append(ids[e], g.sources...)
+		l.ids = append(l.ids, g.sources...)
 	}
-	other := newEntry(key, anon)
-	other.OtherSources = true
-	entries := []Entry{*other}
-	sorted := [][]int32{nil}
-	for _, e := range listed {
+	for _, l := range out {
 		// Principals are indexed in sorted order, so sorted ids give
 		// sorted principals.
-		list := ids[e]
-		sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
-		e.Sources = make([]string, len(list))
-		for i, id := range list {
-			e.Sources[i] = b.index.principals[id]
+		sort.Slice(l.ids, func(i, j int) bool { return l.ids[i] < l.ids[j] })
+		l.entry.Sources = make([]string, len(l.ids))
+		for i, id := range l.ids {
+			l.entry.Sources[i] = b.index.principals[id]
 		}
-		entries = append(entries, *e)
-		sorted = append(sorted, list)
 	}
-	// Order the listed entries by their first source, ids and entries alike.
-	order := make([]int, len(entries)-1)
-	for i := range order {
-		order[i] = i + 1
+	sort.Slice(out, func(i, j int) bool { return out[i].ids[0] < out[j].ids[0] })
+	res := make([]listed, len(out))
+	for i, l := range out {
+		res[i] = *l
 	}
-	sort.Slice(order, func(i, j int) bool { return sorted[order[i]][0] < sorted[order[j]][0] })
-	outE, outIDs := []Entry{entries[0]}, [][]int32{nil}
-	for _, i := range order {
-		outE = append(outE, entries[i])
-		outIDs = append(outIDs, sorted[i])
-	}
-	return outE, outIDs
+	return res
 }
 
 // sourceGroup is the sources sharing one signature: the set of source
