@@ -33,55 +33,58 @@ func policy(name, meta, spec string) string {
 
 const targetHTTPBin = "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}]\n"
 
-// TestFindingCodes gives, for every finding code, a configuration that
-// triggers it and a corrected one that does not.
+// findingCases give, for every finding code, a configuration that triggers
+// it and a corrected one that does not.
+var findingCases = []struct {
+	code            string
+	triggers, clean string
+	objectContains  string
+}{
+	{CodeBypassesWaypoint,
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+		"ServiceEntry elsewhere/ext"},
+	{CodeTargetNotFound,
+		policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin}]\n  rules: [{}]"),
+		policy("p", "", targetHTTPBin+"  rules: [{}]"), "istio-egress/p"},
+	{CodeIgnoredByWaypoint,
+		policy("p", "", "  action: DENY\n  rules: [{from: [{source: {namespaces: [dev]}}]}]"),
+		policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {namespaces: [dev]}}]}]"), "istio-egress/p"},
+	{CodeL7AtZtunnel,
+		"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: z, namespace: default}\nspec:\n  rules: [{to: [{operation: {methods: [GET]}}]}]\n",
+		"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: z, namespace: default}\nspec:\n  rules: [{to: [{operation: {ports: [\"8080\"]}}]}]\n",
+		"default/z"},
+	{CodeL7OnTCPPort,
+		tcpEntry + policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: db}]\n  rules: [{to: [{operation: {methods: [GET]}}]}]"),
+		tcpEntry + policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: db}]\n  rules: [{from: [{source: {namespaces: [default]}}]}]"),
+		"istio-egress/p"},
+	{CodeRuleNeverMatches,
+		policy("p", "", targetHTTPBin+"  rules: [{to: [{operation: {methods: [GET], notMethods: [GET]}}]}]"),
+		policy("p", "", targetHTTPBin+"  rules: [{to: [{operation: {methods: [GET], notMethods: [POST]}}]}]"), "istio-egress/p"},
+	{CodeShadowedByDeny,
+		policy("d", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}]}]") +
+			policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/x]}}]}]"),
+		policy("d", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/admin/*]}}]}]") +
+			policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/x]}}]}]"),
+		"istio-egress/p"},
+	{CodeTLSWithoutTargetPort, tlsRule, tlsRule + targetPortEntry, "DestinationRule istio-egress/tls"},
+	{CodeTargetPortWithoutTLS, targetPortEntry, targetPortEntry + tlsRule, "ServiceEntry istio-egress/httpbin.org"},
+	{CodeDryRun,
+		policy("p", ", annotations: {istio.io/dry-run: \"true\"}", targetHTTPBin+"  action: DENY\n  rules: [{to: [{operation: {methods: [POST]}}]}]"),
+		policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{to: [{operation: {methods: [POST]}}]}]"), "istio-egress/p"},
+	{CodeInvalidInput,
+		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]"),
+		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}]}]"), "istio-egress/p"},
+	{CodeSimulatorWarning,
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [other.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+		"ServiceEntry istio-egress/twin"},
+}
+
+// TestFindingCodes checks that each code is reported on its triggering
+// configuration and not on the corrected one.
 func TestFindingCodes(t *testing.T) {
-	cases := []struct {
-		code            string
-		triggers, clean string
-		objectContains  string
-	}{
-		{CodeBypassesWaypoint,
-			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
-			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
-			"ServiceEntry elsewhere/ext"},
-		{CodeTargetNotFound,
-			policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin}]\n  rules: [{}]"),
-			policy("p", "", targetHTTPBin+"  rules: [{}]"), "istio-egress/p"},
-		{CodeIgnoredByWaypoint,
-			policy("p", "", "  action: DENY\n  rules: [{from: [{source: {namespaces: [dev]}}]}]"),
-			policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {namespaces: [dev]}}]}]"), "istio-egress/p"},
-		{CodeL7AtZtunnel,
-			"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: z, namespace: default}\nspec:\n  rules: [{to: [{operation: {methods: [GET]}}]}]\n",
-			"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: z, namespace: default}\nspec:\n  rules: [{to: [{operation: {ports: [\"8080\"]}}]}]\n",
-			"default/z"},
-		{CodeL7OnTCPPort,
-			tcpEntry + policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: db}]\n  rules: [{to: [{operation: {methods: [GET]}}]}]"),
-			tcpEntry + policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: db}]\n  rules: [{from: [{source: {namespaces: [default]}}]}]"),
-			"istio-egress/p"},
-		{CodeRuleNeverMatches,
-			policy("p", "", targetHTTPBin+"  rules: [{to: [{operation: {methods: [GET], notMethods: [GET]}}]}]"),
-			policy("p", "", targetHTTPBin+"  rules: [{to: [{operation: {methods: [GET], notMethods: [POST]}}]}]"), "istio-egress/p"},
-		{CodeShadowedByDeny,
-			policy("d", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}]}]") +
-				policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/x]}}]}]"),
-			policy("d", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/admin/*]}}]}]") +
-				policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}], to: [{operation: {paths: [/x]}}]}]"),
-			"istio-egress/p"},
-		{CodeTLSWithoutTargetPort, tlsRule, tlsRule + targetPortEntry, "DestinationRule istio-egress/tls"},
-		{CodeTargetPortWithoutTLS, targetPortEntry, targetPortEntry + tlsRule, "ServiceEntry istio-egress/httpbin.org"},
-		{CodeDryRun,
-			policy("p", ", annotations: {istio.io/dry-run: \"true\"}", targetHTTPBin+"  action: DENY\n  rules: [{to: [{operation: {methods: [POST]}}]}]"),
-			policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{to: [{operation: {methods: [POST]}}]}]"), "istio-egress/p"},
-		{CodeInvalidInput,
-			policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]"),
-			policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}]}]"), "istio-egress/p"},
-		{CodeSimulatorWarning,
-			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
-			"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [other.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
-			"ServiceEntry istio-egress/twin"},
-	}
-	for _, c := range cases {
+	for _, c := range findingCases {
 		t.Run(c.code, func(t *testing.T) {
 			if fs := findingsOf(t, findingsBase+c.triggers, c.code); !anyObject(fs, c.objectContains) {
 				t.Errorf("not triggered on %s; got %+v", c.objectContains, fs)

@@ -40,6 +40,10 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 		entries[se.Namespace+"/"+se.Name] = se
 	}
 	var out []*destSpec
+	// A host declared twice resolves to the first destination declaring it,
+	// as Program.Eval resolves it; the later one is unreachable by that host
+	// (the simulator warns about it).
+	seen := map[string]bool{}
 	for _, v := range prog.Destinations() {
 		if v.Kind != "ServiceEntry" {
 			continue
@@ -53,6 +57,9 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 				keys = []string{}
 			}
 			for _, host := range v.Hosts {
+				if seen[host] {
+					continue
+				}
 				d := &destSpec{view: v, http: http}
 				d.Destination = Destination{Host: host, Port: port, Protocol: proto, TargetPort: targetPort(se, port),
 					ServiceEntry: Ref{Namespace: v.Origin.Namespace, Name: v.Origin.Name},
@@ -63,6 +70,9 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 				d.TLSOrigination = tlsOrigination(snap.DestinationRules, d.Destination)
 				out = append(out, d)
 			}
+		}
+		for _, host := range v.Hosts {
+			seen[host] = true
 		}
 	}
 	sortDestinations(out)
