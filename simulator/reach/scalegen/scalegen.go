@@ -145,6 +145,14 @@ func randomOperation(rng *rand.Rand, deny bool) string {
 	if deny && rng.IntN(4) == 0 {
 		parts = append(parts, `ports: ["80"]`)
 	}
+	switch rng.IntN(12) {
+	case 0:
+		parts = append(parts, fmt.Sprintf(`hosts: ["svc-%d.example.com", "svc-%d.example.com:80"]`, rng.IntN(4), rng.IntN(4)))
+	case 1:
+		parts = append(parts, `notHosts: ["*.example.com:80"]`)
+	case 2:
+		parts = append(parts, `hosts: ["SVC-*"]`)
+	}
 	return strings.Join(parts, ", ")
 }
 
