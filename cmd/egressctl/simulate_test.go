@@ -116,6 +116,15 @@ func TestDiff(t *testing.T) {
 	if code, out, _ := runCLI(t, "diff", reachSeed, reachSeed); code != exitOK || !strings.Contains(out, "no change") {
 		t.Errorf("no change: exit %d\n%s", code, out)
 	}
+	code, out, _ = runCLI(t, "diff", "-o", "json", reachSeed, opened)
+	var got struct {
+		Opens   bool
+		Changes []struct{ Opened []map[string]any }
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitOpens || !got.Opens || len(got.Changes) != 1 ||
+		!sameJSON(got.Changes[0].Opened[0], `{"methods":["POST"],"paths":["/get"],"policy":"istio-egress/httpbin","rule":1}`) {
+		t.Errorf("diff -o json: exit %d, %v\n%s", code, err, out)
+	}
 }
 
 // copySeed copies the seed scenario into dir, replacing from with to in
