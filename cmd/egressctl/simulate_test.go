@@ -153,3 +153,28 @@ func sameJSON(v any, want string) bool {
 	got, err := json.Marshal(v)
 	return err == nil && string(got) == want
 }
+
+// The probes simulate answers agree with check run on the same request.
+func TestSimulateProbesAgreeWithCheck(t *testing.T) {
+	got := simulate(t, exitOK, "-f", reachSeed, "--probes", reachProbes)
+	requests := [][]string{
+		{"--from", "cluster.local/ns/default/sa/default", "--method", "GET", "--url", "http://httpbin.org/get"},
+		{"--from", "cluster.local/ns/default/sa/default", "--method", "POST", "--url", "http://httpbin.org/post"},
+		{"--from", "cluster.local/ns/default/sa/default", "--method", "GET", "--url", "http://httpbin.org/headers"},
+		{"--from", "cluster.local/ns/default/sa/admin", "--method", "POST", "--url", "http://httpbin.org/post"},
+		{"--from", "cluster.local/ns/default/sa/admin", "--method", "DELETE", "--url", "http://httpbin.org/anything"},
+	}
+	if len(got.Probes) != len(requests) {
+		t.Fatalf("%d probes answered, want %d", len(got.Probes), len(requests))
+	}
+	for i, req := range requests {
+		code, out, errOut := runCLI(t, append([]string{"check", "-f", reachSeed, "-o", "json"}, req...)...)
+		var d struct{ Verdict string }
+		if code != exitOK || json.Unmarshal([]byte(out), &d) != nil {
+			t.Fatalf("check %v: exit %d, %s", req, code, errOut)
+		}
+		if d.Verdict != got.Probes[i].Verdict {
+			t.Errorf("probe %d: simulate says %s, check says %s", i, got.Probes[i].Verdict, d.Verdict)
+		}
+	}
+}
