@@ -123,10 +123,13 @@ var (
 
 // randomRequest builds a request to d: HTTP when the waypoint parses HTTP on
 // the port, with a method, path, Host form and tenant header drawn from
-// values the scenarios' policies use and their near misses.
+// values the scenarios' policies use and their near misses. On a port
+// declared HTTP one request in ten is a plain TCP connection, which the
+// waypoint still evaluates with the HTTP rules; on a port without declared
+// protocol requests are HTTP, the kind the report covers there.
 func randomRequest(rng *rand.Rand, d Destination, principal string) *simulator.Request {
 	req := &simulator.Request{Principal: principal, Port: d.Port, DestHost: d.Host}
-	if !simulator.ChainIsHTTP(d.Protocol, true) {
+	if !simulator.ChainIsHTTP(d.Protocol, true) || (d.Protocol != "" && rng.IntN(10) == 0) {
 		return req
 	}
 	req.HTTP = true

@@ -42,7 +42,13 @@ func destinationsTable(w io.Writer, r *reach.Report) {
 		if d.TLSOrigination != nil {
 			tls = d.TLSOrigination.Mode + " to " + strconv.Itoa(d.TLSOrigination.Port)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Key(), orDash(d.Protocol), d.ServiceEntry.Namespace+"/"+d.ServiceEntry.Name,
+		proto := d.Protocol
+		if proto == "" {
+			// No declared protocol: the waypoint sniffs, and the report
+			// covers the HTTP requests.
+			proto = "sniffed"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Key(), proto, d.ServiceEntry.Namespace+"/"+d.ServiceEntry.Name,
 			wp, tls, orDash(strings.Join(d.Policies, ",")))
 	}
 }
