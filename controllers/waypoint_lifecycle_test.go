@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -35,6 +37,7 @@ func installed(t *testing.T, ns, name string, mutate ...func(*egressv1alpha1.Egr
 	key := client.ObjectKeyFromObject(egw)
 	waitForRelease(t, key, 1, "deployed")
 	took := time.Since(start)
+	t.Logf("install: EgressGateway %s created to release deployed and recorded in status in %s", name, took)
 	istiod{}.programs(t, ns, gatewayName(egw), 1)
 	env.WaitForCondition(t, key, egressv1alpha1.ConditionReady, metav1.ConditionTrue)
 	return key, took
@@ -140,6 +143,31 @@ func TestNoOpReconcilesChangeNothing(t *testing.T) {
 	if secrets := releaseSecrets(t, ns); len(secrets) != 1 {
 		t.Errorf("release Secrets = %v, want one revision", secrets)
 	}
+
+	// The same through the manager: an irrelevant namespace annotation
+	// triggers each reconcile through the watches.
+	n = op.requests.count()
+	for i := range reconciles {
+		done := metricSum(t, "controller_runtime_reconcile_total")
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{"test/touch":"%d"}}}`, i)
+		nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+		if err := env.Client.Patch(context.Background(), nsObj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
+			return metricSum(t, "controller_runtime_reconcile_total") > done, nil
+		})
+	}
+	settle()
+	if w := writes(op.requests.since(n)); len(w) != 0 {
+		t.Errorf("reconciles triggered by watch events wrote: %v", w)
+	}
+	if got := helmActions(t, "", "") - actions; got != 0 {
+		t.Errorf("%v Helm actions during reconciles triggered by watch events, want 0", got)
+	}
+	if got := getEGW(t, key); got.ResourceVersion != before.ResourceVersion {
+		t.Errorf("EgressGateway changed during reconciles triggered by watch events")
+	}
 }
 
 func TestSpecChangeMakesOneRevision(t *testing.T) {
@@ -178,8 +206,16 @@ func TestAutoscalingAndFixedReplicasSwitch(t *testing.T) {
 	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.Waypoint.Replicas = nil
 		e.Spec.Waypoint.Autoscaling = &egressv1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 5}
+		e.Spec.Waypoint.PodDisruptionBudget = &egressv1alpha1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1))}
 	})
 	waitForRelease(t, key, 2, "deployed")
+	pdb := &policyv1.PodDisruptionBudget{}
+	if err := env.Client.Get(context.Background(), hpaKey, pdb); err != nil {
+		t.Fatalf("PodDisruptionBudget: %v", err)
+	}
+	if pdb.Spec.MinAvailable.IntValue() != 1 || pdb.Spec.Selector.MatchLabels["gateway.networking.k8s.io/gateway-name"] != "waypoint" {
+		t.Errorf("PodDisruptionBudget spec = %+v", pdb.Spec)
+	}
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
 	if err := env.Client.Get(context.Background(), hpaKey, hpa); err != nil {
 		t.Fatalf("HPA after switching to autoscaling: %v", err)
@@ -262,4 +298,3 @@ func parameters(t *testing.T, ns, gateway string) *corev1.ConfigMap {
 	return cm
 }
 
-var _ = policyv1.PodDisruptionBudget{}
