@@ -59,8 +59,10 @@ func (o evalOptions) evaluate(cx *context, pols []policyRules) outcome {
 	if firstAllow == "" {
 		allows = []taggedCube{{c: cube{}, rule: -1}}
 	}
+	// Pruning after each subtraction keeps the list from growing with
+	// pieces an earlier cube already covers.
 	for _, d := range out.denied {
-		allows = subtractTagged(allows, d.c)
+		allows = pruneTagged(subtractTagged(allows, d.c))
 	}
 	out.allowed = pruneTagged(allows)
 	out.access = accessOf(out.allowed)
