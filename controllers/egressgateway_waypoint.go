@@ -26,12 +26,12 @@ import (
 // action for it; InSync takes none. Then it observes the Gateway and the
 // Deployment istiod made for it.
 func (r *EgressGatewayReconciler) reconcileWaypoint(ctx context.Context, s *scope) (ctrl.Result, error) {
-	s.gatewayName = waypoint.GatewayName(s.egw)
 	values, err := waypoint.Values(s.egw)
 	if err != nil {
 		s.released = condition(egressv1alpha1.ConditionReleased, metav1.ConditionFalse, egressv1alpha1.ReasonInvalidValues, err.Error())
 		return ctrl.Result{}, nil // the user's to fix: no retry until the spec changes
 	}
+	s.gatewayName = waypoint.GatewayName(s.egw)
 	req := r.releaseRequest(s.egw, values)
 	obs, err := r.observeRelease(ctx, req)
 	if err != nil {
@@ -112,8 +112,9 @@ func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmr
 // or uninstalls it when it was never deployed, so it can be installed again.
 func (r *EgressGatewayReconciler) recoverFailed(s *scope, req helmrelease.Request, obs helmrelease.Observed) error {
 	why := ""
-	if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c != nil && c.Status == metav1.ConditionFalse {
-		why = " after: " + c.Message
+	if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c != nil && c.Status == metav1.ConditionFalse &&
+		c.Reason != egressv1alpha1.ReasonRolledBack && c.Reason != egressv1alpha1.ReasonUninstalled {
+		why = " after: " + c.Message // say why, once: not the previous recovery's own message
 	}
 	if obs.LastDeployed != nil {
 		err := r.Helm.Rollback(req.Namespace, req.Name, obs.LastDeployed.Version)
