@@ -297,4 +297,3 @@ func parameters(t *testing.T, ns, gateway string) *corev1.ConfigMap {
 	}
 	return cm
 }
-
