@@ -44,60 +44,78 @@ const (
 )
 
 // globalFindings are the findings about objects rather than destinations.
-func (b *builder) globalFindings(snap *simulator.Snapshot) []Finding {
+// Each policy's own findings are taken from cache when the policy object is
+// the one seen last time and the objects it can name did not change.
+func (b *builder) globalFindings(snap *simulator.Snapshot, cache *policyFindingsCache) []Finding {
+	if cache.objects == nil {
+		cache.objects = newObjectIndex(snap, b.prog)
+		cache.byPolicy = nil
+	}
+	next := make(map[*simulator.AuthorizationPolicy][]Finding, len(snap.AuthorizationPolicies))
 	var out []Finding
-	out = append(out, targetFindings(snap, b.prog)...)
-	out = append(out, ignoredFindings(snap, b.prog)...)
-	out = append(out, ztunnelFindings(b.prog)...)
-	return out
+	for _, p := range snap.AuthorizationPolicies {
+		fs, ok := cache.byPolicy[p]
+		if !ok {
+			fs = cache.objects.policyFindings(p)
+		}
+		next[p] = fs
+		out = append(out, fs...)
+	}
+	cache.byPolicy = next
+	return append(out, ztunnelFindings(b.prog)...)
 }
 
-func targetFindings(snap *simulator.Snapshot, prog *simulator.Program) []Finding {
-	exists := map[string]bool{}
+// policyFindingsCache keeps per-policy findings between builds.
+type policyFindingsCache struct {
+	objects  *objectIndex
+	byPolicy map[*simulator.AuthorizationPolicy][]Finding
+}
+
+// objectIndex lists the objects a policy can name: destinations and
+// gateways by "Kind/namespace/name", and the waypoint of each namespace.
+type objectIndex struct {
+	exists     map[string]bool
+	waypointNS map[string]string
+}
+
+func newObjectIndex(snap *simulator.Snapshot, prog *simulator.Program) *objectIndex {
+	x := &objectIndex{exists: map[string]bool{}, waypointNS: map[string]string{}}
 	for _, d := range prog.Destinations() {
-		exists[d.Kind+"/"+d.Origin.Namespace+"/"+d.Origin.Name] = true
+		x.exists[d.Kind+"/"+d.Origin.Namespace+"/"+d.Origin.Name] = true
 	}
 	for _, w := range prog.Waypoints() {
-		exists["Gateway/"+w.Namespace+"/"+w.Name] = true
+		x.exists["Gateway/"+w.Namespace+"/"+w.Name] = true
+		x.waypointNS[w.Namespace] = w.Namespace + "/" + w.Name
 	}
 	for _, g := range snap.Gateways {
-		exists["Gateway/"+g.Namespace+"/"+g.Name] = true
+		x.exists["Gateway/"+g.Namespace+"/"+g.Name] = true
 	}
-	var out []Finding
-	for _, p := range snap.AuthorizationPolicies {
-		refs := p.Spec.GetTargetRefs()
-		if r := p.Spec.GetTargetRef(); len(refs) == 0 && r != nil {
-			refs = append(refs, r)
-		}
-		for i, r := range refs {
-			switch r.GetKind() {
-			case "ServiceEntry", "Service", "Gateway":
-			default:
-				continue
-			}
-			if exists[r.GetKind()+"/"+p.Namespace+"/"+r.GetName()] {
-				continue
-			}
-			out = append(out, Finding{Severity: SeverityWarning, Code: CodeTargetNotFound, Object: p.Object(),
-				Field:   fmt.Sprintf("spec.targetRefs[%d]", i),
-				Message: fmt.Sprintf("targets %s %s/%s, which is not in the inputs: the policy applies to nothing", r.GetKind(), p.Namespace, r.GetName()),
-				Fix:     "fix the name, or create the " + r.GetKind() + " in namespace " + p.Namespace + " (targetRefs only reach objects in the policy's namespace)"})
-		}
-	}
-	return out
+	return x
 }
 
-func ignoredFindings(snap *simulator.Snapshot, prog *simulator.Program) []Finding {
-	waypointNS := map[string]string{}
-	for _, w := range prog.Waypoints() {
-		waypointNS[w.Namespace] = w.Namespace + "/" + w.Name
+// policyFindings reports targetRefs naming missing objects, and a policy in
+// a waypoint's namespace that the waypoint ignores.
+func (x *objectIndex) policyFindings(p *simulator.AuthorizationPolicy) []Finding {
+	refs := p.Spec.GetTargetRefs()
+	if r := p.Spec.GetTargetRef(); len(refs) == 0 && r != nil {
+		refs = append(refs, r)
 	}
 	var out []Finding
-	for _, p := range snap.AuthorizationPolicies {
-		w, ok := waypointNS[p.Namespace]
-		if !ok || p.Spec.GetSelector() != nil || len(p.Spec.GetTargetRefs()) > 0 || p.Spec.GetTargetRef() != nil {
+	for i, r := range refs {
+		switch r.GetKind() {
+		case "ServiceEntry", "Service", "Gateway":
+		default:
 			continue
 		}
+		if x.exists[r.GetKind()+"/"+p.Namespace+"/"+r.GetName()] {
+			continue
+		}
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeTargetNotFound, Object: p.Object(),
+			Field:   fmt.Sprintf("spec.targetRefs[%d]", i),
+			Message: fmt.Sprintf("targets %s %s/%s, which is not in the inputs: the policy applies to nothing", r.GetKind(), p.Namespace, r.GetName()),
+			Fix:     "fix the name, or create the " + r.GetKind() + " in namespace " + p.Namespace + " (targetRefs only reach objects in the policy's namespace)"})
+	}
+	if w, ok := x.waypointNS[p.Namespace]; ok && p.Spec.GetSelector() == nil && len(refs) == 0 {
 		out = append(out, Finding{Severity: SeverityWarning, Code: CodeIgnoredByWaypoint, Object: p.Object(), Field: "spec",
 			Message: fmt.Sprintf("has neither selector nor targetRefs: waypoint %s ignores it (only ztunnel enforces it, at workloads of namespace %s)", w, p.Namespace),
 			Fix:     "add targetRefs naming the ServiceEntry (kind ServiceEntry, group networking.istio.io) or the waypoint Gateway"})

@@ -25,27 +25,26 @@ func groupSources(principals []string, ids [][]int32) []Group {
 			rows[i] = (rows[i] ^ uint64(ei+1)) * fnvPrime
 		}
 	}
-	byRow := map[uint64]*Group{}
-	var groups []*Group
+	byRow := make(map[uint64]int, len(principals)/2)
+	out := []Group{}
 	for i, p := range principals {
-		g, ok := byRow[rows[i]]
+		gi, ok := byRow[rows[i]]
 		if !ok {
-			g = &Group{}
-			byRow[rows[i]] = g
-			groups = append(groups, g)
+			gi = len(out)
+			byRow[rows[i]] = gi
+			out = append(out, Group{})
 			if rows[i] == 0 {
-				g.Name = othersGroup
+				out[gi].Name = othersGroup
 			}
 		}
-		g.Principals = append(g.Principals, p)
+		out[gi].Principals = append(out[gi].Principals, p)
 	}
-	out := make([]Group, 0, len(groups))
-	for _, g := range groups {
+	for i := range out {
+		g := &out[i]
 		g.Count = len(g.Principals)
 		if g.Name == "" {
 			g.Name = groupName(g.Principals)
 		}
-		out = append(out, *g)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if (out[i].Name == othersGroup) != (out[j].Name == othersGroup) {

@@ -30,8 +30,10 @@ type Builder struct {
 	prog   *simulator.Program
 	issues simulator.Issues
 	// sameSources is set by UpdatePolicy and DeletePolicy, which change
-	// nothing but a policy: the sources need no recomputing.
+	// nothing but a policy: the sources and the objects policies can name
+	// need no recomputing.
 	sameSources bool
+	findings    policyFindingsCache
 }
 
 // destResult is what one destination contributes to a report.
@@ -94,6 +96,7 @@ func (bl *Builder) buildWith(in Input, prog *simulator.Program, issues simulator
 	if !bl.sameSources {
 		principals := sourcePrincipals(in.Snapshot, in.ServiceAccounts, in.Sources, opts.TrustDomain)
 		bl.resetSources(principals, opts)
+		bl.findings = policyFindingsCache{}
 	}
 	bl.sameSources = false
 	b := &builder{prog: prog, atoms: bl.atoms, index: bl.index, forms: map[string]policyRules{},
@@ -115,7 +118,7 @@ func (bl *Builder) buildWith(in Input, prog *simulator.Program, issues simulator
 		results[i] = r
 	}
 	bl.dests = next
-	return assemble(b, in, dests, results, issues), issues
+	return assemble(b, in, dests, results, issues, &bl.findings), issues
 }
 
 // resetSources keeps the atom table and source index while the sources and

@@ -7,7 +7,7 @@ import (
 )
 
 // assemble puts the per-destination results together into a sorted report.
-func assemble(b *builder, in Input, dests []*destSpec, results []destResult, issues simulator.Issues) *Report {
+func assemble(b *builder, in Input, dests []*destSpec, results []destResult, issues simulator.Issues, cache *policyFindingsCache) *Report {
 	entries, findings := 0, 0
 	for _, res := range results {
 		entries += len(res.entries)
@@ -26,10 +26,10 @@ func assemble(b *builder, in Input, dests []*destSpec, results []destResult, iss
 	}
 	r.Findings = append(r.Findings, neverFindings(statuses)...)
 	r.Groups = groupSources(b.index.principals, ids)
-	r.Findings = append(r.Findings, b.globalFindings(in.Snapshot)...)
+	r.Findings = append(r.Findings, b.globalFindings(in.Snapshot, cache)...)
 	r.Findings = append(r.Findings, issueFindings(issues, r.Findings)...)
-	r.Findings = dedupeFindings(r.Findings)
 	sortFindings(r.Findings)
+	r.Findings = dedupeSorted(r.Findings)
 	if len(in.Probes) > 0 {
 		r.Probes = answerProbes(b.prog, in.Probes)
 	}
@@ -50,17 +50,19 @@ func sortFindings(fs []Finding) {
 			return a.Object < b.Object
 		case a.Field != b.Field:
 			return a.Field < b.Field
+		case a.Message != b.Message:
+			return a.Message < b.Message
 		}
-		return a.Message < b.Message
+		return a.Fix < b.Fix
 	})
 }
 
-func dedupeFindings(fs []Finding) []Finding {
-	seen := map[Finding]bool{}
+// dedupeSorted drops repeated findings (one per port or host of a
+// ServiceEntry, say) from a sorted list.
+func dedupeSorted(fs []Finding) []Finding {
 	out := fs[:0]
-	for _, f := range fs {
-		if !seen[f] {
-			seen[f] = true
+	for i, f := range fs {
+		if i == 0 || f != fs[i-1] {
 			out = append(out, f)
 		}
 	}

@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -42,5 +43,19 @@ probes: []
 	want := []Ref{{Namespace: "default", Name: "a"}, {Namespace: "shop", Name: "b"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// A configuration without sources or destinations still has every list of
+// the JSON contract, empty rather than null.
+func TestEmptyReportLists(t *testing.T) {
+	r, _ := Build(Input{Snapshot: &simulator.Snapshot{}})
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"destinations":[],"reachability":[],"groups":[],"findings":[]}`
+	if string(data) != want {
+		t.Errorf("got %s, want %s", data, want)
 	}
 }
