@@ -46,12 +46,18 @@ func TestReportAgreesWithEval(t *testing.T) {
 // checkAgreement compares the report with Eval on random requests; with
 // mixed set, both verdicts must occur, or the case proves little.
 func checkAgreement(t *testing.T, in Input, mixed bool) {
+	t.Helper()
+	checkAgreementN(t, in, mixed, requestsPerCase)
+}
+
+func checkAgreementN(t *testing.T, in Input, mixed bool, requests int) {
+	t.Helper()
 	r, _ := Build(in)
 	prog, _ := simulator.Compile(in.Snapshot, in.Options)
 	principals := append(allPrincipals(r), "cluster.local/ns/nobody/sa/stranger")
 	rng := rand.New(rand.NewPCG(42, uint64(len(r.Reachability))))
 	verdicts := map[simulator.Verdict]int{}
-	for i := 0; i < requestsPerCase; i++ {
+	for i := 0; i < requests; i++ {
 		d := r.Destinations[rng.IntN(len(r.Destinations))]
 		req := randomRequest(rng, d, principals[rng.IntN(len(principals))])
 		want, err := prog.Eval(req)
