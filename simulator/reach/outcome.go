@@ -143,7 +143,7 @@ func deciders(out outcome, pols []policyRules, firstAllow string) []Decider {
 		add(Decider{Effect: "allow", Policy: a.policy, Rule: a.rule, Reason: "ALLOW rule matches"})
 	}
 	if firstAllow != "" && out.access != AccessAll {
-		add(Decider{Effect: "deny", Policy: firstAllow, Rule: -1, Reason: "ALLOW policies apply but no ALLOW rule matches"})
+		add(Decider{Effect: "deny", Policy: firstAllow, Rule: -1, Reason: "no ALLOW policy matched: ALLOW policies apply but none of their rules matches"})
 	}
 	return ds
 }
