@@ -19,7 +19,7 @@ func (b *builder) destFindings(d *destSpec) ([]Finding, []ruleStatus) {
 		return out, nil
 	}
 	pols := b.policies(d)
-	out = append(out, tcpFindings(d, formsOf(b.prog, d))...)
+	out = append(out, tcpFindings(d, formsOf(b.prog, d), pols)...)
 	shadows, statuses := ruleFindings(d, pols)
 	out = append(out, shadows...)
 	out = append(out, b.dryRunFindings(d, pols)...)
@@ -69,16 +69,20 @@ func tlsFindings(d *destSpec) []Finding {
 }
 
 // tcpFindings report HTTP fields of waypoint rules on a port the waypoint
-// evaluates as TCP.
-func tcpFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
+// evaluates as TCP. A DENY rule whose other conditions cannot match here
+// (say, it names another port) is left out: its HTTP fields change nothing.
+func tcpFindings(d *destSpec, forms []simulator.PolicyForm, pols []policyRules) []Finding {
 	if d.http {
 		return nil
 	}
+	cx := &context{port: d.Port, host: d.Host, keepSources: true}
 	var out []Finding
-	for _, f := range forms {
-		for _, r := range f.Rules {
+	for fi, f := range forms {
+		for ri, r := range f.Rules {
 			var msg string
 			switch {
+			case len(r.Dropped) > 0 && len(cx.ruleCubes(&pols[fi].rules[ri])) == 0:
+				continue
 			case r.Skipped != "":
 				msg = fmt.Sprintf("%s is an HTTP field; on TCP port %s the waypoint drops this ALLOW rule, so it never matches there", r.Skipped, d.Key())
 			case len(r.Dropped) > 0:
