@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
@@ -114,3 +115,23 @@ func TestMessageTrims(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestLoadChartStampsTheOperatorVersion(t *testing.T) {
+	fsys := fstest.MapFS{
+		"Chart.yaml":             {Data: []byte("apiVersion: v2\nname: test\nversion: 0.0.1\n")},
+		"templates/a.yaml":       {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")},
+		"templates/_helpers.tpl": {Data: []byte("{{- define \"x\" -}}{{- end -}}")},
+	}
+	for version, want := range map[string]string{"v1.2.3": "1.2.3", "1.2.3-rc.1": "1.2.3-rc.1", "dev": "0.0.0-dev", "": "0.0.0-dev"} {
+		c, err := LoadChart(fsys, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Metadata.Version != want || c.Metadata.AppVersion != want {
+			t.Errorf("LoadChart(%q): version %s appVersion %s, want %s", version, c.Metadata.Version, c.Metadata.AppVersion, want)
+		}
+		if len(c.Templates) != 2 {
+			t.Errorf("LoadChart(%q): %d templates, want 2 (helpers included)", version, len(c.Templates))
+		}
+	}
+}
