@@ -146,6 +146,13 @@ func ztunnelFindings(prog *simulator.Program) []Finding {
 	return out
 }
 
+// supersededWarnings are parts of simulator warnings that a coded finding
+// restates, decided per destination: L7OnTCPPort, BypassesWaypoint,
+// TargetNotFound and L7AtZtunnel. Such a warning is left out even when the
+// coded finding is not raised (a DENY rule whose HTTP fields are dropped on
+// a port it cannot match anyway).
+var supersededWarnings = []string{"on TCP port(s)", "bypasses every waypoint", "the policy targets nothing", "ztunnel cannot see HTTP attributes"}
+
 // issueFindings turns the simulator's errors into InvalidInput findings,
 // and its warnings about objects no coded finding mentions into
 // SimulatorWarning findings.
@@ -160,10 +167,19 @@ func issueFindings(issues simulator.Issues, coded []Finding) []Finding {
 		case is.Severity == simulator.SeverityError:
 			out = append(out, Finding{Severity: SeverityError, Code: CodeInvalidInput, Object: is.Object, Field: is.Field,
 				Message: is.Message, Fix: "correct the field; Istio rejects the object, so it takes no part"})
-		case is.Severity == simulator.SeverityWarning && !mentioned[is.Object]:
+		case is.Severity == simulator.SeverityWarning && !mentioned[is.Object] && !superseded(is.Message):
 			out = append(out, Finding{Severity: SeverityWarning, Code: CodeSimulatorWarning, Object: is.Object, Field: is.Field,
 				Message: is.Message})
 		}
 	}
 	return out
+}
+
+func superseded(msg string) bool {
+	for _, s := range supersededWarnings {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
