@@ -75,6 +75,9 @@ func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmr
 	if wait, blocked := r.failedAttemptBlocks(s, state, attempt); blocked {
 		return ctrl.Result{RequeueAfter: wait}, false, nil
 	}
+	if state != helmrelease.StateInSync && r.namespaceTerminating(ctx, req.Namespace) {
+		return ctrl.Result{}, false, nil // nothing can be created there; deletion follows
+	}
 	var recoveryErr error
 	switch state {
 	case helmrelease.StateInSync:
@@ -206,6 +209,13 @@ func (r *EgressGatewayReconciler) observeWaypoint(ctx context.Context, s *scope)
 		return fmt.Errorf("reading Deployment %s: %w", key, err)
 	}
 	return nil
+}
+
+// namespaceTerminating reports, from the cache, whether namespace is being
+// deleted, when the API server refuses to create anything in it.
+func (r *EgressGatewayReconciler) namespaceTerminating(ctx context.Context, namespace string) bool {
+	ns := &corev1.Namespace{}
+	return r.Get(ctx, client.ObjectKey{Name: namespace}, ns) == nil && !ns.DeletionTimestamp.IsZero()
 }
 
 func describe(drifts []helmrelease.Drift) string {

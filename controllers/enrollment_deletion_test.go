@@ -233,6 +233,7 @@ func TestNamespaceDeletionLeavesNothingBehind(t *testing.T) {
 	startOperator(t, ns, controllers.Options{})
 	key, _ := installed(t, ns, "waypoint")
 	ctx := context.Background()
+	failures := helmActions(t, "", "failure")
 	if err := env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +246,9 @@ func TestNamespaceDeletionLeavesNothingBehind(t *testing.T) {
 	settle()
 	if s := releaseSecrets(t, ns); len(s) != 0 {
 		t.Errorf("release Secrets left: %v", s)
+	}
+	if got := helmActions(t, "", "failure") - failures; got != 0 {
+		t.Errorf("%v failed Helm actions in the terminating namespace, want none tried", got)
 	}
 	var gateways gatewayv1.GatewayList
 	if err := env.Client.List(ctx, &gateways, client.InNamespace(ns)); err != nil || len(gateways.Items) != 0 {
