@@ -38,7 +38,7 @@ type ruleStatus struct {
 }
 
 func seObject(d *destSpec) string {
-	return "ServiceEntry " + d.ServiceEntry.Namespace + "/" + d.ServiceEntry.Name
+	return "ServiceEntry " + d.ServiceEntry
 }
 
 func bindingFindings(d *destSpec) []Finding {
@@ -54,8 +54,7 @@ func bindingFindings(d *destSpec) []Finding {
 func tlsFindings(d *destSpec) []Finding {
 	switch {
 	case d.TLSOrigination != nil && d.TLSOrigination.Port != 443:
-		dr := d.TLSOrigination.DestinationRule
-		return []Finding{{Severity: SeverityWarning, Code: CodeTLSWithoutTargetPort, Object: "DestinationRule " + dr.Namespace + "/" + dr.Name,
+		return []Finding{{Severity: SeverityWarning, Code: CodeTLSWithoutTargetPort, Object: "DestinationRule " + d.TLSOrigination.DestinationRule,
 			Field: "spec.trafficPolicy.tls.mode",
 			Message: fmt.Sprintf("originates TLS (%s) for %s, but the connection goes to port %d, not 443",
 				d.TLSOrigination.Mode, d.Key(), d.TLSOrigination.Port),

@@ -107,7 +107,7 @@ func (bl *Builder) buildWith(in Input, prog *simulator.Program, issues simulator
 	results := make([]destResult, len(dests))
 	for i, d := range dests {
 		fp := fingerprint(d, hashes)
-		id := d.Key() + "\x00" + d.ServiceEntry.Namespace + "/" + d.ServiceEntry.Name
+		id := d.Key() + "\x00" + d.ServiceEntry
 		r, ok := bl.dests[id]
 		if !ok || r.fingerprint != fp {
 			r = destResult{fingerprint: fp}

@@ -28,7 +28,7 @@ type Report struct {
 	Probes []ProbeResult `json:"probes,omitempty"`
 }
 
-// Ref names a namespaced object.
+// Ref names a namespaced object, such as a ServiceAccount.
 type Ref struct {
 	// Namespace and Name identify the object.
 	Namespace string `json:"namespace"`
@@ -42,8 +42,8 @@ type TLSOrigination struct {
 	// Port is the upstream port the TLS connection goes to: the
 	// ServiceEntry port's targetPort, else its number.
 	Port int `json:"port"`
-	// DestinationRule names the rule that asks for it.
-	DestinationRule Ref `json:"destinationRule"`
+	// DestinationRule is "namespace/name" of the rule that asks for it.
+	DestinationRule string `json:"destinationRule"`
 }
 
 // Destination is one ServiceEntry host and port.
@@ -56,11 +56,12 @@ type Destination struct {
 	Protocol string `json:"protocol"`
 	// TargetPort is the ServiceEntry port's targetPort, 0 when unset.
 	TargetPort int `json:"targetPort,omitempty"`
-	// ServiceEntry declares the destination.
-	ServiceEntry Ref `json:"serviceEntry"`
-	// Waypoint is the waypoint that enforces policy, or nil when the
-	// traffic bypasses every waypoint.
-	Waypoint *Ref `json:"waypoint"`
+	// ServiceEntry is "namespace/name" of the ServiceEntry declaring the
+	// destination.
+	ServiceEntry string `json:"serviceEntry"`
+	// Waypoint is "namespace/name" of the waypoint that enforces policy,
+	// or nil when the traffic bypasses every waypoint.
+	Waypoint *string `json:"waypoint"`
 	// Binding explains why the destination is bound or not.
 	Binding string `json:"binding"`
 	// TLSOrigination is set when a DestinationRule originates TLS.

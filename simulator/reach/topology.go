@@ -62,10 +62,11 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 				}
 				d := &destSpec{view: v, http: http}
 				d.Destination = Destination{Host: host, Port: port, Protocol: proto, TargetPort: targetPort(se, port),
-					ServiceEntry: Ref{Namespace: v.Origin.Namespace, Name: v.Origin.Name},
+					ServiceEntry: v.Origin.Namespace + "/" + v.Origin.Name,
 					Binding:      v.Binding, Policies: keys}
-				if ns, name, ok := strings.Cut(v.Waypoint, "/"); ok {
-					d.Waypoint = &Ref{Namespace: ns, Name: name}
+				if v.Waypoint != "" {
+					w := v.Waypoint
+					d.Waypoint = &w
 				}
 				d.TLSOrigination = tlsOrigination(snap.DestinationRules, d.Destination)
 				out = append(out, d)
@@ -87,7 +88,7 @@ func sortDestinations(ds []*destSpec) {
 		if a.Port != b.Port {
 			return a.Port < b.Port
 		}
-		return a.ServiceEntry.Namespace+"/"+a.ServiceEntry.Name < b.ServiceEntry.Namespace+"/"+b.ServiceEntry.Name
+		return a.ServiceEntry < b.ServiceEntry
 	}
 	sortSlice(ds, less)
 }
@@ -113,7 +114,8 @@ func tlsOrigination(rules []*simulator.DestinationRule, d Destination) *TLSOrigi
 		if !drHostMatches(dr.Spec.GetHost(), d.Host) {
 			continue
 		}
-		if best == nil || (dr.Namespace == d.ServiceEntry.Namespace && best.Namespace != d.ServiceEntry.Namespace) {
+		seNS, _, _ := strings.Cut(d.ServiceEntry, "/")
+		if best == nil || (dr.Namespace == seNS && best.Namespace != seNS) {
 			best = dr
 		}
 	}
@@ -128,7 +130,7 @@ func tlsOrigination(rules []*simulator.DestinationRule, d Destination) *TLSOrigi
 	if d.TargetPort != 0 {
 		upstream = d.TargetPort
 	}
-	return &TLSOrigination{Mode: mode.String(), Port: upstream, DestinationRule: Ref{Namespace: best.Namespace, Name: best.Name}}
+	return &TLSOrigination{Mode: mode.String(), Port: upstream, DestinationRule: best.Namespace + "/" + best.Name}
 }
 
 func drHostMatches(drHost, host string) bool {

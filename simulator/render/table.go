@@ -36,7 +36,7 @@ func destinationsTable(w io.Writer, r *reach.Report) {
 	for _, d := range r.Destinations {
 		wp := "none (bypass)"
 		if d.Waypoint != nil {
-			wp = d.Waypoint.Namespace + "/" + d.Waypoint.Name
+			wp = *d.Waypoint
 		}
 		tls := "-"
 		if d.TLSOrigination != nil {
@@ -48,7 +48,7 @@ func destinationsTable(w io.Writer, r *reach.Report) {
 			// covers the HTTP requests.
 			proto = "sniffed"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Key(), proto, d.ServiceEntry.Namespace+"/"+d.ServiceEntry.Name,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Key(), proto, d.ServiceEntry,
 			wp, tls, orDash(strings.Join(d.Policies, ",")))
 	}
 }
