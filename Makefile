@@ -58,8 +58,12 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint with the checked-in .golangci.yml.
 bundle: manifests ## Regenerate the OLM bundle in bundle/ from config/ (VERSION=x.y.z IMG=...).
 	go run ./hack/bundle -version $(VERSION) -image $(IMG)
 
+.PHONY: tidy
+tidy: ## Tidy go.mod and go.sum.
+	go mod tidy
+
 .PHONY: verify
-verify: manifests generate bundle ## Regenerate everything and fail if the tree changed.
+verify: tidy manifests generate bundle ## Regenerate everything and fail if the tree changed.
 	@hack/verify-clean.sh
 
 ##@ Test
