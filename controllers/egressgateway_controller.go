@@ -18,6 +18,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/helmrelease"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/upgradeable"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
 )
 
@@ -43,6 +44,9 @@ type EgressGatewayReconciler struct {
 	Helm *helmrelease.Runner
 	// RetryFailedAfter overrides DefaultRetryFailedAfter when set.
 	RetryFailedAfter time.Duration
+	// Upgradeable keeps OLM from upgrading the operator mid-action; nil or a
+	// no-op gate outside OLM.
+	Upgradeable *upgradeable.Gate
 }
 
 // Options configure NewEgressGatewayReconciler.
@@ -71,6 +75,10 @@ func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayR
 	if err != nil {
 		return nil, fmt.Errorf("setting up Helm: %w", err)
 	}
+	gate, err := upgradeable.NewInCluster(mgr.GetConfig(), mgr.GetLogger().WithName("olm"))
+	if err != nil {
+		return nil, fmt.Errorf("setting up the OLM Upgradeable condition: %w", err)
+	}
 	return &EgressGatewayReconciler{
 		Client:           mgr.GetClient(),
 		APIReader:        mgr.GetAPIReader(),
@@ -78,6 +86,7 @@ func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayR
 		Recorder:         mgr.GetEventRecorder("egressgateway-controller"),
 		Helm:             runner,
 		RetryFailedAfter: opts.RetryFailedAfter,
+		Upgradeable:      gate,
 	}, nil
 }
 

@@ -78,14 +78,19 @@ func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmr
 	if state != helmrelease.StateInSync && r.namespaceTerminating(ctx, req.Namespace) {
 		return ctrl.Result{}, false, nil // nothing can be created there; deletion follows
 	}
-	var recoveryErr error
-	switch state {
-	case helmrelease.StateInSync:
+	if state == helmrelease.StateInSync {
 		if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c == nil || c.Status != metav1.ConditionTrue {
 			s.released = condition(egressv1alpha1.ConditionReleased, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
 				fmt.Sprintf("Helm release %s revision %d is deployed from the current spec", req.Name, obs.Revision()))
 		}
 		return ctrl.Result{}, false, nil
+	}
+	// OLM must not replace the operator while Helm writes a release: the
+	// release would be left pending.
+	r.Upgradeable.Begin(ctx, req.Namespace+"/"+req.Name)
+	defer r.Upgradeable.End(ctx, req.Namespace+"/"+req.Name)
+	var recoveryErr error
+	switch state {
 	case helmrelease.StateAbsent:
 		_, err := r.Helm.Install(ctx, req)
 		r.record(s, "install", err, egressv1alpha1.ReasonInstalled, egressv1alpha1.ReasonInstallFailed,

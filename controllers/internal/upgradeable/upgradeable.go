@@ -5,6 +5,7 @@ package upgradeable
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +14,9 @@ import (
 	apiv2 "github.com/operator-framework/api/pkg/operators/v2"
 	"github.com/operator-framework/operator-lib/conditions"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // ReasonHelmActionInProgress is the Upgradeable=False reason while Helm runs.
@@ -89,4 +93,19 @@ func (g *Gate) write(ctx context.Context) {
 	if err := g.cond.Set(ctx, status, conditions.WithReason(reason), conditions.WithMessage(message)); err != nil {
 		g.log.Error(err, "setting the OperatorCondition Upgradeable", "status", status)
 	}
+}
+
+// NewInCluster returns a Gate for the operator's own OperatorCondition, read
+// and written with a client of its own: the manager's cached client would
+// start a cluster-wide informer for a kind the operator may not list.
+func NewInCluster(cfg *rest.Config, log logr.Logger) (*Gate, error) {
+	scheme := runtime.NewScheme()
+	if err := apiv2.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("client for the OperatorCondition: %w", err)
+	}
+	return New(conditions.InClusterFactory{Client: c}, log), nil
 }
