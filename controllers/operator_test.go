@@ -54,6 +54,13 @@ type operator struct {
 // and fails the test if the controller panicked.
 func startOperator(t *testing.T, namespace string, opts controllers.Options) *operator {
 	t.Helper()
+	return startOperatorWith(t, env.Config, namespace, opts)
+}
+
+// startOperatorWith is startOperator with base as the manager's rest.Config,
+// for example one impersonating the manager's ServiceAccount.
+func startOperatorWith(t *testing.T, base *rest.Config, namespace string, opts controllers.Options) *operator {
+	t.Helper()
 	setLogger.Do(func() {
 		if os.Getenv("TEST_OPERATOR_LOGS") != "" {
 			ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
@@ -65,7 +72,7 @@ func startOperator(t *testing.T, namespace string, opts controllers.Options) *op
 		opts.Version = testVersion
 	}
 	log := &requestLog{}
-	cfg := rest.CopyConfig(env.Config)
+	cfg := rest.CopyConfig(base)
 	cfg.QPS, cfg.Burst = 1000, 2000
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return log.wrap(rt) }
 	cacheOpts := controllers.CacheOptions()

@@ -1,0 +1,82 @@
+package controllers_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers"
+)
+
+// TestManagerRBACIsSufficient runs the seed scenario's reconcile, from
+// install to deletion, with only the permissions config/rbac/role.yaml (and
+// so the bundle) grants: the manager impersonates a ServiceAccount bound to
+// that ClusterRole and nothing else. A missing rule shows up as a Forbidden
+// error and a condition that never turns True. The wildcard test keeps the
+// same role small; this one proves it is enough.
+func TestManagerRBACIsSufficient(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "rbac", nil).Name
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "controller-manager", Namespace: ns}}
+	if err := env.Client.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(data, role); err != nil {
+		t.Fatal(err)
+	}
+	role.Name = ns + "-manager-role" // one per test run: ClusterRoles outlive namespaces
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}},
+	}
+	for _, obj := range []client.Object{role, binding} {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
+	}
+
+	asManager := rest.CopyConfig(env.Config)
+	asManager.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa.Name}
+	startOperatorWith(t, asManager, ns, controllers.Options{})
+
+	for _, manifest := range []string{
+		`{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: waypoint}, spec: {enrollNamespace: true}}`,
+		`{apiVersion: networking.istio.io/v1, kind: ServiceEntry, metadata: {name: httpbin.org},
+		  spec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}}`,
+		`{apiVersion: security.istio.io/v1, kind: AuthorizationPolicy, metadata: {name: httpbin},
+		  spec: {targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}], action: ALLOW,
+		         rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/admin"]}}]}, {to: [{operation: {methods: [GET], paths: [/get]}}]}]}}`,
+	} {
+		obj := fromYAML(t, manifest)
+		obj.SetNamespace(ns)
+		create(t, obj)
+	}
+	key := client.ObjectKey{Namespace: ns, Name: "waypoint"}
+	waitForRelease(t, key, 1, "deployed")
+	istiod{}.programs(t, ns, "waypoint", 1)
+	for _, cond := range []string{egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionEnrolled, egressv1alpha1.ConditionWaypointReady} {
+		env.WaitForCondition(t, key, cond, metav1.ConditionTrue)
+	}
+	if got := namespaceLabels(t, ns)["istio.io/use-waypoint"]; got != "waypoint" {
+		t.Errorf("namespace label istio.io/use-waypoint = %q under the manager's RBAC, want waypoint", got)
+	}
+
+	deleteAndWait(t, key)
+	assertNothingLeft(t, ns)
+}
