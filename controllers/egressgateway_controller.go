@@ -47,6 +47,9 @@ type EgressGatewayReconciler struct {
 	// Upgradeable keeps OLM from upgrading the operator mid-action; nil or a
 	// no-op gate outside OLM.
 	Upgradeable *upgradeable.Gate
+	// RootNamespace is Istio's root namespace, whose policies apply to every
+	// gateway; empty means istio-system.
+	RootNamespace string
 }
 
 // Options configure NewEgressGatewayReconciler.
@@ -58,6 +61,10 @@ type Options struct {
 	Chart fs.FS
 	// RetryFailedAfter overrides DefaultRetryFailedAfter when set.
 	RetryFailedAfter time.Duration
+	// RootNamespace is Istio's root namespace (meshConfig.rootNamespace),
+	// whose policies and ServiceEntries apply to every gateway; empty means
+	// istio-system.
+	RootNamespace string
 }
 
 // NewEgressGatewayReconciler wires a reconciler to mgr's client, cache,
@@ -87,6 +94,7 @@ func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayR
 		Helm:             runner,
 		RetryFailedAfter: opts.RetryFailedAfter,
 		Upgradeable:      gate,
+		RootNamespace:    opts.RootNamespace,
 	}, nil
 }
 
@@ -130,6 +138,7 @@ func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	for _, phase := range []func(context.Context, *scope) (ctrl.Result, error){
 		r.reconcileWaypoint,
 		r.reconcileEnrollment,
+		r.reconcileSimulation,
 	} {
 		res, err := phase(ctx, s)
 		result = soonest(result, res)

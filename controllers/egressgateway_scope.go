@@ -33,6 +33,14 @@ type scope struct {
 	deployment *appsv1.Deployment
 	// enrollment is the label plan, nil when the phase did not run.
 	enrollment *enrollment.Plan
+
+	// simulation is the report to write: a new one, or the current one when
+	// the inputs did not change; nil when the phase did not get that far.
+	simulation *egressv1alpha1.SimulationStatus
+	// simulationDisabled is set when spec.simulation.disabled asks to clear
+	// the report; simulationErr when the inputs could not be read.
+	simulationDisabled bool
+	simulationErr      error
 }
 
 func newScope(egw *egressv1alpha1.EgressGateway) *scope {

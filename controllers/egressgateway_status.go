@@ -57,6 +57,19 @@ func computeStatus(s *scope) {
 	if s.enrollment != nil {
 		set(enrolledCondition(s.egw, *s.enrollment))
 	}
+	switch {
+	case s.simulationDisabled:
+		st.Simulation = nil
+		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionSimulated)
+		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionPoliciesValid)
+	case s.simulationErr != nil:
+		set(condition(egressv1alpha1.ConditionSimulated, metav1.ConditionFalse, egressv1alpha1.ReasonSimulationFailed,
+			"the simulation inputs could not be read, status.simulation may be stale: "+s.simulationErr.Error()))
+	case s.simulation != nil:
+		st.Simulation = s.simulation
+		set(simulatedCondition(s.simulation))
+		set(policiesValidCondition(s.simulation))
+	}
 	set(readyCondition(st.Conditions))
 	st.ObservedGeneration = gen
 }
@@ -145,6 +158,78 @@ func enrolledCondition(egw *egressv1alpha1.EgressGateway, plan enrollment.Plan) 
 		return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected,
 			"enrollment is off: enrollNamespace is false and there is no serviceEntrySelector")
 	}
+}
+
+// firstFindings is how many findings a condition message quotes.
+const firstFindings = 3
+
+// simulatedCondition is True once status.simulation describes the current
+// inputs; its message counts what the report covers and quotes the first
+// findings.
+func simulatedCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condition {
+	sum := sim.Summary
+	msg := fmt.Sprintf("%d sources in %d groups, %d destinations, %d policies: %d pairs reachable (%d all, %d partial), %d none; %d findings (%d errors, %d warnings, %d info)",
+		sum.Sources, sum.Groups, sum.Destinations, sum.Policies, sum.Reachable, sum.Pairs.All, sum.Pairs.Partial, sum.Pairs.None,
+		sum.Findings.Total, sum.Findings.Errors, sum.Findings.Warnings, sum.Findings.Info)
+	if quoted := quoteFindings(sim.Findings, func(egressv1alpha1.Finding) bool { return true }); quoted != "" {
+		msg += ": " + quoted
+	}
+	if sim.Truncated != "" {
+		msg += "; status truncated, full report in ConfigMap " + sim.ReportConfigMap
+	}
+	return condition(egressv1alpha1.ConditionSimulated, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected, msg)
+}
+
+// policiesValidCondition is False when an AuthorizationPolicy has an
+// error-level finding (Istio would reject it, so it does nothing); warnings
+// about policies are quoted but keep it True.
+func policiesValidCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condition {
+	const t = egressv1alpha1.ConditionPoliciesValid
+	isPolicy := func(f egressv1alpha1.Finding) bool { return strings.HasPrefix(f.Object, "AuthorizationPolicy ") }
+	var errs, warnings int
+	for _, f := range sim.Findings {
+		if !isPolicy(f) {
+			continue
+		}
+		switch f.Severity {
+		case egressv1alpha1.SeverityError:
+			errs++
+		case egressv1alpha1.SeverityWarning:
+			warnings++
+		}
+	}
+	if errs > 0 {
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonInvalidPolicies,
+			fmt.Sprintf("%d policy errors, %d policy warnings: %s", errs, warnings, quoteFindings(sim.Findings, func(f egressv1alpha1.Finding) bool {
+				return isPolicy(f) && f.Severity == egressv1alpha1.SeverityError
+			})))
+	}
+	msg := fmt.Sprintf("%d policies, none rejected", sim.Summary.Policies)
+	if warnings > 0 {
+		msg += fmt.Sprintf("; %d policy warnings: %s", warnings, quoteFindings(sim.Findings, func(f egressv1alpha1.Finding) bool {
+			return isPolicy(f) && f.Severity == egressv1alpha1.SeverityWarning
+		}))
+	}
+	return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected, msg)
+}
+
+// quoteFindings renders the first findings that keep selects.
+func quoteFindings(findings []egressv1alpha1.Finding, keep func(egressv1alpha1.Finding) bool) string {
+	var quoted []string
+	n := 0
+	for _, f := range findings {
+		if !keep(f) {
+			continue
+		}
+		n++
+		if len(quoted) < firstFindings {
+			quoted = append(quoted, fmt.Sprintf("%s %s: %s", f.Code, f.Object, f.Message))
+		}
+	}
+	if n > len(quoted) {
+		quoted = append(quoted, fmt.Sprintf("and %d more", n-len(quoted)))
+	}
+	return strings.Join(quoted, "; ")
 }
 
 // readyConditionInputs are the conditions Ready summarizes, when present.

@@ -22,6 +22,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
@@ -66,22 +67,49 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}, builder.WithPredicates(contentChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfDeployment),
 			builder.WithPredicates(deploymentReadinessChanged)).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysInNamespace),
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allGateways),
 			builder.WithPredicates(labelsOrAnnotationsChanged)).
-		Watches(&istionetworkingv1.ServiceEntry{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysInObjectNamespace),
-			builder.WithPredicates(labelsOrAnnotationsChanged)).
+		Watches(&istionetworkingv1.ServiceEntry{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
+			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
+		Watches(&istionetworkingv1.DestinationRule{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
+			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
+		Watches(&istiosecurityv1.AuthorizationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
+			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
+		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing),
+			builder.OnlyMetadata, builder.WithPredicates(createOrDelete)).
 		Named("egressgateway").
 		Complete(r)
 }
 
-// gatewaysInNamespace maps a namespace to the EgressGateways in it.
-func (r *EgressGatewayReconciler) gatewaysInNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
-	return r.gatewaysIn(ctx, ns.GetName(), func(*egressv1alpha1.EgressGateway) bool { return true })
+// allGateways maps a namespace to every EgressGateway: its labels decide
+// the enrollment of the gateways in it and whether its service accounts are
+// sources of the others.
+func (r *EgressGatewayReconciler) allGateways(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.gatewaysIn(ctx, "", func(*egressv1alpha1.EgressGateway) bool { return true })
 }
 
-// gatewaysInObjectNamespace maps an object to the EgressGateways beside it.
-func (r *EgressGatewayReconciler) gatewaysInObjectNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.gatewaysIn(ctx, obj.GetNamespace(), func(*egressv1alpha1.EgressGateway) bool { return true })
+// gatewaysOfConfig maps a ServiceEntry, DestinationRule or
+// AuthorizationPolicy to the EgressGateways beside it, or to every one when
+// it is in the root namespace and so applies mesh-wide.
+func (r *EgressGatewayReconciler) gatewaysOfConfig(ctx context.Context, obj client.Object) []reconcile.Request {
+	ns := obj.GetNamespace()
+	if ns == r.rootNamespace() {
+		ns = ""
+	}
+	return r.gatewaysIn(ctx, ns, func(*egressv1alpha1.EgressGateway) bool { return true })
+}
+
+// gatewaysSourcing maps a ServiceAccount to the EgressGateways whose
+// spec.simulation.sources select its namespace.
+func (r *EgressGatewayReconciler) gatewaysSourcing(ctx context.Context, sa client.Object) []reconcile.Request {
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: sa.GetNamespace()}, ns); err != nil {
+		return nil // a deleted namespace is seen through its Namespace event
+	}
+	return r.gatewaysIn(ctx, "", func(egw *egressv1alpha1.EgressGateway) bool {
+		sel, err := sourceSelector(egw)
+		return err == nil && sel.Matches(labels.Set(ns.Labels))
+	})
 }
 
 // gatewaysOfDeployment maps a waypoint Deployment to the EgressGateways
@@ -128,6 +156,10 @@ var contentChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool 
 	nc, nok := n.(*corev1.ConfigMap)
 	return ook && nok && (!reflect.DeepEqual(oc.Data, nc.Data) || !reflect.DeepEqual(oc.BinaryData, nc.BinaryData))
 }}
+
+// createOrDelete passes only creations and deletions: a ServiceAccount is a
+// source by its name alone.
+var createOrDelete = predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }}
 
 // labelsOrAnnotationsChanged passes updates that may change enrollment.
 var labelsOrAnnotationsChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {

@@ -61,6 +61,17 @@ func startOperator(t *testing.T, namespace string, opts controllers.Options) *op
 // for example one impersonating the manager's ServiceAccount.
 func startOperatorWith(t *testing.T, base *rest.Config, namespace string, opts controllers.Options) *operator {
 	t.Helper()
+	return startOperatorIn(t, base, []string{namespace}, opts)
+}
+
+// startOperatorIn is startOperatorWith with a cache over several namespaces,
+// the first being the EgressGateways'. The root namespace defaults to it, as
+// the cache sees no other.
+func startOperatorIn(t *testing.T, base *rest.Config, namespaces []string, opts controllers.Options) *operator {
+	t.Helper()
+	if opts.RootNamespace == "" {
+		opts.RootNamespace = namespaces[0]
+	}
 	setLogger.Do(func() {
 		if os.Getenv("TEST_OPERATOR_LOGS") != "" {
 			ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
@@ -76,7 +87,10 @@ func startOperatorWith(t *testing.T, base *rest.Config, namespace string, opts c
 	cfg.QPS, cfg.Burst = 1000, 2000
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return log.wrap(rt) }
 	cacheOpts := controllers.CacheOptions()
-	cacheOpts.DefaultNamespaces = map[string]cache.Config{namespace: {}}
+	cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+	for _, ns := range namespaces {
+		cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:     env.Scheme,
 		Cache:      cacheOpts,

@@ -19,6 +19,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers"
@@ -34,12 +35,14 @@ func main() {
 		secureMetrics bool
 		enableHTTP2   bool
 		leaderElect   bool
+		rootNamespace string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" turns it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, allowing only authenticated and authorized scrapers.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server (off by default: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Run only while holding the leader lease, so replicas never act twice.")
+	flag.StringVar(&rootNamespace, "root-namespace", "istio-system", "Istio's root namespace (meshConfig.rootNamespace): its ServiceEntries, DestinationRules and AuthorizationPolicies apply to every EgressGateway.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -59,7 +62,7 @@ func main() {
 		setupLog.Error(err, "creating manager")
 		os.Exit(1)
 	}
-	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version})
+	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version, RootNamespace: rootNamespace})
 	if err != nil {
 		setupLog.Error(err, "creating controller", "controller", "EgressGateway")
 		os.Exit(1)
@@ -89,6 +92,7 @@ func newScheme() *runtime.Scheme {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(egressv1alpha1.AddToScheme(s))
 	utilruntime.Must(istionetworkingv1.AddToScheme(s))
+	utilruntime.Must(istiosecurityv1.AddToScheme(s))
 	utilruntime.Must(gatewayv1.Install(s))
 	return s
 }

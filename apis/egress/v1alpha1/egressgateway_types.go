@@ -477,65 +477,155 @@ const (
 	AccessNone Access = "none"
 )
 
-// ReachabilityEntry is what a set of sources may send to one destination.
+// ReachabilityEntry is what a set of sources may send to one destination. It
+// has the JSON shape of an entry of "egressctl simulate -o json", except that
+// empty lists are left out.
 type ReachabilityEntry struct {
 	// Destination is "host:port".
 	Destination string `json:"destination"`
-	// Sources are the principals this entry covers.
+	// Sources are the principals this entry covers; empty when OtherSources.
 	// +optional
 	Sources []string `json:"sources,omitempty"`
-	// OtherSources is true when the entry covers every source that no policy
-	// singles out.
+	// OtherSources is true when the entry covers every source that no other
+	// entry of the destination lists, including identities not in the inputs.
 	// +optional
 	OtherSources bool `json:"otherSources,omitempty"`
 	// Access is all, partial or none.
 	Access Access `json:"access"`
-	// Allowed lists the allowed requests as cubes; a missing key means any.
+	// Allowed lists the allowed requests as cubes, in the order the waypoint
+	// tries the rules: the first cube containing a request names the policy
+	// and rule that allow it.
 	// +optional
 	Allowed []Cube `json:"allowed,omitempty"`
-	// DecidedBy names the policy and rule, or the default, that decided the
-	// denied part.
+	// Denied lists the requests DENY rules take away, each with its rule.
 	// +optional
-	DecidedBy string `json:"decidedBy,omitempty"`
+	Denied []Cube `json:"denied,omitempty"`
+	// DecidedBy names the policy rules, or defaults, that decide the entry's
+	// requests.
+	// +optional
+	DecidedBy []Decider `json:"decidedBy,omitempty"`
+}
+
+// Decider is one policy rule, or default behavior, that decides requests.
+type Decider struct {
+	// Effect is allow or deny.
+	Effect string `json:"effect"`
+	// Policy is the namespace/name of the policy; empty for a default.
+	// +optional
+	Policy string `json:"policy,omitempty"`
+	// Rule is the index of the rule in the policy, -1 when no rule decided
+	// (a default, or no ALLOW rule matched).
+	Rule int32 `json:"rule"`
+	// Reason says why, in one sentence.
+	Reason string `json:"reason"`
 }
 
 // Cube is a set of requests, named with Istio's own vocabulary. A key that is
 // absent matches anything.
 type Cube struct {
-	// Methods the requests may use.
+	// Methods the requests use.
 	// +optional
 	Methods []string `json:"methods,omitempty"`
-	// NotMethods the requests may not use.
+	// NotMethods the requests do not use.
 	// +optional
 	NotMethods []string `json:"notMethods,omitempty"`
-	// Paths the requests may use.
+	// Paths the requests use.
 	// +optional
 	Paths []string `json:"paths,omitempty"`
-	// NotPaths the requests may not use.
+	// NotPaths the requests do not use.
 	// +optional
 	NotPaths []string `json:"notPaths,omitempty"`
-	// Ports the requests may use.
+	// Hosts the requests are sent to.
+	// +optional
+	Hosts []string `json:"hosts,omitempty"`
+	// NotHosts the requests are not sent to.
+	// +optional
+	NotHosts []string `json:"notHosts,omitempty"`
+	// Ports the requests use.
 	// +optional
 	Ports []string `json:"ports,omitempty"`
-	// Headers required, by header name.
+	// NotPorts the requests do not use.
 	// +optional
-	Headers map[string][]string `json:"headers,omitempty"`
+	NotPorts []string `json:"notPorts,omitempty"`
+	// Principals are the source identities the cube is limited to.
+	// +optional
+	Principals []string `json:"principals,omitempty"`
+	// NotPrincipals are the source identities the cube excludes.
+	// +optional
+	NotPrincipals []string `json:"notPrincipals,omitempty"`
+	// Namespaces are the source namespaces the cube is limited to.
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
+	// NotNamespaces are the source namespaces the cube excludes.
+	// +optional
+	NotNamespaces []string `json:"notNamespaces,omitempty"`
 	// RequestPrincipals (validated JWT issuer/subject) required.
 	// +optional
 	RequestPrincipals []string `json:"requestPrincipals,omitempty"`
-	// Policy is the namespace/name of the policy that allows this cube.
+	// NotRequestPrincipals (validated JWT issuer/subject) excluded.
+	// +optional
+	NotRequestPrincipals []string `json:"notRequestPrincipals,omitempty"`
+	// IPBlocks are the peer addresses required.
+	// +optional
+	IPBlocks []string `json:"ipBlocks,omitempty"`
+	// NotIPBlocks are the peer addresses excluded.
+	// +optional
+	NotIPBlocks []string `json:"notIpBlocks,omitempty"`
+	// RemoteIPBlocks are the original client addresses required.
+	// +optional
+	RemoteIPBlocks []string `json:"remoteIpBlocks,omitempty"`
+	// NotRemoteIPBlocks are the original client addresses excluded.
+	// +optional
+	NotRemoteIPBlocks []string `json:"notRemoteIpBlocks,omitempty"`
+	// Headers constrain request headers, by lower-case header name.
+	// +optional
+	Headers map[string]HeaderValues `json:"headers,omitempty"`
+	// When lists conditions on attributes that have no field of their own.
+	// +optional
+	When []CubeCondition `json:"when,omitempty"`
+	// And lists further cubes that must all hold, when one attribute's
+	// constraints cannot be said in a single field.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	And []apiextensionsv1.JSON `json:"and,omitempty"`
+	// Policy is the namespace/name of the policy whose rule makes this cube;
+	// empty when no policy is involved.
 	// +optional
 	Policy string `json:"policy,omitempty"`
-	// Rule is the index of the rule in that policy.
+	// Rule is the index of the rule in that policy, -1 without a rule.
+	Rule int32 `json:"rule"`
+}
+
+// HeaderValues is one header's constraint in a cube.
+type HeaderValues struct {
+	// Values the header may have.
 	// +optional
-	Rule *int32 `json:"rule,omitempty"`
+	Values []string `json:"values,omitempty"`
+	// NotValues the header may not have.
+	// +optional
+	NotValues []string `json:"notValues,omitempty"`
+}
+
+// CubeCondition is a constraint on an attribute, in the vocabulary of an
+// AuthorizationPolicy "when" condition.
+type CubeCondition struct {
+	// Key is the Istio condition key, such as request.auth.claims[iss].
+	Key string `json:"key"`
+	// Values the attribute may have.
+	// +optional
+	Values []string `json:"values,omitempty"`
+	// NotValues the attribute may not have.
+	// +optional
+	NotValues []string `json:"notValues,omitempty"`
 }
 
 // SourceGroup is a named set of sources with identical access everywhere.
 type SourceGroup struct {
 	// Name of the group, used by reachability entries.
 	Name string `json:"name"`
-	// Principals in the group (possibly cut short; Count is exact).
+	// Principals in the group; the status may cut the list short (Count is
+	// exact and the report ConfigMap has them all).
 	// +optional
 	Principals []string `json:"principals,omitempty"`
 	// Count is the number of principals in the group.
@@ -565,6 +655,9 @@ type Finding struct {
 	Object string `json:"object"`
 	// Message says what is wrong.
 	Message string `json:"message"`
+	// Field is the path of the offending field, when known.
+	// +optional
+	Field string `json:"field,omitempty"`
 	// Fix says what to change.
 	// +optional
 	Fix string `json:"fix,omitempty"`

@@ -1,0 +1,181 @@
+// Package simulation turns the cluster objects an EgressGateway's report
+// depends on into the simulator's input, and the simulator's report into the
+// EgressGateway status. Everything here is pure: the controller reads the
+// objects and writes the results.
+package simulation
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
+)
+
+// lastApplied is kubectl's copy of the applied object; the simulator never
+// reads it and it would double the size of every input.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// Inputs are the cluster objects one EgressGateway's report is computed
+// from, as read by the controller.
+type Inputs struct {
+	// EgressGateway is the gateway being reported on; it stands for the
+	// waypoint and the enrollment labels the operator creates.
+	EgressGateway *egressv1alpha1.EgressGateway
+	// Gateway is the live waypoint Gateway, nil when it does not exist yet.
+	Gateway *gatewayv1.Gateway
+	// Namespaces are the gateway's namespace, the root namespace and the
+	// source namespaces, with their labels.
+	Namespaces []corev1.Namespace
+	// ServiceEntries, DestinationRules and AuthorizationPolicies are those
+	// of the gateway's namespace and of the root namespace.
+	ServiceEntries        []*istionetworkingv1.ServiceEntry
+	DestinationRules      []*istionetworkingv1.DestinationRule
+	AuthorizationPolicies []*istiosecurityv1.AuthorizationPolicy
+	// ServiceAccounts are the service accounts of the source namespaces.
+	ServiceAccounts []reach.Ref
+	// RootNamespace is the mesh root namespace, whose policies apply
+	// mesh-wide.
+	RootNamespace string
+}
+
+// Prepared is the simulator's input and the digest that identifies it.
+type Prepared struct {
+	// Input is what reach.Build takes.
+	Input reach.Input
+	// Digest changes exactly when Input does.
+	Digest string
+	// Issues are the simulator's findings about objects it could not read;
+	// the report repeats the error ones.
+	Issues simulator.Issues
+}
+
+// document is the part of an object the simulator reads: never its status,
+// resourceVersion or managed fields, so that their changes leave the digest
+// alone.
+type document struct {
+	APIVersion string       `json:"apiVersion"`
+	Kind       string       `json:"kind"`
+	Metadata   documentMeta `json:"metadata"`
+	Spec       any          `json:"spec,omitempty"`
+}
+
+type documentMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+func newDocument(apiVersion, kind string, om *metav1.ObjectMeta, spec any) document {
+	annotations := om.Annotations
+	if _, ok := annotations[lastApplied]; ok {
+		annotations = make(map[string]string, len(om.Annotations))
+		for k, v := range om.Annotations {
+			if k != lastApplied {
+				annotations[k] = v
+			}
+		}
+	}
+	return document{APIVersion: apiVersion, Kind: kind, Spec: spec,
+		Metadata: documentMeta{Name: om.Name, Namespace: om.Namespace, Labels: om.Labels, Annotations: annotations}}
+}
+
+// documents lists the inputs as the manifests a user would apply, in a
+// stable order.
+func (in *Inputs) documents() []document {
+	var docs []document
+	for i := range in.Namespaces {
+		// Only a namespace's labels matter; its annotations change often.
+		om := metav1.ObjectMeta{Name: in.Namespaces[i].Name, Labels: in.Namespaces[i].Labels}
+		docs = append(docs, newDocument("v1", "Namespace", &om, nil))
+	}
+	for _, se := range in.ServiceEntries {
+		docs = append(docs, newDocument("networking.istio.io/v1", "ServiceEntry", &se.ObjectMeta, &se.Spec))
+	}
+	for _, dr := range in.DestinationRules {
+		docs = append(docs, newDocument("networking.istio.io/v1", "DestinationRule", &dr.ObjectMeta, &dr.Spec))
+	}
+	for _, ap := range in.AuthorizationPolicies {
+		docs = append(docs, newDocument("security.istio.io/v1", "AuthorizationPolicy", &ap.ObjectMeta, &ap.Spec))
+	}
+	if gw := in.Gateway; gw != nil {
+		docs = append(docs, newDocument("gateway.networking.k8s.io/v1", "Gateway", &gw.ObjectMeta, &gw.Spec))
+	}
+	if egw := in.EgressGateway; egw != nil {
+		om := metav1.ObjectMeta{Name: egw.Name, Namespace: egw.Namespace}
+		docs = append(docs, newDocument(egressv1alpha1.GroupVersion.String(), "EgressGateway", &om, &egw.Spec))
+	}
+	sort.SliceStable(docs, func(i, j int) bool {
+		a, b := docs[i], docs[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Metadata.Namespace != b.Metadata.Namespace {
+			return a.Metadata.Namespace < b.Metadata.Namespace
+		}
+		return a.Metadata.Name < b.Metadata.Name
+	})
+	return docs
+}
+
+// Prepare builds the simulator's input and its digest. Objects the simulator
+// rejects are Issues, never errors; the error is set only when an object
+// cannot be encoded at all.
+func Prepare(in *Inputs) (*Prepared, error) {
+	snap := &simulator.Snapshot{}
+	h := sha256.New()
+	var issues simulator.Issues
+	for _, d := range in.documents() {
+		data, err := json.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s %s/%s: %w", d.Kind, d.Metadata.Namespace, d.Metadata.Name, err)
+		}
+		h.Write(data)
+		h.Write([]byte{'\n'})
+		name := fmt.Sprintf("%s %s/%s", d.Kind, d.Metadata.Namespace, d.Metadata.Name)
+		is, err := snap.AddYAML(name, data)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", name, err)
+		}
+		issues = append(issues, is...)
+	}
+	accounts := append([]reach.Ref(nil), in.ServiceAccounts...)
+	sort.Slice(accounts, func(i, j int) bool {
+		if accounts[i].Namespace != accounts[j].Namespace {
+			return accounts[i].Namespace < accounts[j].Namespace
+		}
+		return accounts[i].Name < accounts[j].Name
+	})
+	sources := make([]string, 0, len(accounts))
+	for _, a := range accounts {
+		sources = append(sources, simulator.DefaultTrustDomain+"/ns/"+a.Namespace+"/sa/"+a.Name)
+	}
+	h.Write([]byte(strings.Join(sources, "\n")))
+	root := in.RootNamespace
+	if root == "" {
+		root = simulator.DefaultRootNamespace
+	}
+	h.Write([]byte("\nroot=" + root))
+	return &Prepared{
+		Input: reach.Input{
+			Snapshot: snap,
+			Sources:  sources,
+			Options:  simulator.Options{RootNamespace: root},
+		},
+		Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)),
+		Issues: issues,
+	}, nil
+}

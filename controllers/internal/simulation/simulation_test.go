@@ -1,0 +1,169 @@
+package simulation
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+	securityv1beta1 "istio.io/api/security/v1beta1"
+	typev1beta1 "istio.io/api/type/v1beta1"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
+)
+
+// seed is the seed scenario as the controller reads it from the cluster.
+func seed() *Inputs {
+	ns := func(name string, labels map[string]string) corev1.Namespace {
+		return corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	}
+	return &Inputs{
+		EgressGateway: &egressv1alpha1.EgressGateway{ObjectMeta: metav1.ObjectMeta{Name: "waypoint", Namespace: "istio-egress", ResourceVersion: "7"}},
+		Namespaces: []corev1.Namespace{
+			ns("default", map[string]string{"istio.io/dataplane-mode": "ambient"}),
+			ns("istio-egress", map[string]string{"istio.io/use-waypoint": "waypoint"}),
+		},
+		ServiceEntries: []*istionetworkingv1.ServiceEntry{{
+			ObjectMeta: metav1.ObjectMeta{Name: "httpbin.org", Namespace: "istio-egress"},
+			Spec: networkingv1alpha3.ServiceEntry{Hosts: []string{"httpbin.org"}, Resolution: networkingv1alpha3.ServiceEntry_DNS,
+				Ports: []*networkingv1alpha3.ServicePort{{Number: 80, Name: "http", Protocol: "HTTP"}}},
+		}},
+		AuthorizationPolicies: []*istiosecurityv1.AuthorizationPolicy{{
+			ObjectMeta: metav1.ObjectMeta{Name: "httpbin", Namespace: "istio-egress"},
+			Spec: securityv1beta1.AuthorizationPolicy{
+				TargetRefs: []*typev1beta1.PolicyTargetReference{{Kind: "ServiceEntry", Group: "networking.istio.io", Name: "httpbin.org"}},
+				Rules: []*securityv1beta1.Rule{
+					{From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{Principals: []string{"cluster.local/ns/default/sa/admin"}}}}},
+					{To: []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{Methods: []string{"GET"}, Paths: []string{"/get"}}}}},
+				},
+			},
+		}},
+		ServiceAccounts: []reach.Ref{{Namespace: "default", Name: "admin"}, {Namespace: "default", Name: "default"}},
+	}
+}
+
+func TestPrepareSeed(t *testing.T) {
+	p, err := Prepare(seed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Issues) != 0 {
+		t.Errorf("issues: %v", p.Issues)
+	}
+	report, _ := reach.Build(p.Input)
+	got := Summarize(report, 1)
+	want := egressv1alpha1.SimulationSummary{Sources: 2, Groups: 2, Destinations: 1, Policies: 1, Reachable: 2,
+		Pairs: egressv1alpha1.AccessCounts{All: 1, Partial: 1}}
+	if got != want {
+		t.Errorf("summary %+v, want %+v", got, want)
+	}
+	st, full, err := Status(Run{Digest: p.Digest, Started: time.Now(), Report: report, Policies: 1}, DefaultBudget, "waypoint-report")
+	if err != nil || !full || st.Truncated != "" || st.ReportConfigMap != "" {
+		t.Fatalf("the seed must fit the status: full=%v truncated=%q err=%v", full, st.Truncated, err)
+	}
+	// The status has the JSON of egressctl simulate, save empty lists.
+	want1, _ := json.Marshal(report.Reachability)
+	got1, _ := json.Marshal(st.Reachability)
+	if string(want1) != string(got1) {
+		t.Errorf("reachability differs from the report:\n want %s\n got  %s", want1, got1)
+	}
+}
+
+func TestDigest(t *testing.T) {
+	digest := func(mutate func(*Inputs)) string {
+		in := seed()
+		mutate(in)
+		p, err := Prepare(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Digest
+	}
+	base := digest(func(*Inputs) {})
+	same := map[string]func(*Inputs){
+		"resourceVersion": func(in *Inputs) { in.AuthorizationPolicies[0].ResourceVersion = "42" },
+		"namespace annotation": func(in *Inputs) {
+			in.Namespaces[0].Annotations = map[string]string{"test/touch": "1"}
+		},
+		"status": func(in *Inputs) { in.EgressGateway.Status.ObservedGeneration = 9 },
+		"last-applied": func(in *Inputs) {
+			in.ServiceEntries[0].Annotations = map[string]string{lastApplied: "{}"}
+		},
+		"order": func(in *Inputs) {
+			in.ServiceAccounts[0], in.ServiceAccounts[1] = in.ServiceAccounts[1], in.ServiceAccounts[0]
+		},
+	}
+	for name, m := range same {
+		if d := digest(m); d != base {
+			t.Errorf("%s changed the digest", name)
+		}
+	}
+	differ := map[string]func(*Inputs){
+		"policy rule":     func(in *Inputs) { in.AuthorizationPolicies[0].Spec.Rules = in.AuthorizationPolicies[0].Spec.Rules[:1] },
+		"namespace label": func(in *Inputs) { in.Namespaces[0].Labels["x"] = "y" },
+		"service account": func(in *Inputs) { in.ServiceAccounts = in.ServiceAccounts[:1] },
+		"root namespace":  func(in *Inputs) { in.RootNamespace = "mesh-root" },
+		"spec":            func(in *Inputs) { in.EgressGateway.Spec.Simulation.Disabled = true },
+	}
+	for name, m := range differ {
+		if d := digest(m); d == base {
+			t.Errorf("%s did not change the digest", name)
+		}
+	}
+}
+
+func TestInvalidPolicyIsAFinding(t *testing.T) {
+	in := seed()
+	in.AuthorizationPolicies[0].Spec.Rules[1].To[0].Operation.Methods = []string{""}
+	in.AuthorizationPolicies[0].Spec.Rules[0].From[0].Source.IpBlocks = []string{"not-an-ip"}
+	p, err := Prepare(in)
+	if err != nil {
+		t.Fatalf("an invalid policy must not be an error: %v", err)
+	}
+	report, _ := reach.Build(p.Input)
+	if s := Summarize(report, 1); s.Findings.Errors == 0 {
+		t.Errorf("want an error finding, got %+v", report.Findings)
+	}
+}
+
+func TestStatusBudget(t *testing.T) {
+	r := &reach.Report{}
+	for i := range 300 {
+		host := fmt.Sprintf("h%03d.example.com", i)
+		r.Destinations = append(r.Destinations, reach.Destination{Host: host, Port: 443})
+		r.Reachability = append(r.Reachability, reach.Entry{Destination: host + ":443", OtherSources: true, Access: reach.AccessAll,
+			Allowed:   []reach.Cube{{Policy: "ns/p" + fmt.Sprint(i), Rule: 0}},
+			DecidedBy: []reach.Decider{{Effect: "allow", Policy: "ns/p" + fmt.Sprint(i), Reason: "ALLOW rule matches"}}})
+		r.Findings = append(r.Findings, reach.Finding{Severity: reach.SeverityWarning, Code: reach.CodeBypassesWaypoint,
+			Object: "ServiceEntry ns/" + host, Message: strings.Repeat("long message ", 10)})
+	}
+	g := reach.Group{Name: "others"}
+	for i := range 2000 {
+		g.Principals = append(g.Principals, fmt.Sprintf("cluster.local/ns/team-%04d/sa/app", i))
+	}
+	g.Count = len(g.Principals)
+	r.Groups = []reach.Group{g}
+	st, full, err := Status(Run{Digest: "d", Started: time.Now(), Report: r, Policies: 500}, DefaultBudget, "gw-report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(st)
+	if full || len(data) > DefaultBudget {
+		t.Fatalf("full=%v, %d bytes for a budget of %d", full, len(data), DefaultBudget)
+	}
+	if st.ReportConfigMap != "gw-report" || !strings.Contains(st.Truncated, "group principals") {
+		t.Errorf("reportConfigMap %q, truncated %q", st.ReportConfigMap, st.Truncated)
+	}
+	if st.Summary.Sources != 2000 || st.Summary.Destinations != 300 || st.Groups[0].Count != 2000 {
+		t.Errorf("the summary must stay exact: %+v, group count %d", st.Summary, st.Groups[0].Count)
+	}
+	t.Logf("%d bytes; %s", len(data), st.Truncated)
+}

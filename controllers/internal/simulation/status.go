@@ -1,0 +1,203 @@
+package simulation
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
+)
+
+// DefaultBudget is how many bytes status.simulation may take in JSON. It
+// leaves room under the 64 KiB the whole status is kept below for the
+// conditions, the waypoint and the destinations.
+const DefaultBudget = 48 << 10
+
+// maxGroupPrincipals is how many principals a group lists in the status when
+// the budget is tight; Count stays exact.
+const maxGroupPrincipals = 10
+
+// truncatedRoom is kept free, when cutting, for the Truncated sentence.
+const truncatedRoom = 512
+
+// Run is one simulation: when it ran, how long it took and what it found.
+type Run struct {
+	// Digest identifies the inputs.
+	Digest string
+	// Started is when the simulation began; Took is how long it ran.
+	Started time.Time
+	Took    time.Duration
+	// Policies is the number of AuthorizationPolicies in the inputs.
+	Policies int
+	// Report is the full report.
+	Report *reach.Report
+}
+
+// Status renders a run as status.simulation within budget bytes of JSON.
+// When the whole report does not fit, it cuts group principals first, then
+// reachability entries and findings, says what it cut in Truncated, and
+// names reportConfigMap, which then must hold the full report; full is
+// false in that case.
+func Status(run Run, budget int, reportConfigMap string) (st *egressv1alpha1.SimulationStatus, full bool, err error) {
+	st = &egressv1alpha1.SimulationStatus{
+		InputsDigest: run.Digest,
+		LastRunTime:  &metav1.Time{Time: run.Started.UTC().Truncate(time.Second)},
+		Duration:     &metav1.Duration{Duration: run.Took.Round(time.Microsecond)},
+		Summary:      Summarize(run.Report, run.Policies),
+	}
+	if err := convert(run.Report.Reachability, &st.Reachability); err != nil {
+		return nil, false, err
+	}
+	for _, g := range run.Report.Groups {
+		st.Groups = append(st.Groups, egressv1alpha1.SourceGroup{Name: g.Name, Principals: g.Principals, Count: int32(g.Count)})
+	}
+	for _, f := range run.Report.Findings {
+		st.Findings = append(st.Findings, egressv1alpha1.Finding{
+			Severity: egressv1alpha1.Severity(f.Severity), Code: f.Code, Object: f.Object,
+			Field: f.Field, Message: f.Message, Fix: f.Fix,
+		})
+	}
+	if size(st) <= budget {
+		return st, true, nil
+	}
+	st.ReportConfigMap = reportConfigMap
+	budget -= truncatedRoom
+	var cut []string
+	if n := trimGroups(st.Groups); n > 0 {
+		cut = append(cut, fmt.Sprintf("%d group principals", n))
+	}
+	if n := trimTail(st, budget, func() int { return len(st.Reachability) }, func(k int) { st.Reachability = st.Reachability[:k] }); n > 0 {
+		cut = append(cut, fmt.Sprintf("%d of %d reachability entries", n, len(run.Report.Reachability)))
+	}
+	if n := trimTail(st, budget, func() int { return len(st.Findings) }, func(k int) { st.Findings = st.Findings[:k] }); n > 0 {
+		cut = append(cut, fmt.Sprintf("%d of %d findings", n, len(run.Report.Findings)))
+	}
+	if n := trimTail(st, budget, func() int { return len(st.Groups) }, func(k int) { st.Groups = st.Groups[:k] }); n > 0 {
+		cut = append(cut, fmt.Sprintf("%d of %d groups", n, len(run.Report.Groups)))
+	}
+	st.Truncated = "left out " + strings.Join(cut, ", ") + "; ConfigMap " + reportConfigMap + " holds the full report"
+	return st, false, nil
+}
+
+// convert re-reads the report's JSON into the API types, so the status has
+// exactly the shape egressctl simulate prints.
+func convert(in []reach.Entry, out *[]egressv1alpha1.ReachabilityEntry) error {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encoding reachability: %w", err)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decoding reachability into the status: %w", err)
+	}
+	return nil
+}
+
+func size(v any) int {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	return len(data)
+}
+
+// trimGroups cuts every group's principals to maxGroupPrincipals and
+// returns how many it left out.
+func trimGroups(groups []egressv1alpha1.SourceGroup) int {
+	n := 0
+	for i := range groups {
+		if p := groups[i].Principals; len(p) > maxGroupPrincipals {
+			n += len(p) - maxGroupPrincipals
+			groups[i].Principals = p[:maxGroupPrincipals]
+		}
+	}
+	return n
+}
+
+// trimTail shortens one list of st, by bisection on its length, until st
+// fits budget (or the list is empty), and returns how many items it cut.
+func trimTail(st *egressv1alpha1.SimulationStatus, budget int, length func() int, cut func(int)) int {
+	total := length()
+	if size(st) <= budget || total == 0 {
+		return 0
+	}
+	// The longest prefix that fits is in [lo, hi]; reslicing up to hi is
+	// safe because cutting keeps the capacity.
+	lo, hi := 0, total
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		cut(mid)
+		if size(st) <= budget {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	cut(lo)
+	return total - lo
+}
+
+// Summarize counts the report. A source group × destination pair takes the
+// access of the entry that lists the group's sources, or else of the
+// destination's entry for other sources.
+func Summarize(r *reach.Report, policies int) egressv1alpha1.SimulationSummary {
+	s := egressv1alpha1.SimulationSummary{
+		Groups:       int32(len(r.Groups)),
+		Destinations: int32(len(r.Destinations)),
+		Policies:     int32(policies),
+	}
+	for _, g := range r.Groups {
+		s.Sources += int32(g.Count)
+	}
+	byDest := map[string][]reach.Entry{}
+	for _, e := range r.Reachability {
+		byDest[e.Destination] = append(byDest[e.Destination], e)
+	}
+	for _, d := range r.Destinations {
+		for _, g := range r.Groups {
+			if len(g.Principals) == 0 {
+				continue
+			}
+			switch accessOf(byDest[d.Key()], g.Principals[0]) {
+			case reach.AccessAll:
+				s.Pairs.All++
+			case reach.AccessPartial:
+				s.Pairs.Partial++
+			default:
+				s.Pairs.None++
+			}
+		}
+	}
+	s.Reachable = s.Pairs.All + s.Pairs.Partial
+	for _, f := range r.Findings {
+		s.Findings.Total++
+		switch f.Severity {
+		case reach.SeverityError:
+			s.Findings.Errors++
+		case reach.SeverityWarning:
+			s.Findings.Warnings++
+		default:
+			s.Findings.Info++
+		}
+	}
+	return s
+}
+
+func accessOf(entries []reach.Entry, principal string) reach.Access {
+	other := reach.AccessNone
+	for _, e := range entries {
+		if e.OtherSources {
+			other = e.Access
+			continue
+		}
+		for _, p := range e.Sources {
+			if p == principal {
+				return e.Access
+			}
+		}
+	}
+	return other
+}

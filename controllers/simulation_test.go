@@ -1,0 +1,269 @@
+package controllers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/testenv"
+)
+
+// sourcesLabel marks the source namespaces of one test, so that the
+// gateway's spec.simulation.sources selects them and no other test's.
+const sourcesLabel = "test.egress.ambient.io/sources"
+
+// createYAML creates the object a manifest describes.
+func createYAML(t *testing.T, manifest string) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(context.Background(), u); err != nil {
+		t.Fatalf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
+	}
+}
+
+// mergePatch applies a JSON merge patch to an object of the given kind.
+func mergePatch(t *testing.T, apiVersion, kind string, key client.ObjectKey, patch string) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(key.Namespace)
+	u.SetName(key.Name)
+	if err := env.Client.Patch(context.Background(), u, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		t.Fatalf("patching %s %s: %v", kind, key, err)
+	}
+}
+
+// waitForSimulation waits until status.simulation satisfies ok, for the
+// current generation, and returns the gateway.
+func waitForSimulation(t *testing.T, key client.ObjectKey, what string, ok func(*egressv1alpha1.SimulationStatus) bool) *egressv1alpha1.EgressGateway {
+	t.Helper()
+	var got *egressv1alpha1.EgressGateway
+	testenv.Eventually(t, testenv.DefaultTimeout, what, func(ctx context.Context) (bool, error) {
+		egw := &egressv1alpha1.EgressGateway{}
+		if err := env.Client.Get(ctx, key, egw); err != nil {
+			return false, err
+		}
+		if egw.Status.ObservedGeneration != egw.Generation || egw.Status.Simulation == nil || !ok(egw.Status.Simulation) {
+			return false, nil
+		}
+		got = egw
+		return true, nil
+	})
+	return got
+}
+
+// entryFor finds the reachability entry of a destination for a principal,
+// or for other sources when principal is empty.
+func entryFor(sim *egressv1alpha1.SimulationStatus, dest, principal string) *egressv1alpha1.ReachabilityEntry {
+	for i, e := range sim.Reachability {
+		if e.Destination != dest {
+			continue
+		}
+		if (principal == "" && e.OtherSources) || (principal != "" && slices.Contains(e.Sources, principal)) {
+			return &sim.Reachability[i]
+		}
+	}
+	return nil
+}
+
+func TestSimulationSeed(t *testing.T) {
+	ns := env.CreateNamespace(t, "sim-egress", nil).Name
+	run := map[string]string{sourcesLabel: ns}
+	src := env.CreateNamespace(t, "sim-src", map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}).Name
+	other := env.CreateNamespace(t, "sim-other", run).Name
+	t.Cleanup(func() { // namespaces outlive the test: leave no ambient one for other tests' gateways
+		for _, n := range []string{src, other} {
+			mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: n}, `{"metadata":{"labels":{"istio.io/dataplane-mode":null}}}`)
+		}
+	})
+	for _, sa := range []struct{ ns, name string }{{src, "default"}, {src, "admin"}, {other, "worker"}} {
+		if err := env.Client.Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: sa.ns, Name: sa.name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op := startOperatorIn(t, env.Config, []string{ns, src, other}, controllers.Options{})
+	admin := "cluster.local/ns/" + src + "/sa/admin"
+	createYAML(t, fmt.Sprintf(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin.org, namespace: %s}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+`, ns))
+	createYAML(t, fmt.Sprintf(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: httpbin, namespace: %s}
+spec:
+  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}]
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: [%q]}}]
+  - to: [{operation: {methods: [GET], paths: [/get]}}]
+`, ns, admin))
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
+	})
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	waitForRelease(t, key, 1, "deployed")
+	istiod{}.programs(t, ns, "waypoint", 1)
+	env.WaitForCondition(t, key, egressv1alpha1.ConditionReady, metav1.ConditionTrue)
+	policy := ns + "/httpbin"
+
+	t.Run("seed", func(t *testing.T) {
+		got := waitForSimulation(t, key, "the seed report", func(sim *egressv1alpha1.SimulationStatus) bool {
+			return entryFor(sim, "httpbin.org:80", admin) != nil
+		})
+		sim := got.Status.Simulation
+		t.Logf("simulation of the seed took %s", sim.Duration.Duration)
+		if a := entryFor(sim, "httpbin.org:80", admin); a.Access != egressv1alpha1.AccessAll {
+			t.Errorf("admin: access %s, want all: %+v", a.Access, a)
+		}
+		o := entryFor(sim, "httpbin.org:80", "")
+		if o == nil {
+			t.Fatalf("no entry for other sources: %+v", sim.Reachability)
+		}
+		if o.Access != egressv1alpha1.AccessPartial || len(o.Allowed) != 1 ||
+			!slices.Equal(o.Allowed[0].Methods, []string{"GET"}) || !slices.Equal(o.Allowed[0].Paths, []string{"/get"}) || o.Allowed[0].Policy != policy {
+			t.Errorf("other sources: want partial, exactly GET /get allowed by %s; got %+v", policy, o)
+		}
+		if len(o.DecidedBy) == 0 || !slices.ContainsFunc(o.DecidedBy, func(d egressv1alpha1.Decider) bool { return d.Policy == policy && d.Effect == "deny" }) {
+			t.Errorf("other sources: want the rest denied by %s, decidedBy %+v", policy, o.DecidedBy)
+		}
+		want := egressv1alpha1.SimulationSummary{Sources: 2, Groups: 2, Destinations: 1, Policies: 1, Reachable: 2,
+			Pairs: egressv1alpha1.AccessCounts{All: 1, Partial: 1}}
+		if sim.Summary != want {
+			t.Errorf("summary %+v, want %+v", sim.Summary, want)
+		}
+		for _, c := range []string{egressv1alpha1.ConditionSimulated, egressv1alpha1.ConditionPoliciesValid} {
+			cond := meta.FindStatusCondition(got.Status.Conditions, c)
+			if cond == nil || cond.Status != metav1.ConditionTrue || cond.ObservedGeneration != got.Generation {
+				t.Errorf("condition %s: %+v", c, cond)
+			}
+		}
+		if c := meta.FindStatusCondition(got.Status.Conditions, egressv1alpha1.ConditionSimulated); c != nil && !strings.Contains(c.Message, "2 pairs reachable (1 all, 1 partial)") {
+			t.Errorf("Simulated message %q does not count the pairs", c.Message)
+		}
+	})
+
+	t.Run("no-op reconcile writes nothing", func(t *testing.T) {
+		settle()
+		n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
+		// An unrelated label on a namespace maps to every gateway.
+		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: other}, `{"metadata":{"labels":{"unrelated":"yes"}}}`)
+		testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
+			return metricSum(t, "controller_runtime_reconcile_total") > reconciles, nil
+		})
+		settle()
+		if w := writes(op.requests.since(n)); len(w) != 0 {
+			t.Errorf("a reconcile with unchanged inputs wrote: %v", w)
+		}
+	})
+
+	t.Run("editing the policy updates the report", func(t *testing.T) {
+		mergePatch(t, "security.istio.io/v1", "AuthorizationPolicy", client.ObjectKey{Namespace: ns, Name: "httpbin"}, fmt.Sprintf(
+			`{"spec":{"rules":[{"from":[{"source":{"principals":[%q]}}]},{"to":[{"operation":{"methods":["GET"],"paths":["/get"]}}]},{"to":[{"operation":{"methods":["POST"],"paths":["/post"]}}]}]}}`, admin))
+		waitForSimulation(t, key, "POST /post allowed to other sources", func(sim *egressv1alpha1.SimulationStatus) bool {
+			o := entryFor(sim, "httpbin.org:80", "")
+			return o != nil && slices.ContainsFunc(o.Allowed, func(c egressv1alpha1.Cube) bool {
+				return slices.Equal(c.Methods, []string{"POST"}) && slices.Equal(c.Paths, []string{"/post"}) && c.Rule == 2
+			})
+		})
+	})
+
+	t.Run("an ambient namespace adds its service accounts", func(t *testing.T) {
+		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: other}, `{"metadata":{"labels":{"istio.io/dataplane-mode":"ambient"}}}`)
+		got := waitForSimulation(t, key, "the worker service account among the sources", func(sim *egressv1alpha1.SimulationStatus) bool {
+			return slices.ContainsFunc(sim.Groups, func(g egressv1alpha1.SourceGroup) bool {
+				return slices.Contains(g.Principals, "cluster.local/ns/"+other+"/sa/worker")
+			})
+		})
+		if s := got.Status.Simulation.Summary.Sources; s < 3 {
+			t.Errorf("summary counts %d sources, want at least 3", s)
+		}
+	})
+
+	t.Run("deleting the ServiceEntry is a finding", func(t *testing.T) {
+		se := &unstructured.Unstructured{}
+		se.SetAPIVersion("networking.istio.io/v1")
+		se.SetKind("ServiceEntry")
+		se.SetNamespace(ns)
+		se.SetName("httpbin.org")
+		if err := env.Client.Delete(context.Background(), se); err != nil {
+			t.Fatal(err)
+		}
+		got := waitForSimulation(t, key, "a TargetNotFound finding", func(sim *egressv1alpha1.SimulationStatus) bool {
+			return slices.ContainsFunc(sim.Findings, func(f egressv1alpha1.Finding) bool {
+				return f.Code == "TargetNotFound" && strings.Contains(f.Object, policy)
+			})
+		})
+		if got.Status.Simulation.Summary.Destinations != 0 || got.Status.Simulation.Summary.Findings.Warnings == 0 {
+			t.Errorf("summary %+v", got.Status.Simulation.Summary)
+		}
+		c := meta.FindStatusCondition(got.Status.Conditions, egressv1alpha1.ConditionPoliciesValid)
+		if c == nil || !strings.Contains(c.Message, "TargetNotFound") {
+			t.Errorf("PoliciesValid does not quote the finding: %+v", c)
+		}
+	})
+
+	t.Run("disabled clears the report", func(t *testing.T) {
+		updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Simulation.Disabled = true })
+		testenv.Eventually(t, testenv.DefaultTimeout, "status.simulation cleared", func(ctx context.Context) (bool, error) {
+			e := &egressv1alpha1.EgressGateway{}
+			if err := env.Client.Get(ctx, key, e); err != nil {
+				return false, err
+			}
+			return e.Status.ObservedGeneration == e.Generation && e.Status.Simulation == nil &&
+				meta.FindStatusCondition(e.Status.Conditions, egressv1alpha1.ConditionSimulated) == nil, nil
+		})
+	})
+}
+
+// TestSimulationStatusShape checks that status.simulation.reachability
+// decodes the JSON of egressctl simulate without losing a field.
+func TestSimulationStatusShape(t *testing.T) {
+	const entry = `{"destination":"httpbin.org:80","otherSources":true,"access":"partial",
+"allowed":[{"methods":["GET"],"paths":["/get"],"notPaths":["/x"],"headers":{"x-a":{"values":["1"]}},"when":[{"key":"request.auth.claims[iss]","values":["a"]}],"policy":"p/q","rule":1}],
+"denied":[{"hosts":["a"],"rule":0,"policy":"p/d"}],
+"decidedBy":[{"effect":"allow","policy":"p/q","rule":1,"reason":"ALLOW rule matches"},{"effect":"deny","rule":-1,"reason":"default"}]}`
+	var e egressv1alpha1.ReachabilityEntry
+	if err := json.Unmarshal([]byte(entry), &e); err != nil {
+		t.Fatal(err)
+	}
+	back, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got any
+	if err := json.Unmarshal([]byte(entry), &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(back, &got); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		t.Errorf("round trip lost fields:\n want %v\n got  %v", want, got)
+	}
+}
