@@ -50,6 +50,9 @@ type EgressGatewayReconciler struct {
 	// RootNamespace is Istio's root namespace, whose policies apply to every
 	// gateway; empty means istio-system.
 	RootNamespace string
+	// StatusBudget overrides the bytes status.simulation may take before
+	// the full report moves to a ConfigMap, for tests.
+	StatusBudget int
 }
 
 // Options configure NewEgressGatewayReconciler.
@@ -65,6 +68,9 @@ type Options struct {
 	// whose policies and ServiceEntries apply to every gateway; empty means
 	// istio-system.
 	RootNamespace string
+	// StatusBudget overrides simulation.DefaultBudget, the bytes
+	// status.simulation may take, when set; for tests.
+	StatusBudget int
 }
 
 // NewEgressGatewayReconciler wires a reconciler to mgr's client, cache,
@@ -95,6 +101,7 @@ func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayR
 		RetryFailedAfter: opts.RetryFailedAfter,
 		Upgradeable:      gate,
 		RootNamespace:    opts.RootNamespace,
+		StatusBudget:     opts.StatusBudget,
 	}, nil
 }
 

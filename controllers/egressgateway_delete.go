@@ -10,6 +10,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/enrollment"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
 )
 
 // reconcileDelete uninstalls the release, removes the enrollment labels the
@@ -47,6 +48,7 @@ func (r *EgressGatewayReconciler) reconcileDelete(ctx context.Context, s *scope)
 	if err := r.Patch(ctx, s.egw, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
+	metrics.ForgetGateway(s.egw.Namespace, s.egw.Name)
 	return ctrl.Result{}, nil
 }
 

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,11 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
@@ -36,7 +39,7 @@ var defaultSources = &metav1.LabelSelector{MatchLabels: map[string]string{"istio
 func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.egw.Spec.Simulation.Disabled {
 		s.simulationDisabled = true
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.deleteReport(ctx, s)
 	}
 	in, err := r.simulationInputs(ctx, s)
 	if err == nil {
@@ -53,23 +56,103 @@ func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *sc
 }
 
 // simulate runs the simulator unless the status already describes the same
-// inputs, and records the result in s.
+// inputs (and the report ConfigMap it names is current), and records the
+// result in s. The full report goes to a ConfigMap when the status cannot
+// hold it.
 func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepared *simulation.Prepared, policies int) error {
 	if cur := s.original.Status.Simulation; cur != nil && cur.InputsDigest == prepared.Digest {
-		s.simulation = cur.DeepCopy() // same inputs, same report: nothing to do
-		return nil
+		current, err := r.reportCurrent(ctx, s, cur)
+		if err != nil {
+			return err
+		}
+		if current {
+			s.simulation = cur.DeepCopy() // same inputs, same report: nothing to do
+			return nil
+		}
 	}
 	started := time.Now()
 	report, _ := reach.Build(prepared.Input) // the error issues are findings in the report
 	run := simulation.Run{Digest: prepared.Digest, Started: started, Took: time.Since(started), Policies: policies, Report: report}
-	st, _, err := simulation.Status(run, simulation.DefaultBudget, s.egw.Name+"-report")
+	metrics.RecordSimulation(s.egw.Namespace, s.egw.Name, run.Took)
+	st, full, err := simulation.Status(run, r.statusBudget(), simulation.ReportName(s.egw.Name))
 	if err != nil {
 		return err
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("simulated", "digest", prepared.Digest, "took", run.Took,
-		"destinations", st.Summary.Destinations, "groups", st.Summary.Groups, "findings", st.Summary.Findings.Total)
+		"destinations", st.Summary.Destinations, "groups", st.Summary.Groups, "findings", st.Summary.Findings.Total, "truncated", !full)
+	if full {
+		err = r.deleteReport(ctx, s)
+	} else {
+		err = r.writeReport(ctx, s, prepared.Digest, report)
+		if errors.Is(err, simulation.ErrReportTooLarge) {
+			st.ReportConfigMap, err = "", nil
+			st.Truncated += "; the full report is too large for a ConfigMap, run egressctl simulate on the same objects"
+		}
+	}
+	if err != nil {
+		return err
+	}
+	metrics.RecordPairs(s.egw.Namespace, s.egw.Name, st.Summary.Pairs.All, st.Summary.Pairs.Partial, st.Summary.Pairs.None)
 	s.simulation = st
 	return nil
+}
+
+// reportCurrent reports whether the ConfigMap cur names, if any, holds the
+// report of cur's inputs; someone may have deleted or edited it.
+func (r *EgressGatewayReconciler) reportCurrent(ctx context.Context, s *scope, cur *egressv1alpha1.SimulationStatus) (bool, error) {
+	if cur.ReportConfigMap == "" {
+		return true, nil
+	}
+	cm := &corev1.ConfigMap{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: s.egw.Namespace, Name: cur.ReportConfigMap}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading ConfigMap %s: %w", cur.ReportConfigMap, err)
+	}
+	return cm.Annotations[simulation.DigestAnnotation] == cur.InputsDigest, nil
+}
+
+// writeReport creates or updates the report ConfigMap, owned by the
+// EgressGateway so that it goes away with it.
+func (r *EgressGatewayReconciler) writeReport(ctx context.Context, s *scope, digest string, report *reach.Report) error {
+	want, err := simulation.ReportConfigMap(s.egw.Namespace, simulation.ReportName(s.egw.Name), digest,
+		map[string]string{renderedLabel: s.egw.Name}, report)
+	if err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
+	_, err = controllerutil.CreateOrUpdate(ctx, r.Client, cm, func() error {
+		cm.Labels, cm.Annotations, cm.Data, cm.BinaryData = want.Labels, want.Annotations, want.Data, want.BinaryData
+		return controllerutil.SetControllerReference(s.egw, cm, r.Scheme)
+	})
+	if err != nil {
+		return fmt.Errorf("writing ConfigMap %s: %w", want.Name, err)
+	}
+	return nil
+}
+
+// deleteReport deletes the report ConfigMap, if this gateway owns one.
+func (r *EgressGatewayReconciler) deleteReport(ctx context.Context, s *scope) error {
+	cm := &corev1.ConfigMap{}
+	key := client.ObjectKey{Namespace: s.egw.Namespace, Name: simulation.ReportName(s.egw.Name)}
+	if err := r.Get(ctx, key, cm); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(cm, s.egw) {
+		return nil // not ours: leave it
+	}
+	if err := r.Delete(ctx, cm); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting ConfigMap %s: %w", key.Name, err)
+	}
+	return nil
+}
+
+func (r *EgressGatewayReconciler) statusBudget() int {
+	if r.StatusBudget > 0 {
+		return r.StatusBudget
+	}
+	return simulation.DefaultBudget
 }
 
 // simulationInputs reads, from the cache, every object the report of s.egw

@@ -37,7 +37,7 @@ const (
 
 // CacheOptions limits what the manager caches to what the reconciler reads:
 // only the ConfigMaps, HorizontalPodAutoscalers and PodDisruptionBudgets the
-// waypoint chart renders, and only the Deployments istiod makes for
+// waypoint chart renders (and the report ConfigMaps, labeled alike), and only the Deployments istiod makes for
 // Gateways, rather than every one in the cluster.
 func CacheOptions() cache.Options {
 	has := func(key string) labels.Selector {

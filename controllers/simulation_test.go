@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
@@ -266,4 +268,132 @@ func TestSimulationStatusShape(t *testing.T) {
 	if fmt.Sprint(want) != fmt.Sprint(got) {
 		t.Errorf("round trip lost fields:\n want %v\n got  %v", want, got)
 	}
+}
+
+// seedInNamespace creates the seed's sources, ServiceEntry and policy around
+// namespace ns and returns the source namespace and the admin principal.
+func seedInNamespace(t *testing.T, ns string) (src, admin string) {
+	t.Helper()
+	src = env.CreateNamespace(t, "sim-src", map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}).Name
+	t.Cleanup(func() {
+		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: src}, `{"metadata":{"labels":{"istio.io/dataplane-mode":null}}}`)
+	})
+	for _, sa := range []string{"default", "admin"} {
+		if err := env.Client.Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: sa}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin = "cluster.local/ns/" + src + "/sa/admin"
+	createYAML(t, fmt.Sprintf(`
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin.org, namespace: %s}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+`, ns))
+	createYAML(t, fmt.Sprintf(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: httpbin, namespace: %s}
+spec:
+  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}]
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: [%q]}}]
+  - to: [{operation: {methods: [GET], paths: [/get]}}]
+`, ns, admin))
+	return src, admin
+}
+
+func TestSimulationReportConfigMap(t *testing.T) {
+	ns := env.CreateNamespace(t, "sim-report", nil).Name
+	src, _ := seedInNamespace(t, ns)
+	// A budget the seed does not fit moves the full report to the ConfigMap.
+	const budget = 700
+	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{StatusBudget: budget})
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
+	})
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	got := waitForSimulation(t, key, "a truncated report", func(sim *egressv1alpha1.SimulationStatus) bool { return sim.ReportConfigMap != "" })
+	sim := got.Status.Simulation
+	if data, _ := json.Marshal(sim); len(data) > budget {
+		t.Errorf("status.simulation is %d bytes, budget %d", len(data), budget)
+	}
+	if sim.ReportConfigMap != "waypoint-report" || !strings.Contains(sim.Truncated, "reachability entries") || sim.Summary.Reachable != 2 {
+		t.Errorf("reportConfigMap %q, truncated %q, summary %+v", sim.ReportConfigMap, sim.Truncated, sim.Summary)
+	}
+	readReport := func() (*corev1.ConfigMap, map[string]any) {
+		cm := &corev1.ConfigMap{}
+		testenv.Eventually(t, testenv.DefaultTimeout, "the report ConfigMap", func(ctx context.Context) (bool, error) {
+			return true, env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "waypoint-report"}, cm)
+		})
+		var report map[string]any
+		if err := json.Unmarshal([]byte(cm.Data["report.json"]), &report); err != nil {
+			t.Fatal(err)
+		}
+		return cm, report
+	}
+	cm, report := readReport()
+	if !metav1.IsControlledBy(cm, got) || cm.Annotations["egress.ambient.io/inputs-digest"] != sim.InputsDigest {
+		t.Errorf("ConfigMap owners %+v, annotations %v", cm.OwnerReferences, cm.Annotations)
+	}
+	if entries, _ := report["reachability"].([]any); len(entries) != 2 {
+		t.Errorf("the ConfigMap's report has %d reachability entries, want 2: %v", len(entries), report)
+	}
+
+	t.Run("a deleted report is written again", func(t *testing.T) {
+		if err := env.Client.Delete(context.Background(), cm); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, testenv.DefaultTimeout, "the report ConfigMap again", func(ctx context.Context) (bool, error) {
+			again := &corev1.ConfigMap{}
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(cm), again); err != nil {
+				return false, client.IgnoreNotFound(err)
+			}
+			return again.UID != cm.UID, nil
+		})
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		families, err := crmetrics.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var observed uint64
+		pairs := map[string]float64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				if labels["namespace"] != ns {
+					continue
+				}
+				switch f.GetName() {
+				case "egressgateway_simulation_duration_seconds":
+					observed += m.GetHistogram().GetSampleCount()
+				case "egressgateway_reachability_pairs":
+					pairs[labels["access"]] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		if observed == 0 || pairs["all"] != 1 || pairs["partial"] != 1 || pairs["none"] != 0 {
+			t.Errorf("simulations observed %d, pairs %v", observed, pairs)
+		}
+	})
+
+	t.Run("disabled deletes the report", func(t *testing.T) {
+		updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Simulation.Disabled = true })
+		testenv.Eventually(t, testenv.DefaultTimeout, "the report ConfigMap deleted", func(ctx context.Context) (bool, error) {
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+		})
+	})
 }

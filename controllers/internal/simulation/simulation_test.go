@@ -1,6 +1,8 @@
 package simulation
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -166,4 +168,40 @@ func TestStatusBudget(t *testing.T) {
 		t.Errorf("the summary must stay exact: %+v, group count %d", st.Summary, st.Groups[0].Count)
 	}
 	t.Logf("%d bytes; %s", len(data), st.Truncated)
+}
+
+func TestReportConfigMap(t *testing.T) {
+	small := &reach.Report{Findings: []reach.Finding{{Severity: reach.SeverityInfo, Code: "X", Message: "m"}}}
+	cm, err := ReportConfigMap("ns", ReportName("gw"), "d1", nil, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back reach.Report
+	if err := json.Unmarshal([]byte(cm.Data[ReportKey]), &back); err != nil || len(back.Findings) != 1 {
+		t.Fatalf("plain report: %v %+v", err, back)
+	}
+	if cm.Name != "gw-report" || cm.Annotations[DigestAnnotation] != "d1" || cm.BinaryData != nil {
+		t.Errorf("ConfigMap %+v", cm.ObjectMeta)
+	}
+	big := &reach.Report{}
+	for i := range 20000 {
+		big.Findings = append(big.Findings, reach.Finding{Severity: reach.SeverityWarning, Code: reach.CodeRuleNeverMatches,
+			Object: fmt.Sprintf("AuthorizationPolicy ns/p%05d", i), Message: "this rule can never match on any destination"})
+	}
+	cm, err = ReportConfigMap("ns", "gw-report", "d2", nil, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := cm.BinaryData[CompressedReportKey]
+	if cm.Data != nil || len(gz) == 0 || len(gz) > maxReportBytes {
+		t.Fatalf("want a compressed report under %d bytes, got data=%d binary=%d", maxReportBytes, len(cm.Data), len(gz))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back = reach.Report{}
+	if err := json.NewDecoder(zr).Decode(&back); err != nil || len(back.Findings) != 20000 {
+		t.Fatalf("compressed report: %v, %d findings", err, len(back.Findings))
+	}
 }

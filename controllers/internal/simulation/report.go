@@ -1,0 +1,69 @@
+package simulation
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
+)
+
+// Keys and annotation of the report ConfigMap.
+const (
+	// ReportKey holds the report's JSON, the output of egressctl simulate
+	// -o json, when it fits a ConfigMap as is.
+	ReportKey = "report.json"
+	// CompressedReportKey holds the gzip-compressed JSON in binaryData
+	// when the plain JSON does not fit.
+	CompressedReportKey = "report.json.gz"
+	// DigestAnnotation is the inputs digest the report was computed from;
+	// it matches status.simulation.inputsDigest when the ConfigMap is current.
+	DigestAnnotation = "egress.ambient.io/inputs-digest"
+)
+
+// maxReportBytes keeps the ConfigMap under the API server's 1 MiB object
+// limit with room for its metadata.
+const maxReportBytes = 1000 << 10
+
+// ErrReportTooLarge is returned when even the compressed report does not fit
+// a ConfigMap.
+var ErrReportTooLarge = errors.New("the compressed report does not fit a ConfigMap")
+
+// ReportName is the name of the report ConfigMap of an EgressGateway.
+func ReportName(gateway string) string { return gateway + "-report" }
+
+// ReportConfigMap renders the full report as the ConfigMap named name: the
+// JSON in data, or gzip-compressed in binaryData when the JSON is too large.
+// The caller sets the owner.
+func ReportConfigMap(namespace, name, digest string, labels map[string]string, report *reach.Report) (*corev1.ConfigMap, error) {
+	data, err := json.Marshal(report)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the report: %w", err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Namespace: namespace, Name: name, Labels: labels,
+		Annotations: map[string]string{DigestAnnotation: digest},
+	}}
+	if len(data) <= maxReportBytes {
+		cm.Data = map[string]string{ReportKey: string(data)}
+		return cm, nil
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(data); err != nil {
+		return nil, fmt.Errorf("compressing the report: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing the report: %w", err)
+	}
+	if buf.Len() > maxReportBytes {
+		return nil, fmt.Errorf("%w: %d bytes of JSON, %d compressed", ErrReportTooLarge, len(data), buf.Len())
+	}
+	cm.BinaryData = map[string][]byte{CompressedReportKey: buf.Bytes()}
+	return cm, nil
+}
