@@ -39,7 +39,8 @@ type Run struct {
 
 // Status renders a run as status.simulation within budget bytes of JSON.
 // When the whole report does not fit, it cuts group principals first, then
-// reachability entries and findings, says what it cut in Truncated, and
+// reachability entries, groups and, last, findings (what to fix matters
+// most), says what it cut in Truncated, and
 // names reportConfigMap, which then must hold the full report; full is
 // false in that case.
 func Status(run Run, budget int, reportConfigMap string) (st *egressv1alpha1.SimulationStatus, full bool, err error) {
@@ -70,14 +71,34 @@ func Status(run Run, budget int, reportConfigMap string) (st *egressv1alpha1.Sim
 	if n := trimGroups(st.Groups); n > 0 {
 		cut = append(cut, fmt.Sprintf("%d group principals", n))
 	}
-	if n := trimTail(st, budget, func() int { return len(st.Reachability) }, func(k int) { st.Reachability = st.Reachability[:k] }); n > 0 {
-		cut = append(cut, fmt.Sprintf("%d of %d reachability entries", n, len(run.Report.Reachability)))
+	// Each list first gets a share of the budget, so that no list crowds
+	// out the others; then, in the order least useful first, lists shrink
+	// further until the whole fits.
+	lists := []struct {
+		name  string
+		total int
+		share int
+		len   func() int
+		cut   func(int)
+		size  func() int
+	}{
+		{"reachability entries", len(run.Report.Reachability), budget / 4, func() int { return len(st.Reachability) },
+			func(k int) { st.Reachability = st.Reachability[:k] }, func() int { return size(st.Reachability) }},
+		{"groups", len(run.Report.Groups), budget / 4, func() int { return len(st.Groups) },
+			func(k int) { st.Groups = st.Groups[:k] }, func() int { return size(st.Groups) }},
+		{"findings", len(run.Report.Findings), budget / 2, func() int { return len(st.Findings) },
+			func(k int) { st.Findings = st.Findings[:k] }, func() int { return size(st.Findings) }},
 	}
-	if n := trimTail(st, budget, func() int { return len(st.Findings) }, func(k int) { st.Findings = st.Findings[:k] }); n > 0 {
-		cut = append(cut, fmt.Sprintf("%d of %d findings", n, len(run.Report.Findings)))
+	for _, l := range lists {
+		if size(st) > budget {
+			trimTail(l.share, l.len, l.cut, l.size)
+		}
 	}
-	if n := trimTail(st, budget, func() int { return len(st.Groups) }, func(k int) { st.Groups = st.Groups[:k] }); n > 0 {
-		cut = append(cut, fmt.Sprintf("%d of %d groups", n, len(run.Report.Groups)))
+	for _, l := range lists {
+		trimTail(budget, l.len, l.cut, func() int { return size(st) })
+		if n := l.total - l.len(); n > 0 {
+			cut = append(cut, fmt.Sprintf("%d of %d %s", n, l.total, l.name))
+		}
 	}
 	st.Truncated = "left out " + strings.Join(cut, ", ") + "; ConfigMap " + reportConfigMap + " holds the full report"
 	return st, false, nil
@@ -117,27 +138,25 @@ func trimGroups(groups []egressv1alpha1.SourceGroup) int {
 	return n
 }
 
-// trimTail shortens one list of st, by bisection on its length, until st
-// fits budget (or the list is empty), and returns how many items it cut.
-func trimTail(st *egressv1alpha1.SimulationStatus, budget int, length func() int, cut func(int)) int {
+// trimTail shortens a list, by bisection on its length, until measure is
+// at most limit (or the list is empty). Reslicing back up is safe because
+// cutting keeps the capacity.
+func trimTail(limit int, length func() int, cut func(int), measure func() int) {
 	total := length()
-	if size(st) <= budget || total == 0 {
-		return 0
+	if total == 0 || measure() <= limit {
+		return
 	}
-	// The longest prefix that fits is in [lo, hi]; reslicing up to hi is
-	// safe because cutting keeps the capacity.
-	lo, hi := 0, total
+	lo, hi := 0, total // the longest prefix that fits is in [lo, hi]
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		cut(mid)
-		if size(st) <= budget {
+		if measure() <= limit {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
 	cut(lo)
-	return total - lo
 }
 
 // Summarize counts the report. A source group × destination pair takes the

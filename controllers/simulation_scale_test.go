@@ -1,0 +1,154 @@
+package controllers_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/testenv"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
+)
+
+// TestSimulationAtScale is issue 6's second acceptance test: with 2,000
+// service accounts, 300 ServiceEntries and 500 policies, the status stays
+// under 64 KiB, the report ConfigMap holds the full report, and a reconcile
+// with unchanged inputs writes nothing.
+func TestSimulationAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 2,800 objects")
+	}
+	ns := env.CreateNamespace(t, "sim-scale", nil).Name
+	manifests := scalegen.Generate(scalegen.Config{Namespaces: 40, AccountsPerNS: 50, ServiceEntries: 300, Policies: 500, Seed: 6})
+	// Make every name unique to this test, and its source namespaces
+	// selectable by this test's gateway alone.
+	manifests = regexp.MustCompile(`\bns-(\d+)`).ReplaceAllString(manifests, ns+"-src-$1")
+	manifests = strings.ReplaceAll(manifests, "istio-egress", ns)
+	manifests = strings.ReplaceAll(manifests, "labels: {istio.io/dataplane-mode: ambient}",
+		"labels: {istio.io/dataplane-mode: ambient, "+sourcesLabel+": "+ns+"}")
+	var namespaces, objects []*unstructured.Unstructured
+	for _, doc := range strings.Split(manifests, "\n---\n") {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case u.Object == nil || u.GetKind() == "EgressGateway" || u.GetName() == ns:
+		case u.GetKind() == "Namespace":
+			namespaces = append(namespaces, u)
+		default:
+			objects = append(objects, u)
+		}
+	}
+	cacheNamespaces := []string{ns}
+	for _, n := range namespaces {
+		cacheNamespaces = append(cacheNamespaces, n.GetName())
+	}
+	t.Cleanup(func() {
+		for _, n := range namespaces {
+			mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: n.GetName()}, `{"metadata":{"labels":{"istio.io/dataplane-mode":null}}}`)
+		}
+	})
+	createAll(t, namespaces)
+	createAll(t, objects)
+	op := startOperatorIn(t, env.Config, cacheNamespaces, controllers.Options{})
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+	})
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	got := waitForSimulation(t, key, "the report of 2,000 service accounts", func(sim *egressv1alpha1.SimulationStatus) bool {
+		return sim.Summary.Policies == 500 && sim.Summary.Sources >= 2000
+	})
+	sim := got.Status.Simulation
+	status, err := json.Marshal(got.Status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("simulation took %s: %d sources, %d groups, %d destinations, %d reachable pairs, %d findings; status %d bytes; %s",
+		sim.Duration.Duration, sim.Summary.Sources, sim.Summary.Groups, sim.Summary.Destinations, sim.Summary.Reachable, sim.Summary.Findings.Total, len(status), sim.Truncated)
+	if len(status) > 64<<10 {
+		t.Errorf("status is %d bytes, more than 64 KiB", len(status))
+	}
+	if sim.Summary.Destinations < 300 || sim.ReportConfigMap != "waypoint-report" || sim.Truncated == "" {
+		t.Errorf("destinations %d, reportConfigMap %q, truncated %q", sim.Summary.Destinations, sim.ReportConfigMap, sim.Truncated)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: sim.ReportConfigMap}, cm); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(cm.Data["report.json"])
+	if gz, ok := cm.BinaryData["report.json.gz"]; ok {
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var full reach.Report
+	if err := json.Unmarshal(data, &full); err != nil {
+		t.Fatalf("the report ConfigMap: %v", err)
+	}
+	t.Logf("report ConfigMap: %d bytes of JSON (compressed: %v)", len(data), len(cm.BinaryData) > 0)
+	if len(full.Groups) != int(sim.Summary.Groups) || len(full.Destinations) != int(sim.Summary.Destinations) || len(full.Reachability) <= len(sim.Reachability) {
+		t.Errorf("the ConfigMap's report is not the full report: %d groups, %d destinations, %d entries", len(full.Groups), len(full.Destinations), len(full.Reachability))
+	}
+
+	settle()
+	n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
+	mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: ns}, `{"metadata":{"annotations":{"test/touch":"1"}}}`)
+	testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
+		return metricSum(t, "controller_runtime_reconcile_total") > reconciles, nil
+	})
+	settle()
+	if w := writes(op.requests.since(n)); len(w) != 0 {
+		t.Errorf("a reconcile with unchanged inputs wrote: %v", w)
+	}
+}
+
+// createAll creates objects concurrently.
+func createAll(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	work := make(chan *unstructured.Unstructured)
+	errs := make(chan error, len(objs))
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range work {
+				if err := env.Client.Create(context.Background(), u); err != nil {
+					errs <- fmt.Errorf("creating %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+				}
+			}
+		}()
+	}
+	for _, u := range objs {
+		work <- u
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
