@@ -4,9 +4,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -44,12 +46,32 @@ func TestScaling(t *testing.T) {
 	}
 	waitForCondition(t, ns, "egress", egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue)
 
-	// No fight: once settled, nobody rewrites the Deployment.
-	d := waitForReadyReplicas(t, ns, "egress", 2)
-	generation := d.Generation
-	time.Sleep(10 * time.Second)
-	d = waitForReadyReplicas(t, ns, "egress", 2)
-	if d.Generation != generation {
-		t.Errorf("Deployment generation moved from %d to %d with the HPA in charge: istiod and the HPA fight over replicas", generation, d.Generation)
+	// No fight: after the switch (istiod drops replicas from its apply, the
+	// HPA sets them) the Deployment's generation must stop moving. A fight
+	// would keep bumping it until the deadline. The quiet window outlasts the
+	// HPA controller's 15 s sync period, so the HPA has had its say.
+	settled := waitForStableGeneration(t, ns, "egress", 20*time.Second)
+	if got := ptr.Deref(settled.Spec.Replicas, 0); got != 2 {
+		t.Errorf("settled Deployment has %d replicas, want the HPA's minimum 2", got)
 	}
+}
+
+// waitForStableGeneration waits until the Deployment's generation has not
+// changed for quiet, and returns it then.
+func waitForStableGeneration(t *testing.T, ns, name string, quiet time.Duration) *appsv1.Deployment {
+	t.Helper()
+	d := &appsv1.Deployment{}
+	var last int64
+	var since time.Time
+	testenv.Eventually(t, timeout, fmt.Sprintf("Deployment %s/%s generation to stop moving for %s", ns, name, quiet), func(ctx context.Context) (bool, error) {
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, d); err != nil {
+			return false, err
+		}
+		if d.Generation != last {
+			last, since = d.Generation, time.Now()
+			return false, nil
+		}
+		return time.Since(since) >= quiet, nil
+	})
+	return d
 }
