@@ -72,4 +72,41 @@ func TestSeedScenario(t *testing.T) {
 	// Istio's own verdicts: the ServiceEntry is bound, the policy accepted.
 	waitForIstioCondition(t, serviceEntryGVK, ns, "httpbin.org", "istio.io/WaypointBound", metav1.ConditionTrue)
 	waitForIstioCondition(t, policyGVK, ns, "httpbin", "WaypointAccepted", metav1.ConditionTrue)
+
+	// The operator's report says what the seed's expected.yaml says.
+	waitForCondition(t, ns, "waypoint", egressv1alpha1.ConditionSimulated, metav1.ConditionTrue)
+	assertSeedReport(t, egressGateway(t, ns, "waypoint"), src)
+}
+
+// assertSeedReport checks status.simulation: the admin may send anything to
+// httpbin.org:80, everyone else only GET /get, decided by the seed's policy.
+func assertSeedReport(t *testing.T, egw *egressv1alpha1.EgressGateway, srcNS string) {
+	t.Helper()
+	sim := egw.Status.Simulation
+	if sim == nil {
+		t.Fatal("status.simulation is empty")
+	}
+	admin := "cluster.local/ns/" + srcNS + "/sa/admin"
+	var sawAdmin, sawOthers bool
+	for _, e := range sim.Reachability {
+		if e.Destination != "httpbin.org:80" {
+			continue
+		}
+		switch {
+		case len(e.Sources) == 1 && e.Sources[0] == admin:
+			sawAdmin = true
+			if e.Access != egressv1alpha1.AccessAll {
+				t.Errorf("admin access = %s, want all", e.Access)
+			}
+		case e.OtherSources:
+			sawOthers = true
+			if e.Access != egressv1alpha1.AccessPartial || len(e.Allowed) != 1 ||
+				fmt.Sprint(e.Allowed[0].Methods, e.Allowed[0].Paths) != "[GET] [/get]" || e.Allowed[0].Policy != egw.Namespace+"/httpbin" {
+				t.Errorf("other sources = %s %+v, want partial: exactly GET /get by %s/httpbin", e.Access, e.Allowed, egw.Namespace)
+			}
+		}
+	}
+	if !sawAdmin || !sawOthers {
+		t.Errorf("status.simulation.reachability lacks the admin or the other-sources entry for httpbin.org:80: %+v", sim.Reachability)
+	}
 }
