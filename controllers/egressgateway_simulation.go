@@ -72,6 +72,7 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 	}
 	started := time.Now()
 	report, _ := reach.Build(prepared.Input) // the error issues are findings in the report
+	simulation.AddInputIssues(report, prepared.Issues)
 	run := simulation.Run{Digest: prepared.Digest, Started: started, Took: time.Since(started), Policies: policies, Report: report}
 	metrics.RecordSimulation(s.egw.Namespace, s.egw.Name, run.Took)
 	st, full, err := simulation.Status(run, r.statusBudget(), simulation.ReportName(s.egw.Name))

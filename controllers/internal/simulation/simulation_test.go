@@ -19,6 +19,7 @@ import (
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -203,5 +204,17 @@ func TestReportConfigMap(t *testing.T) {
 	back = reach.Report{}
 	if err := json.NewDecoder(zr).Decode(&back); err != nil || len(back.Findings) != 20000 {
 		t.Fatalf("compressed report: %v, %d findings", err, len(back.Findings))
+	}
+}
+
+func TestAddInputIssues(t *testing.T) {
+	r := &reach.Report{}
+	AddInputIssues(r, simulator.Issues{{Severity: simulator.SeverityError, Object: "Gateway ns/w", Field: "spec", Message: "cannot decode"}})
+	want := reach.Finding{Severity: reach.SeverityError, Code: reach.CodeInvalidInput, Object: "Gateway ns/w", Field: "spec", Message: "cannot decode"}
+	if len(r.Findings) != 1 || r.Findings[0].Code != want.Code || r.Findings[0].Severity != want.Severity || r.Findings[0].Object != want.Object {
+		t.Errorf("findings %+v", r.Findings)
+	}
+	if s := Summarize(r, 0); s.Findings.Errors != 1 {
+		t.Errorf("summary %+v", s.Findings)
 	}
 }
