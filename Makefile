@@ -28,9 +28,10 @@ help: ## Show the targets and what they do.
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 .PHONY: demo
-demo: ## Run the seed scenario end to end on a local control plane (coming: see README).
-	@echo "make demo: the end-to-end demo lands with the operator's report (issue 6)."
-	@echo "Today, 'make test' runs the API against a real kube-apiserver built from Go modules."
+demo: ## Run the seed scenario end to end on a local cluster (coming: see README).
+	@echo "make demo is not there yet. Today 'make e2e' runs the seed scenario on a local"
+	@echo "cluster (kwok nodes + the real istiod) and checks the report in the EgressGateway's status,"
+	@echo "and 'make build && bin/egressctl simulate -f <manifests>' prints the report without a cluster."
 
 ##@ Development
 
