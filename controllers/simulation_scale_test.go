@@ -31,7 +31,7 @@ import (
 // with unchanged inputs writes nothing.
 func TestSimulationAtScale(t *testing.T) {
 	if testing.Short() {
-		t.Skip("creates 2,800 objects")
+		t.Skip("-short: this test creates 2,800 objects in the API server; make test (no -short) runs it")
 	}
 	ns := env.CreateNamespace(t, "sim-scale", nil).Name
 	manifests := scalegen.Generate(scalegen.Config{Namespaces: 40, AccountsPerNS: 50, ServiceEntries: 300, Policies: 500, Seed: 6})

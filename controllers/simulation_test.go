@@ -102,26 +102,7 @@ func TestSimulationSeed(t *testing.T) {
 	}
 	op := startOperatorIn(t, env.Config, []string{ns, src, other}, controllers.Options{})
 	admin := "cluster.local/ns/" + src + "/sa/admin"
-	createYAML(t, fmt.Sprintf(`
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: httpbin.org, namespace: %s}
-spec:
-  hosts: [httpbin.org]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: DNS
-`, ns))
-	createYAML(t, fmt.Sprintf(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: httpbin, namespace: %s}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}]
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: [%q]}}]
-  - to: [{operation: {methods: [GET], paths: [/get]}}]
-`, ns, admin))
+	createSeedDestination(t, ns, admin)
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
 	})
@@ -284,6 +265,14 @@ func seedInNamespace(t *testing.T, ns string) (src, admin string) {
 		}
 	}
 	admin = "cluster.local/ns/" + src + "/sa/admin"
+	createSeedDestination(t, ns, admin)
+	return src, admin
+}
+
+// createSeedDestination creates the seed's ServiceEntry httpbin.org and its
+// policy in ns: admin may send anything, everyone else only GET /get.
+func createSeedDestination(t *testing.T, ns, admin string) {
+	t.Helper()
 	createYAML(t, fmt.Sprintf(`
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -304,7 +293,6 @@ spec:
   - from: [{source: {principals: [%q]}}]
   - to: [{operation: {methods: [GET], paths: [/get]}}]
 `, ns, admin))
-	return src, admin
 }
 
 func TestSimulationReportConfigMap(t *testing.T) {
