@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -15,9 +17,18 @@ const waypointHBONEPort = 15008
 // expandEgressGateways adds what the operator would create for each
 // EgressGateway: its waypoint Gateway and its enrollment labels. Labels a
 // user already set are kept, since the operator only removes what it added.
+// The ServiceEntries and DestinationRules of spec.destinations are already
+// in the snapshot (addEgressDestinations); the destinations the operator
+// would refuse are reported here.
 func (c *compiler) expandEgressGateways() {
 	for _, egw := range c.snap.EgressGateways {
 		c.addEgressWaypoint(egw)
+		if problems := egw.Annotations[annotationDestinationProblems]; problems != "" {
+			for _, p := range strings.Split(problems, "\n") {
+				field, msg, _ := strings.Cut(p, ": ")
+				c.issues.add(SeverityWarning, egw.Origin, field, "%s; the operator does not create it", msg)
+			}
+		}
 		if egw.EnrollNamespace {
 			c.enrollNamespace(egw)
 		}

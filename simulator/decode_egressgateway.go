@@ -1,9 +1,14 @@
 package simulator
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -17,6 +22,23 @@ type egressGatewaySpec struct {
 	} `json:"waypoint"`
 	EnrollNamespace      *bool                 `json:"enrollNamespace"`
 	ServiceEntrySelector *metav1.LabelSelector `json:"serviceEntrySelector"`
+	Destinations         []egressDestination   `json:"destinations"`
+}
+
+// egressDestination mirrors one spec.destinations entry.
+type egressDestination struct {
+	Host  string `json:"host"`
+	Ports []struct {
+		Number         uint32 `json:"number"`
+		Protocol       string `json:"protocol"`
+		Name           string `json:"name"`
+		TLSOrigination *struct {
+			Mode           string `json:"mode"`
+			TargetPort     uint32 `json:"targetPort"`
+			SNI            string `json:"sni"`
+			CredentialName string `json:"credentialName"`
+		} `json:"tlsOrigination"`
+	} `json:"ports"`
 }
 
 // Traffic types a waypoint accepts (label istio.io/waypoint-for).
@@ -51,5 +73,219 @@ func decodeEgressGateway(s *Snapshot, m Meta, spec json.RawMessage) error {
 		return fmt.Errorf("spec.waypoint.trafficType: must be %q or %q, got %q", TrafficService, TrafficAll, egw.TrafficType)
 	}
 	put(s, &s.EgressGateways, m.Origin, egw)
+	addEgressDestinations(s, egw, es.Destinations)
 	return nil
+}
+
+// Labels and annotations on the objects the simulator derives from an
+// EgressGateway's spec.destinations.
+const (
+	// labelEgressGateway is the label the operator puts on every object it
+	// creates for an EgressGateway, with the gateway's name as value.
+	labelEgressGateway = "egress.ambient.io/egressgateway"
+	// annotationDestinationProblems carries, on the simulator's copy of an
+	// EgressGateway, the destinations the operator would not create and
+	// why, one per line, for the compiler to report.
+	annotationDestinationProblems = "simulator.egress.ambient.io/destination-problems"
+	// defaultTLSTargetPort is tlsOrigination.targetPort's default.
+	defaultTLSTargetPort = 443
+	// maxObjectName is the longest ServiceEntry or DestinationRule name.
+	maxObjectName = 253
+)
+
+// addEgressDestinations adds the ServiceEntry and DestinationRule the
+// operator creates for each of egw's spec.destinations, with the same names
+// and specs (controllers/internal/destinations renders them for the operator;
+// a test there checks the two agree). An object of the same kind, namespace
+// and name already read stays: the live object wins, as the operator never
+// overwrites an object it does not own; a later one replaces the derived
+// one. Objects an earlier version of egw derived are dropped first.
+func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestination) {
+	from := egw.Namespace + "/" + egw.Name
+	dropDerived(s, from)
+	var problems []string
+	names := map[string]string{}
+	for i, d := range dests {
+		if msg := destinationProblem(d); msg != "" {
+			problems = append(problems, fmt.Sprintf("spec.destinations[%d]: %s", i, msg))
+			continue
+		}
+		name := destinationObjectName(d.Host, "")
+		if other, taken := names[name]; taken {
+			problems = append(problems, fmt.Sprintf("spec.destinations[%d]: hosts %s and %s both need ServiceEntry %s",
+				i, other, d.Host, name))
+			continue
+		}
+		names[name] = d.Host
+		meta := func(kind, name string) Meta {
+			return Meta{
+				Origin:      Origin{File: egw.File, Kind: kind, Namespace: egw.Namespace, Name: name},
+				Labels:      map[string]string{labelEgressGateway: egw.Name},
+				Annotations: map[string]string{annotationFromEgressGateway: from},
+			}
+		}
+		se := &ServiceEntry{Meta: meta("ServiceEntry", name), Spec: derivedServiceEntry(d)}
+		if !has(s, se.Origin) {
+			put(s, &s.ServiceEntries, se.Origin, se)
+		}
+		if spec := derivedDestinationRule(d); spec != nil {
+			dr := &DestinationRule{Meta: meta("DestinationRule", destinationObjectName(d.Host, "-tls")), Spec: spec}
+			if !has(s, dr.Origin) {
+				put(s, &s.DestinationRules, dr.Origin, dr)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		if egw.Annotations == nil {
+			egw.Annotations = map[string]string{}
+		}
+		egw.Annotations[annotationDestinationProblems] = strings.Join(problems, "\n")
+	}
+}
+
+func has(s *Snapshot, o Origin) bool {
+	_, ok := s.index[objectKey(o)]
+	return ok
+}
+
+// dropDerived removes the ServiceEntries and DestinationRules derived from
+// the EgressGateway from ("namespace/name").
+func dropDerived(s *Snapshot, from string) {
+	s.ServiceEntries = dropFrom(s, s.ServiceEntries, func(se *ServiceEntry) Meta { return se.Meta }, from)
+	s.DestinationRules = dropFrom(s, s.DestinationRules, func(dr *DestinationRule) Meta { return dr.Meta }, from)
+}
+
+func dropFrom[T any](s *Snapshot, list []*T, meta func(*T) Meta, from string) []*T {
+	kept := list[:0]
+	for _, v := range list {
+		m := meta(v)
+		if m.Annotations[annotationFromEgressGateway] == from {
+			delete(s.index, objectKey(m.Origin))
+			continue
+		}
+		kept = append(kept, v)
+	}
+	for i, v := range kept {
+		s.index[objectKey(meta(v).Origin)] = i
+	}
+	return kept
+}
+
+// destinationObjectName is "<host><suffix>", with a leading "*." spelled
+// "wildcard.", cut to a valid length with 8 hex digits of the host's
+// digest when too long.
+func destinationObjectName(host, suffix string) string {
+	base := host
+	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		base = "wildcard." + rest
+	}
+	if len(base)+len(suffix) <= maxObjectName {
+		return base + suffix
+	}
+	sum := sha256.Sum256([]byte(base))
+	hash := "-" + hex.EncodeToString(sum[:])[:8]
+	return strings.TrimRight(base[:maxObjectName-len(suffix)-len(hash)], ".-") + hash + suffix
+}
+
+// destinationProblem says why the operator would not create a destination:
+// a wildcard host is DYNAMIC_DNS, which Istio allows only on ports the host
+// can be read from.
+func destinationProblem(d egressDestination) string {
+	if !strings.HasPrefix(d.Host, "*.") {
+		return ""
+	}
+	for _, p := range d.Ports {
+		switch proto := portProtocol(p.Protocol); proto {
+		case "HTTP", "HTTP2", "GRPC", "TLS":
+		default:
+			return fmt.Sprintf("port %d of wildcard host %s has protocol %s, but Istio resolves a wildcard host only from an HTTP Host header or a TLS SNI: use protocol HTTP, HTTP2, GRPC or TLS (TLS for HTTPS traffic)",
+				p.Number, d.Host, proto)
+		}
+	}
+	return ""
+}
+
+func portProtocol(p string) string {
+	if p == "" {
+		return "HTTP"
+	}
+	return p
+}
+
+func sortedDestinationPorts(d egressDestination) []int {
+	order := make([]int, len(d.Ports))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return d.Ports[order[a]].Number < d.Ports[order[b]].Number })
+	return order
+}
+
+// derivedServiceEntry is the ServiceEntry spec of one destination: its host,
+// MESH_EXTERNAL (the default), DNS resolution (DYNAMIC_DNS for a wildcard),
+// its ports by number, with targetPort where TLS is originated.
+func derivedServiceEntry(d egressDestination) *networkingv1alpha3.ServiceEntry {
+	spec := &networkingv1alpha3.ServiceEntry{
+		Hosts:      []string{d.Host},
+		Location:   networkingv1alpha3.ServiceEntry_MESH_EXTERNAL,
+		Resolution: networkingv1alpha3.ServiceEntry_DNS,
+	}
+	if strings.HasPrefix(d.Host, "*.") {
+		spec.Resolution = networkingv1alpha3.ServiceEntry_DYNAMIC_DNS
+	}
+	for _, i := range sortedDestinationPorts(d) {
+		p := d.Ports[i]
+		proto := portProtocol(p.Protocol)
+		port := &networkingv1alpha3.ServicePort{Number: p.Number, Protocol: proto, Name: p.Name}
+		if port.Name == "" {
+			port.Name = fmt.Sprintf("%s-%d", strings.ToLower(proto), p.Number)
+		}
+		if t := p.TLSOrigination; t != nil {
+			port.TargetPort = t.TargetPort
+			if port.TargetPort == 0 {
+				port.TargetPort = defaultTLSTargetPort
+			}
+		}
+		spec.Ports = append(spec.Ports, port)
+	}
+	return spec
+}
+
+// derivedDestinationRule originates TLS for the ports that ask: in
+// trafficPolicy.tls when every port asks the same, else per port. Nil when
+// no port asks.
+func derivedDestinationRule(d egressDestination) *networkingv1alpha3.DestinationRule {
+	type tls struct{ mode, sni, credential string }
+	var ports []uint32
+	var settings []tls
+	for _, i := range sortedDestinationPorts(d) {
+		if t := d.Ports[i].TLSOrigination; t != nil {
+			ports = append(ports, d.Ports[i].Number)
+			settings = append(settings, tls{t.Mode, t.SNI, t.CredentialName})
+		}
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	client := func(t tls) *networkingv1alpha3.ClientTLSSettings {
+		mode := networkingv1alpha3.ClientTLSSettings_SIMPLE
+		if t.mode == "MUTUAL" {
+			mode = networkingv1alpha3.ClientTLSSettings_MUTUAL
+		}
+		return &networkingv1alpha3.ClientTLSSettings{Mode: mode, Sni: t.sni, CredentialName: t.credential}
+	}
+	spec := &networkingv1alpha3.DestinationRule{Host: d.Host, TrafficPolicy: &networkingv1alpha3.TrafficPolicy{}}
+	same := len(ports) == len(d.Ports)
+	for _, t := range settings[1:] {
+		same = same && t == settings[0]
+	}
+	if same {
+		spec.TrafficPolicy.Tls = client(settings[0])
+		return spec
+	}
+	for i, n := range ports {
+		spec.TrafficPolicy.PortLevelSettings = append(spec.TrafficPolicy.PortLevelSettings,
+			&networkingv1alpha3.TrafficPolicy_PortTrafficPolicy{Port: &networkingv1alpha3.PortSelector{Number: n}, Tls: client(settings[i])})
+	}
+	return spec
 }

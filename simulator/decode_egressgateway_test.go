@@ -1,0 +1,129 @@
+package simulator
+
+import (
+	"strings"
+	"testing"
+)
+
+const egwWithDestinations = `
+apiVersion: egress.ambient.io/v1alpha1
+kind: EgressGateway
+metadata: {name: waypoint, namespace: egress}
+spec:
+  destinations:
+  - host: httpbin.org
+    ports: [{number: 80, tlsOrigination: {mode: SIMPLE}}]
+  - host: "*.example.com"
+    ports: [{number: 443, protocol: TLS}]
+`
+
+const liveServiceEntry = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin.org, namespace: egress}
+spec:
+  hosts: [live.example.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+`
+
+func parseDocs(t *testing.T, docs ...string) *Snapshot {
+	t.Helper()
+	s := &Snapshot{}
+	for i, d := range docs {
+		issues, err := s.AddYAML("doc"+string(rune('0'+i)), []byte(d))
+		if err != nil || len(issues.Filter(SeverityError)) > 0 {
+			t.Fatalf("doc %d: %v %v", i, err, issues)
+		}
+	}
+	return s
+}
+
+func entryNames(s *Snapshot) (ses, drs []string) {
+	for _, se := range s.ServiceEntries {
+		ses = append(ses, se.Name+"="+strings.Join(se.Spec.GetHosts(), ","))
+	}
+	for _, dr := range s.DestinationRules {
+		drs = append(drs, dr.Name+"="+dr.Spec.GetHost()+":"+dr.Spec.GetTrafficPolicy().GetTls().GetMode().String())
+	}
+	return ses, drs
+}
+
+func TestEgressGatewayDestinations(t *testing.T) {
+	derivedSEs := "httpbin.org=httpbin.org wildcard.example.com=*.example.com"
+	for _, tc := range []struct {
+		name     string
+		docs     []string
+		ses, drs string
+	}{
+		{"derived", []string{egwWithDestinations}, derivedSEs, "httpbin.org-tls=httpbin.org:SIMPLE"},
+		{"a live object read before wins", []string{liveServiceEntry, egwWithDestinations},
+			"httpbin.org=live.example.org wildcard.example.com=*.example.com", "httpbin.org-tls=httpbin.org:SIMPLE"},
+		{"a live object read after replaces the derived one", []string{egwWithDestinations, liveServiceEntry},
+			"httpbin.org=live.example.org wildcard.example.com=*.example.com", "httpbin.org-tls=httpbin.org:SIMPLE"},
+		{"a later version of the gateway drops what the earlier one derived", []string{egwWithDestinations, `
+apiVersion: egress.ambient.io/v1alpha1
+kind: EgressGateway
+metadata: {name: waypoint, namespace: egress}
+spec:
+  destinations: [{host: other.org, ports: [{number: 80}]}]
+`}, "other.org=other.org", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := parseDocs(t, tc.docs...)
+			ses, drs := entryNames(s)
+			if got := strings.Join(ses, " "); got != tc.ses {
+				t.Errorf("ServiceEntries %q, want %q", got, tc.ses)
+			}
+			if got := strings.Join(drs, " "); got != tc.drs {
+				t.Errorf("DestinationRules %q, want %q", got, tc.drs)
+			}
+			// The index still finds every object, so a later document
+			// replaces it in place.
+			for i, se := range s.ServiceEntries {
+				if s.index[objectKey(se.Origin)] != i {
+					t.Errorf("index of %s is %d, want %d", se.Name, s.index[objectKey(se.Origin)], i)
+				}
+			}
+		})
+	}
+}
+
+func TestEgressGatewayDestinationDefaults(t *testing.T) {
+	s := parseDocs(t, egwWithDestinations)
+	se := s.ServiceEntries[0].Spec
+	p := se.GetPorts()[0]
+	if p.GetName() != "http-80" || p.GetProtocol() != "HTTP" || p.GetTargetPort() != 443 || se.GetResolution().String() != "DNS" {
+		t.Errorf("httpbin.org: %v", se)
+	}
+	if r := s.ServiceEntries[1].Spec.GetResolution().String(); r != "DYNAMIC_DNS" {
+		t.Errorf("wildcard resolution %s, want DYNAMIC_DNS", r)
+	}
+	if l := s.ServiceEntries[0].Labels[labelEgressGateway]; l != "waypoint" {
+		t.Errorf("label %q", l)
+	}
+}
+
+func TestEgressGatewayDestinationProblems(t *testing.T) {
+	s := parseDocs(t, `
+apiVersion: egress.ambient.io/v1alpha1
+kind: EgressGateway
+metadata: {name: waypoint, namespace: egress}
+spec:
+  destinations:
+  - {host: "*.example.com", ports: [{number: 443, protocol: TLS}]}
+  - {host: wildcard.example.com, ports: [{number: 80}]}
+  - {host: "*.db.example", ports: [{number: 5432, protocol: TCP}]}
+`)
+	if len(s.ServiceEntries) != 1 || s.ServiceEntries[0].Name != "wildcard.example.com" || s.ServiceEntries[0].Spec.GetHosts()[0] != "*.example.com" {
+		t.Fatalf("want only the first wildcard's ServiceEntry, got %v", s.ServiceEntries)
+	}
+	_, issues := Compile(s, Options{})
+	for _, want := range []string{"spec.destinations[1]: hosts *.example.com and wildcard.example.com both need ServiceEntry wildcard.example.com",
+		"spec.destinations[2]: port 5432 of wildcard host *.db.example has protocol TCP"} {
+		field, msg, _ := strings.Cut(want, ": ")
+		if !anyIssue(issues, wantIssue{Severity: SeverityWarning, Object: "EgressGateway egress/waypoint", Field: field, Contains: msg}) {
+			t.Errorf("no warning %q in\n%s", want, renderIssues(issues))
+		}
+	}
+}
