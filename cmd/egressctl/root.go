@@ -60,7 +60,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newCheckCommand(), newSimulateCommand(), newDiffCommand())
+	root.AddCommand(newVersionCommand(), newCheckCommand(), newSimulateCommand(), newDiffCommand(), newReportCommand())
 	return root
 }
 

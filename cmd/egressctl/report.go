@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/render"
+)
+
+// The report ConfigMap's keys and annotation, as the operator writes them
+// (controllers/internal/simulation/report.go, which this command cannot
+// import).
+const (
+	reportKey           = "report.json"
+	compressedReportKey = "report.json.gz"
+	digestAnnotation    = "egress.ambient.io/inputs-digest"
+)
+
+// reportOptions are the flags of egressctl report.
+type reportOptions struct {
+	kube   *genericclioptions.ConfigFlags
+	output string
+}
+
+func newReportCommand() *cobra.Command {
+	o := &reportOptions{kube: genericclioptions.NewConfigFlags(true)}
+	cmd := &cobra.Command{
+		Use:   "report [-n NAMESPACE] NAME [-o table|json|yaml|dot|mermaid]",
+		Short: "Print the reachability report the operator keeps in an EgressGateway's status",
+		Long: "report reads the EgressGateway NAME from the cluster of your kubeconfig (--kubeconfig, KUBECONFIG,\n" +
+			"--context and -n as kubectl reads them) and prints its reachability report as egressctl simulate\n" +
+			"does. When the status holds only part of the report, the full report is read from the ConfigMap\n" +
+			"status.simulation.reportConfigMap names. The table ends with the EgressGateway's conditions.\n" +
+			"Exit codes: 0 done, 2 bad input (unknown flag, no such EgressGateway, no report yet).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args[0]) },
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(render.Formats, ", "))
+	o.kube.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *reportOptions) run(cmd *cobra.Command, name string) error {
+	if !validFormat(o.output) {
+		return badInput("-o: %q is not one of %s", o.output, strings.Join(render.Formats, ", "))
+	}
+	namespace, _, err := o.kube.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return badInput("kubeconfig: %w", err)
+	}
+	cfg, err := o.kube.ToRESTConfig()
+	if err != nil {
+		return badInput("kubeconfig: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(egressv1alpha1.AddToScheme(scheme))
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ref := namespace + "/" + name
+	egw := &egressv1alpha1.EgressGateway{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, egw); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return badInput("EgressGateway %s not found", ref)
+		case meta.IsNoMatchError(err):
+			return badInput("EgressGateway %s: the cluster does not serve the EgressGateway API (is the operator's CRD installed?)", ref)
+		}
+		return fmt.Errorf("reading EgressGateway %s: %w", ref, err)
+	}
+	sim := egw.Status.Simulation
+	if err := simulated(ref, egw.Status.Conditions, sim); err != nil {
+		return err
+	}
+	w, err := o.readReport(ctx, c, egw, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	switch o.output {
+	case "json":
+		return render.JSON(out, w)
+	case "yaml":
+		return render.YAML(out, w)
+	}
+	r, err := w.decode()
+	if err != nil {
+		return badInput("EgressGateway %s: -o %s: %w; -o json and -o yaml print the report", ref, o.output, err)
+	}
+	if o.output != "table" {
+		return render.Write(out, r, o.output)
+	}
+	// The table, then one blank line and the conditions.
+	var table bytes.Buffer
+	if err := render.Table(&table, r); err != nil {
+		return err
+	}
+	if _, err := out.Write(append(bytes.TrimRight(table.Bytes(), "\n"), "\n\n"...)); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return conditionsTable(out, egw.Status.Conditions)
+}
+
+// simulated fails, naming the Simulated condition, when the status holds no
+// report of the current inputs yet.
+func simulated(ref string, conds []metav1.Condition, sim *egressv1alpha1.SimulationStatus) error {
+	c := meta.FindStatusCondition(conds, egressv1alpha1.ConditionSimulated)
+	switch {
+	case c == nil && sim == nil:
+		return badInput("EgressGateway %s has no report yet: no %s condition (has the operator reconciled it?)",
+			ref, egressv1alpha1.ConditionSimulated)
+	case c == nil:
+		return nil // a report without the condition: an older operator; show it
+	case c.Status != metav1.ConditionTrue:
+		return badInput("EgressGateway %s has no current report: condition %s is %s, reason %s: %s",
+			ref, c.Type, c.Status, c.Reason, c.Message)
+	case sim == nil:
+		return badInput("EgressGateway %s has no status.simulation although %s is True (reason %s: %s)",
+			ref, c.Type, c.Reason, c.Message)
+	}
+	return nil
+}
+
+// readReport returns the full report from the ConfigMap the status names,
+// when it is current, and otherwise the report the status holds, with a
+// warning when that is only part of it.
+func (o *reportOptions) readReport(ctx context.Context, c client.Client, egw *egressv1alpha1.EgressGateway, stderr io.Writer) (*wireReport, error) {
+	sim := egw.Status.Simulation
+	if name := sim.ReportConfigMap; name != "" {
+		ref := egw.Namespace + "/" + name
+		cm := &corev1.ConfigMap{}
+		err := c.Get(ctx, client.ObjectKey{Namespace: egw.Namespace, Name: name}, cm)
+		switch {
+		case apierrors.IsNotFound(err):
+			fmt.Fprintf(stderr, "warning: ConfigMap %s with the full report does not exist (yet): the operator is recomputing the report\n", ref)
+		case err != nil:
+			return nil, fmt.Errorf("reading ConfigMap %s: %w", ref, err)
+		case cm.Annotations[digestAnnotation] != sim.InputsDigest:
+			fmt.Fprintf(stderr, "warning: ConfigMap %s holds the report of other inputs (digest %q, status has %q): the operator is recomputing the report\n",
+				ref, cm.Annotations[digestAnnotation], sim.InputsDigest)
+		default:
+			w, err := configMapReport(cm)
+			if err != nil {
+				return nil, fmt.Errorf("ConfigMap %s: %w", ref, err)
+			}
+			return w, nil
+		}
+	}
+	if sim.Truncated != "" {
+		fmt.Fprintf(stderr, "warning: showing status.simulation, which is not the full report: %s\n", sim.Truncated)
+	}
+	return statusReport(egw.Status.Destinations, sim)
+}
+
+// configMapReport reads the report JSON the operator stored in cm, plain or
+// gzip-compressed.
+func configMapReport(cm *corev1.ConfigMap) (*wireReport, error) {
+	data := []byte(cm.Data[reportKey])
+	if gz, ok := cm.BinaryData[compressedReportKey]; ok {
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", compressedReportKey, err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("%s: %w", compressedReportKey, err)
+		}
+	} else if _, ok := cm.Data[reportKey]; !ok {
+		return nil, fmt.Errorf("neither data.%s nor binaryData.%s is set", reportKey, compressedReportKey)
+	}
+	w := &wireReport{}
+	if err := json.Unmarshal(data, w); err != nil {
+		return nil, fmt.Errorf("the report is not JSON: %w", err)
+	}
+	w.normalize()
+	return w, nil
+}
+
+// statusReport rebuilds the report from the status. The status's
+// reachability, groups and findings have the JSON shape of the report,
+// save empty lists, so they are re-read through JSON; status.destinations
+// has one entry per host, which becomes one destination per port.
+func statusReport(dests []egressv1alpha1.DestinationStatus, sim *egressv1alpha1.SimulationStatus) (*wireReport, error) {
+	w := &wireReport{}
+	parts := []struct {
+		name     string
+		from, to any
+	}{
+		{"reachability", sim.Reachability, &w.Reachability},
+		{"groups", sim.Groups, &w.Groups},
+		{"findings", sim.Findings, &w.Findings},
+	}
+	for _, p := range parts {
+		data, err := json.Marshal(p.from)
+		if err != nil {
+			return nil, fmt.Errorf("encoding status.simulation.%s: %w", p.name, err)
+		}
+		if err := json.Unmarshal(data, p.to); err != nil {
+			return nil, fmt.Errorf("decoding status.simulation.%s as the report's: %w", p.name, err)
+		}
+	}
+	for _, ds := range dests {
+		var wp *string
+		if ds.Waypoint != "" {
+			wp = &ds.Waypoint
+		}
+		for _, p := range ds.Ports {
+			d := reach.Destination{Host: ds.Host, Port: int(p.Number), Protocol: p.Protocol, TargetPort: int(p.TargetPort),
+				ServiceEntry: ds.ServiceEntry, Waypoint: wp, Policies: ds.Policies}
+			if p.TLSOrigination != "" {
+				d.TLSOrigination = &reach.TLSOrigination{Mode: p.TLSOrigination, Port: d.Port}
+				if p.TargetPort != 0 {
+					d.TLSOrigination.Port = int(p.TargetPort)
+				}
+			}
+			w.Destinations = append(w.Destinations, d)
+		}
+	}
+	w.normalize()
+	return w, nil
+}
+
+// wireReport is the report's JSON contract (reach.Report) with each request
+// set (cube) kept as the JSON object it was read from: the simulator's
+// Cube is written to JSON but not read from it, so json and yaml print the
+// cubes as read, and decode checks that the simulator's types hold them.
+// Field names and order are reach.Report's and reach.Entry's.
+type wireReport struct {
+	Destinations []reach.Destination `json:"destinations"`
+	Reachability []wireEntry         `json:"reachability"`
+	Groups       []reach.Group       `json:"groups"`
+	Findings     []reach.Finding     `json:"findings"`
+	Probes       []reach.ProbeResult `json:"probes,omitempty"`
+}
+
+type wireEntry struct {
+	Destination  string           `json:"destination"`
+	Sources      []string         `json:"sources,omitempty"`
+	OtherSources bool             `json:"otherSources,omitempty"`
+	Access       reach.Access     `json:"access"`
+	Allowed      []map[string]any `json:"allowed"`
+	Denied       []map[string]any `json:"denied,omitempty"`
+	DecidedBy    []reach.Decider  `json:"decidedBy"`
+}
+
+// normalize gives every list the report always has an empty value instead
+// of none, as the simulator writes it; the status leaves empty lists out.
+func (w *wireReport) normalize() {
+	w.Destinations = nonNil(w.Destinations)
+	w.Reachability = nonNil(w.Reachability)
+	w.Groups = nonNil(w.Groups)
+	w.Findings = nonNil(w.Findings)
+	for i := range w.Destinations {
+		w.Destinations[i].Policies = nonNil(w.Destinations[i].Policies)
+	}
+	for i := range w.Reachability {
+		w.Reachability[i].Allowed = nonNil(w.Reachability[i].Allowed)
+		w.Reachability[i].DecidedBy = nonNil(w.Reachability[i].DecidedBy)
+	}
+	for i := range w.Groups {
+		w.Groups[i].Principals = nonNil(w.Groups[i].Principals)
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// decode reads the report into the simulator's types for the table and
+// graph renderers, and fails rather than print a request set the
+// simulator's Cube did not keep: its JSON must read back identically.
+func (w *wireReport) decode() (*reach.Report, error) {
+	want, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the report: %w", err)
+	}
+	r := &reach.Report{}
+	if err := json.Unmarshal(want, r); err != nil {
+		return nil, fmt.Errorf("decoding the report: %w", err)
+	}
+	got, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the decoded report: %w", err)
+	}
+	if bytes.Equal(got, want) {
+		return r, nil
+	}
+	for i, e := range r.Reachability {
+		for j, c := range e.Allowed {
+			if err := sameCube(c, w.Reachability[i].Allowed[j]); err != nil {
+				return nil, fmt.Errorf("%s: %w", e.Destination, err)
+			}
+		}
+		for j, c := range e.Denied {
+			if err := sameCube(c, w.Reachability[i].Denied[j]); err != nil {
+				return nil, fmt.Errorf("%s: %w", e.Destination, err)
+			}
+		}
+	}
+	return nil, errors.New("the report does not read back identically into the simulator's types")
+}
+
+// sameCube fails when the decoded cube c does not write the JSON it was
+// read from.
+func sameCube(c reach.Cube, want map[string]any) error {
+	got, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encoding a request set: %w", err)
+	}
+	wantJSON, err := json.Marshal(want)
+	if err != nil {
+		return fmt.Errorf("encoding a request set: %w", err)
+	}
+	if !bytes.Equal(got, wantJSON) {
+		return fmt.Errorf("this egressctl cannot read the request set %s back into the simulator's types (it reads %s)", wantJSON, got)
+	}
+	return nil
+}
+
+// conditionsTable ends the table output with the EgressGateway's
+// conditions.
+func conditionsTable(out io.Writer, conds []metav1.Condition) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONDITION\tSTATUS\tREASON\tMESSAGE")
+	for _, c := range conds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Type, c.Status, orDashText(c.Reason), orDashText(c.Message))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+func orDashText(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
