@@ -26,7 +26,7 @@ func (c *compiler) expandEgressGateways() {
 		if problems := egw.Annotations[annotationDestinationProblems]; problems != "" {
 			for _, p := range strings.Split(problems, "\n") {
 				field, msg, _ := strings.Cut(p, ": ")
-				c.issues.add(SeverityWarning, egw.Origin, field, "%s; the operator does not create it", msg)
+				c.issues.add(SeverityWarning, egw.Origin, field, "%s (the operator does not create this destination)", msg)
 			}
 		}
 		if egw.EnrollNamespace {

@@ -112,7 +112,7 @@ func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestin
 		}
 		name := destinationObjectName(d.Host, "")
 		if other, taken := names[name]; taken {
-			problems = append(problems, fmt.Sprintf("spec.destinations[%d]: hosts %s and %s both need ServiceEntry %s",
+			problems = append(problems, fmt.Sprintf("spec.destinations[%d]: hosts %s and %s both need ServiceEntry %s; remove one of them",
 				i, other, d.Host, name))
 			continue
 		}
