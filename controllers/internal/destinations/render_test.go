@@ -35,13 +35,13 @@ func TestRender(t *testing.T) {
 		// se and dr are their specs in YAML.
 		seName, se, drName, dr string
 	}{{
-		name: "plain HTTP, default protocol and port name",
-		dest: egressv1alpha1.Destination{Host: "api.example.com", Ports: []egressv1alpha1.DestinationPort{{Number: 8080}}},
+		name:   "plain HTTP, default protocol and port name",
+		dest:   egressv1alpha1.Destination{Host: "api.example.com", Ports: []egressv1alpha1.DestinationPort{{Number: 8080}}},
 		seName: "api.example.com",
 		se:     `{hosts: [api.example.com], ports: [{number: 8080, name: http-8080, protocol: HTTP}], resolution: DNS}`,
 	}, {
-		name: "TLS origination, default target port",
-		dest: egressv1alpha1.Destination{Host: "httpbin.org", Ports: []egressv1alpha1.DestinationPort{port(80, "HTTP", simple())}},
+		name:   "TLS origination, default target port",
+		dest:   egressv1alpha1.Destination{Host: "httpbin.org", Ports: []egressv1alpha1.DestinationPort{port(80, "HTTP", simple())}},
 		seName: "httpbin.org", drName: "httpbin.org-tls",
 		se: `{hosts: [httpbin.org], ports: [{number: 80, name: http-80, protocol: HTTP, targetPort: 443}], resolution: DNS}`,
 		dr: `{host: httpbin.org, trafficPolicy: {tls: {mode: SIMPLE}}}`,
@@ -79,8 +79,8 @@ func TestRender(t *testing.T) {
 		se: `{hosts: [sni.example.com], ports: [{number: 80, name: http-80, protocol: HTTP, targetPort: 443}, {number: 81, name: http-81, protocol: HTTP, targetPort: 443}], resolution: DNS}`,
 		dr: `{host: sni.example.com, trafficPolicy: {portLevelSettings: [{port: {number: 80}, tls: {mode: SIMPLE, sni: a.example.com}}, {port: {number: 81}, tls: {mode: SIMPLE, sni: b.example.com}}]}}`,
 	}, {
-		name: "wildcard host: a valid name and DYNAMIC_DNS",
-		dest: egressv1alpha1.Destination{Host: "*.example.com", Ports: []egressv1alpha1.DestinationPort{port(80, "HTTP", simple()), {Number: 443, Protocol: "TLS"}}},
+		name:   "wildcard host: a valid name and DYNAMIC_DNS",
+		dest:   egressv1alpha1.Destination{Host: "*.example.com", Ports: []egressv1alpha1.DestinationPort{port(80, "HTTP", simple()), {Number: 443, Protocol: "TLS"}}},
 		seName: "wildcard.example.com", drName: "wildcard.example.com-tls",
 		se: `{hosts: ["*.example.com"], ports: [{number: 80, name: http-80, protocol: HTTP, targetPort: 443}, {number: 443, name: tls-443, protocol: TLS}], resolution: DYNAMIC_DNS}`,
 		dr: `{host: "*.example.com", trafficPolicy: {portLevelSettings: [{port: {number: 80}, tls: {mode: SIMPLE}}]}}`,
