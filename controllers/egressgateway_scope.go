@@ -41,6 +41,16 @@ type scope struct {
 	// the report; simulationErr when the inputs could not be read.
 	simulationDisabled bool
 	simulationErr      error
+	// declared is what the destinations phase did with spec.destinations,
+	// nil when it did not run.
+	declared *destinationsOutcome
+	// destinations is status.destinations as the report has it, without
+	// istiod's conditions.
+	destinations []egressv1alpha1.DestinationStatus
+	// istioWaypointBound and istioPolicyAccepted are the conditions istiod
+	// wrote on the ServiceEntries and policies the simulation read.
+	istioWaypointBound  map[string]*egressv1alpha1.IstioCondition
+	istioPolicyAccepted map[string]*egressv1alpha1.IstioCondition
 }
 
 func newScope(egw *egressv1alpha1.EgressGateway) *scope {

@@ -39,6 +39,7 @@ var defaultSources = &metav1.LabelSelector{MatchLabels: map[string]string{"istio
 func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.egw.Spec.Simulation.Disabled {
 		s.simulationDisabled = true
+		metrics.ForgetReport(s.egw.Namespace, s.egw.Name)
 		return ctrl.Result{}, r.deleteReport(ctx, s)
 	}
 	in, err := r.simulationInputs(ctx, s)
@@ -67,6 +68,7 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 		}
 		if current {
 			s.simulation = cur.DeepCopy() // same inputs, same report: nothing to do
+			s.destinations = s.original.Status.Destinations
 			return nil
 		}
 	}
@@ -75,7 +77,7 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 	simulation.AddInputIssues(report, prepared.Issues)
 	run := simulation.Run{Digest: prepared.Digest, Started: started, Took: time.Since(started), Policies: policies, Report: report}
 	metrics.RecordSimulation(s.egw.Namespace, s.egw.Name, run.Took)
-	st, full, err := simulation.Status(run, r.statusBudget(), simulation.ReportName(s.egw.Name))
+	st, dests, full, err := simulation.Status(run, r.statusBudget(), simulation.ReportName(s.egw.Name), s.egw.Namespace+"/"+s.gatewayName)
 	if err != nil {
 		return err
 	}
@@ -93,8 +95,8 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 	if err != nil {
 		return err
 	}
-	metrics.RecordPairs(s.egw.Namespace, s.egw.Name, st.Summary.Pairs.All, st.Summary.Pairs.Partial, st.Summary.Pairs.None)
-	s.simulation = st
+	metrics.RecordReport(s.egw.Namespace, s.egw.Name, st.Summary.Pairs.All, st.Summary.Pairs.Partial, st.Summary.Pairs.None, report.Findings)
+	s.simulation, s.destinations = st, dests
 	return nil
 }
 
@@ -197,6 +199,10 @@ func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope
 			return nil, err
 		}
 	}
+	// istiod's own conditions are not inputs (they leave the digest alone)
+	// but the status shows them beside the simulator's answer.
+	s.istioWaypointBound = simulation.IstioWaypointBound(in.ServiceEntries)
+	s.istioPolicyAccepted = simulation.IstioPolicyAccepted(in.AuthorizationPolicies)
 	return in, nil
 }
 

@@ -17,12 +17,17 @@ import (
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/enrollment"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/helmrelease"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
 )
 
 // patchStatus computes the status from what the phases observed and
 // patches it only when it differs from what was read.
 func (r *EgressGatewayReconciler) patchStatus(ctx context.Context, s *scope) error {
 	computeStatus(s)
+	if w := s.egw.Status.Waypoint; w != nil {
+		metrics.RecordReplicas(s.egw.Namespace, s.egw.Name, w.Replicas, w.ReadyReplicas)
+	}
 	if equality.Semantic.DeepEqual(s.original.Status, s.egw.Status) {
 		return nil // steady state writes nothing
 	}
@@ -59,7 +64,7 @@ func computeStatus(s *scope) {
 	}
 	switch {
 	case s.simulationDisabled:
-		st.Simulation = nil
+		st.Simulation, st.Destinations = nil, nil
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionSimulated)
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionPoliciesValid)
 	case s.simulationErr != nil:
@@ -67,8 +72,14 @@ func computeStatus(s *scope) {
 			"the simulation inputs could not be read, status.simulation may be stale: "+s.simulationErr.Error()))
 	case s.simulation != nil:
 		st.Simulation = s.simulation
+		st.Destinations = simulation.WithIstioConditions(s.destinations, s.istioWaypointBound)
 		set(simulatedCondition(s.simulation))
-		set(policiesValidCondition(s.simulation))
+		set(policiesValidCondition(s.simulation, s.istioPolicyAccepted))
+	}
+	if c := destinationsReadyCondition(s.declared, len(s.egw.Spec.Destinations)); c != nil {
+		set(c)
+	} else if s.declared != nil {
+		meta.RemoveStatusCondition(&st.Conditions, ConditionDestinationsReady)
 	}
 	set(readyCondition(st.Conditions))
 	st.ObservedGeneration = gen
@@ -171,6 +182,21 @@ func simulatedCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condition 
 	msg := fmt.Sprintf("%d sources in %d groups, %d destinations, %d policies: %d pairs reachable (%d all, %d partial), %d none; %d findings (%d errors, %d warnings, %d info)",
 		sum.Sources, sum.Groups, sum.Destinations, sum.Policies, sum.Reachable, sum.Pairs.All, sum.Pairs.Partial, sum.Pairs.None,
 		sum.Findings.Total, sum.Findings.Errors, sum.Findings.Warnings, sum.Findings.Info)
+	if len(sim.Probes) > 0 {
+		verdicts := map[string]int{}
+		for _, p := range sim.Probes {
+			switch {
+			case p.Error != "":
+				verdicts["unanswerable"]++
+			default:
+				verdicts[p.Verdict]++
+			}
+		}
+		msg += fmt.Sprintf("; %d probes: %d ALLOW, %d DENY", len(sim.Probes), verdicts["ALLOW"], verdicts["DENY"])
+		if n := verdicts["unanswerable"]; n > 0 {
+			msg += fmt.Sprintf(", %d unanswerable (see status.simulation.probes)", n)
+		}
+	}
 	if quoted := quoteFindings(sim.Findings, func(egressv1alpha1.Finding) bool { return true }); quoted != "" {
 		msg += ": " + quoted
 	}
@@ -183,7 +209,11 @@ func simulatedCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condition 
 // policiesValidCondition is False when an AuthorizationPolicy has an
 // error-level finding (Istio would reject it, so it does nothing); warnings
 // about policies are quoted but keep it True.
-func policiesValidCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condition {
+//
+// istiod's own WaypointAccepted=False on a policy is quoted too: a policy
+// the waypoint does not enforce is worth knowing about whatever the
+// simulator concluded.
+func policiesValidCondition(sim *egressv1alpha1.SimulationStatus, accepted map[string]*egressv1alpha1.IstioCondition) *metav1.Condition {
 	const t = egressv1alpha1.ConditionPoliciesValid
 	isPolicy := func(f egressv1alpha1.Finding) bool { return strings.HasPrefix(f.Object, "AuthorizationPolicy ") }
 	var errs, warnings int
@@ -202,7 +232,7 @@ func policiesValidCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condit
 		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonInvalidPolicies,
 			fmt.Sprintf("%d policy errors, %d policy warnings: %s", errs, warnings, quoteFindings(sim.Findings, func(f egressv1alpha1.Finding) bool {
 				return isPolicy(f) && f.Severity == egressv1alpha1.SeverityError
-			})))
+			}))+notAccepted(accepted))
 	}
 	msg := fmt.Sprintf("%d policies, none rejected", sim.Summary.Policies)
 	if warnings > 0 {
@@ -210,7 +240,30 @@ func policiesValidCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condit
 			return isPolicy(f) && f.Severity == egressv1alpha1.SeverityWarning
 		}))
 	}
-	return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected, msg)
+	return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected, msg+notAccepted(accepted))
+}
+
+// notAccepted quotes the first policies istiod says no waypoint enforces,
+// in name order, or is empty.
+func notAccepted(accepted map[string]*egressv1alpha1.IstioCondition) string {
+	var names []string
+	for name, c := range accepted {
+		if c.Status == metav1.ConditionFalse {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	var quoted []string
+	for _, name := range names[:min(len(names), firstFindings)] {
+		quoted = append(quoted, fmt.Sprintf("%s (%s: %s)", name, accepted[name].Reason, accepted[name].Message))
+	}
+	if len(names) > len(quoted) {
+		quoted = append(quoted, fmt.Sprintf("and %d more", len(names)-len(quoted)))
+	}
+	return fmt.Sprintf("; istiod reports %d policies not accepted by a waypoint (WaypointAccepted=False): %s", len(names), strings.Join(quoted, "; "))
 }
 
 // quoteFindings renders the first findings that keep selects.
@@ -239,6 +292,7 @@ var readyConditionInputs = []string{
 	egressv1alpha1.ConditionEnrolled,
 	egressv1alpha1.ConditionPoliciesValid,
 	egressv1alpha1.ConditionSimulated,
+	ConditionDestinationsReady,
 }
 
 // readyCondition is True when every other condition present is True, and

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,10 +22,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	oplhandler "github.com/operator-framework/operator-lib/handler"
+	istiometav1alpha1 "istio.io/api/meta/v1alpha1"
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
 )
 
@@ -37,8 +41,12 @@ const (
 
 // CacheOptions limits what the manager caches to what the reconciler reads:
 // only the ConfigMaps, HorizontalPodAutoscalers and PodDisruptionBudgets the
-// waypoint chart renders (and the report ConfigMaps, labeled alike), and only the Deployments istiod makes for
-// Gateways, rather than every one in the cluster.
+// waypoint chart renders (and the report ConfigMaps, labeled alike), and
+// only the Deployments istiod makes for Gateways, rather than every one in
+// the cluster; ServiceAccounts are cached as metadata only (see
+// SetupWithManager). Every cached object drops its managedFields and
+// kubectl's last-applied copy, which the reconciler never reads and which
+// are often the larger part of an Istio object.
 func CacheOptions() cache.Options {
 	has := func(key string) labels.Selector {
 		req, err := labels.NewRequirement(key, selection.Exists, nil)
@@ -47,7 +55,7 @@ func CacheOptions() cache.Options {
 		}
 		return labels.NewSelector().Add(*req)
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+	return cache.Options{DefaultTransform: stripUnread, ByObject: map[client.Object]cache.ByObject{
 		&corev1.ConfigMap{}:                      {Label: has(renderedLabel)},
 		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(renderedLabel)},
 		&policyv1.PodDisruptionBudget{}:          {Label: has(renderedLabel)},
@@ -55,26 +63,60 @@ func CacheOptions() cache.Options {
 	}}
 }
 
+// stripUnread drops, from every object entering the cache, the metadata
+// the reconciler never reads.
+func stripUnread(in any) (any, error) {
+	obj, ok := in.(metav1.Object)
+	if !ok {
+		return in, nil // a DeletedFinalStateUnknown tombstone
+	}
+	obj.SetManagedFields(nil)
+	if a := obj.GetAnnotations(); a != nil {
+		if _, ok := a[lastAppliedAnnotation]; ok {
+			trimmed := make(map[string]string, len(a)-1)
+			for k, v := range a {
+				if k != lastAppliedAnnotation {
+					trimmed[k] = v
+				}
+			}
+			obj.SetAnnotations(trimmed)
+		}
+	}
+	return obj, nil
+}
+
+// lastAppliedAnnotation is kubectl's copy of the applied object.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
 // SetupWithManager registers the reconciler and its watches with mgr. Status
 // updates, of the EgressGateway and of the objects it owns, do not trigger a
 // reconcile, except those that change the waypoint's readiness.
 func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// The EgressGateway watch uses operator-lib's instrumented handler,
+	// which also exports each CR's creation time as
+	// resource_created_at_seconds; builder.For cannot take a handler, so
+	// the owned objects are watched through their controller reference, as
+	// builder.Owns would.
+	owner := handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &egressv1alpha1.EgressGateway{}, handler.OnlyControllerOwner())
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&egressv1alpha1.EgressGateway{}, builder.WithPredicates(specOrLifecycleChanged)).
-		Owns(&gatewayv1.Gateway{}, builder.WithPredicates(predicate.Or(contentChanged, gatewayReadinessChanged))).
-		Owns(&corev1.ConfigMap{}, builder.WithPredicates(contentChanged)).
-		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, builder.WithPredicates(contentChanged)).
-		Owns(&policyv1.PodDisruptionBudget{}, builder.WithPredicates(contentChanged)).
+		Watches(&egressv1alpha1.EgressGateway{}, &oplhandler.InstrumentedEnqueueRequestForObject[client.Object]{},
+			builder.WithPredicates(specOrLifecycleChanged)).
+		Watches(&gatewayv1.Gateway{}, owner, builder.WithPredicates(predicate.Or(contentChanged, gatewayReadinessChanged))).
+		Watches(&corev1.ConfigMap{}, owner, builder.WithPredicates(contentChanged)).
+		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, owner, builder.WithPredicates(contentChanged)).
+		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(contentChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfDeployment),
 			builder.WithPredicates(deploymentReadinessChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allGateways),
 			builder.WithPredicates(labelsOrAnnotationsChanged)).
 		Watches(&istionetworkingv1.ServiceEntry{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
-			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
+			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{},
+				istioConditionChanged(simulation.WaypointBoundCondition)))).
 		Watches(&istionetworkingv1.DestinationRule{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
 			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
 		Watches(&istiosecurityv1.AuthorizationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
-			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
+			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{},
+				istioConditionChanged(simulation.WaypointAcceptedCondition)))).
 		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing),
 			builder.OnlyMetadata, builder.WithPredicates(createOrDelete)).
 		Named("egressgateway").
@@ -196,6 +238,28 @@ var deploymentReadinessChanged = predicate.Funcs{UpdateFunc: func(e event.Update
 		o.Status.ReadyReplicas != n.Status.ReadyReplicas ||
 		deploymentAvailable(o) != deploymentAvailable(n)
 }}
+
+// istioConditionChanged passes status updates of an Istio object that
+// change the condition of type t istiod wrote, which status.destinations
+// and PoliciesValid quote.
+func istioConditionChanged(t string) predicate.Funcs {
+	find := func(obj client.Object) string {
+		var conds []*istiometav1alpha1.IstioCondition
+		switch o := obj.(type) {
+		case *istionetworkingv1.ServiceEntry:
+			conds = o.Status.GetConditions()
+		case *istiosecurityv1.AuthorizationPolicy:
+			conds = o.Status.GetConditions()
+		}
+		for _, c := range conds {
+			if c.GetType() == t {
+				return c.GetStatus() + "/" + c.GetReason() + "/" + c.GetMessage()
+			}
+		}
+		return ""
+	}
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool { return find(e.ObjectOld) != find(e.ObjectNew) }}
+}
 
 func sameMetadata(a, b client.Object) bool {
 	return reflect.DeepEqual(a.GetLabels(), b.GetLabels()) &&

@@ -69,6 +69,13 @@ func startOperatorWith(t *testing.T, base *rest.Config, namespace string, opts c
 // the cache sees no other.
 func startOperatorIn(t *testing.T, base *rest.Config, namespaces []string, opts controllers.Options) *operator {
 	t.Helper()
+	return startOperatorServing(t, base, namespaces, opts, metricsserver.Options{BindAddress: "0"})
+}
+
+// startOperatorServing is startOperatorIn with the manager's metrics
+// endpoint configured by metrics.
+func startOperatorServing(t *testing.T, base *rest.Config, namespaces []string, opts controllers.Options, metrics metricsserver.Options) *operator {
+	t.Helper()
 	if opts.RootNamespace == "" {
 		opts.RootNamespace = namespaces[0]
 	}
@@ -94,7 +101,7 @@ func startOperatorIn(t *testing.T, base *rest.Config, namespaces []string, opts 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:     env.Scheme,
 		Cache:      cacheOpts,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Metrics:    metrics,
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {

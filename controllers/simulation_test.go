@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -105,6 +106,10 @@ func TestSimulationSeed(t *testing.T) {
 	createSeedDestination(t, ns, admin)
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
+		e.Spec.Simulation.Probes = []egressv1alpha1.Probe{
+			{From: admin, Method: "POST", Host: "httpbin.org", Path: "/post", Port: 80},
+			{Method: "GET", Host: "httpbin.org", Path: "/get", Port: 80}, // every group
+		}
 	})
 	if err := env.Client.Create(context.Background(), egw); err != nil {
 		t.Fatal(err)
@@ -149,6 +154,40 @@ func TestSimulationSeed(t *testing.T) {
 		if c := meta.FindStatusCondition(got.Status.Conditions, egressv1alpha1.ConditionSimulated); c != nil && !strings.Contains(c.Message, "2 pairs reachable (1 all, 1 partial)") {
 			t.Errorf("Simulated message %q does not count the pairs", c.Message)
 		}
+		wantDests := []egressv1alpha1.DestinationStatus{{Host: "httpbin.org", ServiceEntry: ns + "/httpbin.org",
+			Ports:    []egressv1alpha1.DestinationPortStatus{{Number: 80, Protocol: "HTTP"}},
+			Waypoint: ns + "/waypoint", BoundToThisGateway: true, Policies: []string{policy}}}
+		if !reflect.DeepEqual(got.Status.Destinations, wantDests) {
+			t.Errorf("status.destinations:\n got  %+v\n want %+v", got.Status.Destinations, wantDests)
+		}
+		// The admin's POST, then GET /get once per group: both groups may.
+		if p := sim.Probes; len(p) != 3 || p[0].Verdict != "ALLOW" || p[0].Policy != policy || p[1].Verdict != "ALLOW" || p[2].Verdict != "ALLOW" {
+			t.Errorf("probes: want the admin's POST allowed by %s and GET /get allowed for both groups; got %+v", policy, p)
+		}
+	})
+
+	t.Run("istiod's conditions are shown", func(t *testing.T) {
+		patchIstioStatus(t, "networking.istio.io/v1", "ServiceEntry", client.ObjectKey{Namespace: ns, Name: "httpbin.org"},
+			"istio.io/WaypointBound", "True", "WaypointAccepted", "bound to "+ns+"/waypoint")
+		patchIstioStatus(t, "security.istio.io/v1", "AuthorizationPolicy", client.ObjectKey{Namespace: ns, Name: "httpbin"},
+			"WaypointAccepted", "False", "TargetNotFound", "no ServiceEntry httpbin.org")
+		testenv.Eventually(t, testenv.DefaultTimeout, "istiod's conditions in the status", func(ctx context.Context) (bool, error) {
+			e := getEGW(t, key)
+			if len(e.Status.Destinations) != 1 {
+				return false, nil
+			}
+			b := e.Status.Destinations[0].IstioWaypointBound
+			c := meta.FindStatusCondition(e.Status.Conditions, egressv1alpha1.ConditionPoliciesValid)
+			return b != nil && b.Status == metav1.ConditionTrue && b.Reason == "WaypointAccepted" &&
+				c != nil && strings.Contains(c.Message, policy+" (TargetNotFound: no ServiceEntry httpbin.org)"), nil
+		})
+		// Back to accepted: the message says nothing about it any more.
+		patchIstioStatus(t, "security.istio.io/v1", "AuthorizationPolicy", client.ObjectKey{Namespace: ns, Name: "httpbin"},
+			"WaypointAccepted", "True", "Accepted", "bound to "+ns+"/waypoint")
+		testenv.Eventually(t, testenv.DefaultTimeout, "PoliciesValid without istiod's complaint", func(ctx context.Context) (bool, error) {
+			c := meta.FindStatusCondition(getEGW(t, key).Status.Conditions, egressv1alpha1.ConditionPoliciesValid)
+			return c != nil && !strings.Contains(c.Message, "istiod"), nil
+		})
 	})
 
 	t.Run("no-op reconcile writes nothing", func(t *testing.T) {
@@ -248,6 +287,21 @@ func TestSimulationStatusShape(t *testing.T) {
 	}
 	if fmt.Sprint(want) != fmt.Sprint(got) {
 		t.Errorf("round trip lost fields:\n want %v\n got  %v", want, got)
+	}
+}
+
+// patchIstioStatus writes one condition into an Istio object's status, as
+// istiod does.
+func patchIstioStatus(t *testing.T, apiVersion, kind string, key client.ObjectKey, condType, status, reason, message string) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(key.Namespace)
+	u.SetName(key.Name)
+	patch := fmt.Sprintf(`{"status":{"conditions":[{"type":%q,"status":%q,"reason":%q,"message":%q}]}}`, condType, status, reason, message)
+	if err := env.Client.Status().Patch(context.Background(), u, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		t.Fatalf("patching the status of %s %s: %v", kind, key, err)
 	}
 }
 

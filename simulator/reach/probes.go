@@ -42,6 +42,37 @@ func LoadProbes(path string) ([]Probe, error) {
 	return f.Probes, nil
 }
 
+// expandProbes asks a probe without a caller (no from, not plaintext, no
+// source namespace) once per source group, from the group's first
+// principal: every principal of a group has the same access everywhere, so
+// one answers for all. That is how the EgressGateway's spec.simulation.probes
+// ask "who may send this request" without naming every workload.
+func expandProbes(probes []Probe, groups []Group) []Probe {
+	out := make([]Probe, 0, len(probes))
+	for _, p := range probes {
+		if p.From != "" || p.Plaintext || p.SourceNamespace != "" || len(groups) == 0 {
+			out = append(out, p)
+			continue
+		}
+		for _, g := range groups {
+			if len(g.Principals) == 0 {
+				continue
+			}
+			q := p
+			q.From = g.Principals[0]
+			q.Name = probeName(q)
+			if g.Count > 1 {
+				q.Name += fmt.Sprintf(" (group %s, %d sources)", g.Name, g.Count)
+			}
+			if p.Name != "" {
+				q.Name = p.Name + ": " + q.Name
+			}
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 // answerProbes evaluates each probe with Program.Eval, the engine egressctl
 // check uses, so the answers agree with check by construction.
 func answerProbes(prog *simulator.Program, probes []Probe) []ProbeResult {

@@ -31,7 +31,7 @@ func assemble(b *builder, in Input, dests []*destSpec, results []destResult, iss
 	sortFindings(r.Findings)
 	r.Findings = dedupeSorted(r.Findings)
 	if len(in.Probes) > 0 {
-		r.Probes = answerProbes(b.prog, in.Probes)
+		r.Probes = answerProbes(b.prog, expandProbes(in.Probes, r.Groups))
 	}
 	return r
 }

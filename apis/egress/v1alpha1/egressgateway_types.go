@@ -303,8 +303,10 @@ type EgressGatewayStatus struct {
 	// +optional
 	Waypoint *WaypointStatus `json:"waypoint,omitempty"`
 
-	// Destinations are the external hosts declared in this namespace, as
-	// ServiceEntries, and whether their traffic passes this waypoint.
+	// Destinations are the external hosts declared in this namespace and in
+	// the root namespace, as ServiceEntries, and whether their traffic
+	// passes this waypoint. Sorted by host; cut, with a note in
+	// simulation.truncated, when the status would outgrow its budget.
 	// +optional
 	Destinations []DestinationStatus `json:"destinations,omitempty"`
 
@@ -370,9 +372,49 @@ type DestinationStatus struct {
 	Waypoint string `json:"waypoint,omitempty"`
 	// BoundToThisGateway is true when Waypoint is this EgressGateway's.
 	BoundToThisGateway bool `json:"boundToThisGateway"`
-	// Policies are the namespace/name of the AuthorizationPolicies that apply.
+	// Policies are the namespace/name of the AuthorizationPolicies the
+	// waypoint enforces for this host, in evaluation order.
 	// +optional
 	Policies []string `json:"policies,omitempty"`
+	// IstioWaypointBound is istiod's own word on the binding: the
+	// ServiceEntry's istio.io/WaypointBound condition, when istiod writes
+	// it. It should agree with Waypoint; when it does not, trust istiod and
+	// report the difference as a simulator bug.
+	// +optional
+	IstioWaypointBound *IstioCondition `json:"istioWaypointBound,omitempty"`
+}
+
+// IstioCondition is a condition istiod wrote on one of its objects.
+type IstioCondition struct {
+	// Status is True, False or Unknown.
+	Status metav1.ConditionStatus `json:"status"`
+	// Reason is istiod's reason.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message is istiod's message.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ProbeResult is the answer to one probe request.
+type ProbeResult struct {
+	// Name describes the request and its caller.
+	Name string `json:"name"`
+	// Verdict is ALLOW or DENY; empty when the probe could not be asked.
+	// +optional
+	Verdict string `json:"verdict,omitempty"`
+	// Policy is the namespace/name of the deciding policy; empty when a
+	// default decided.
+	// +optional
+	Policy string `json:"policy,omitempty"`
+	// Rule is the index of the deciding rule, -1 for none.
+	Rule int32 `json:"rule"`
+	// Reason explains the verdict.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Error says why the probe could not be asked.
+	// +optional
+	Error string `json:"error,omitempty"`
 }
 
 // DestinationPortStatus is one port of a destination.
@@ -415,6 +457,10 @@ type SimulationStatus struct {
 	// Findings are configuration problems the simulation found.
 	// +optional
 	Findings []Finding `json:"findings,omitempty"`
+	// Probes are the answers to spec.simulation.probes, one per probe, or
+	// one per source group for a probe without a caller.
+	// +optional
+	Probes []ProbeResult `json:"probes,omitempty"`
 	// ReportConfigMap names the ConfigMap in this namespace with the full
 	// JSON report, set when the status holds only part of it.
 	// +optional

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
 // Result label values of HelmActions.
@@ -53,8 +55,23 @@ var ReachabilityPairs = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "Source group × destination pairs of an EgressGateway's last simulation, by access.",
 }, []string{"namespace", "name", "access"})
 
+// Findings is the number of findings of a gateway's last simulation, by
+// code and severity. Codes are a fixed, documented set, so the cardinality
+// is bounded by gateways × codes.
+var Findings = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "egressgateway_findings",
+	Help: "Findings of an EgressGateway's last simulation, by code and severity.",
+}, []string{"namespace", "name", "code", "severity"})
+
+// WaypointReplicas is the waypoint Deployment's desired and ready replicas,
+// per gateway.
+var WaypointReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "egressgateway_waypoint_replicas",
+	Help: "Replicas of an EgressGateway's waypoint Deployment, by state (desired, ready).",
+}, []string{"namespace", "name", "state"})
+
 func init() {
-	crmetrics.Registry.MustRegister(SimulationDuration, ReachabilityPairs)
+	crmetrics.Registry.MustRegister(SimulationDuration, ReachabilityPairs, Findings, WaypointReplicas)
 }
 
 // RecordSimulation observes one simulation's duration.
@@ -62,17 +79,42 @@ func RecordSimulation(namespace, name string, took time.Duration) {
 	SimulationDuration.WithLabelValues(namespace, name).Observe(took.Seconds())
 }
 
-// RecordPairs sets the pairs of a gateway's last simulation.
-func RecordPairs(namespace, name string, all, partial, none int32) {
+// RecordReport sets the pairs and the findings of a gateway's last
+// simulation; codes the new report no longer has go away.
+func RecordReport(namespace, name string, all, partial, none int32, findings []reach.Finding) {
 	ReachabilityPairs.WithLabelValues(namespace, name, "all").Set(float64(all))
 	ReachabilityPairs.WithLabelValues(namespace, name, "partial").Set(float64(partial))
 	ReachabilityPairs.WithLabelValues(namespace, name, "none").Set(float64(none))
+	Findings.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "name": name})
+	type key struct{ code, severity string }
+	counts := map[key]int{}
+	for _, f := range findings {
+		counts[key{f.Code, string(f.Severity)}]++
+	}
+	for k, n := range counts {
+		Findings.WithLabelValues(namespace, name, k.code, k.severity).Set(float64(n))
+	}
+}
+
+// RecordReplicas sets the waypoint's desired and ready replicas.
+func RecordReplicas(namespace, name string, desired, ready int32) {
+	WaypointReplicas.WithLabelValues(namespace, name, "desired").Set(float64(desired))
+	WaypointReplicas.WithLabelValues(namespace, name, "ready").Set(float64(ready))
 }
 
 // ForgetGateway drops the series of a deleted gateway, so they do not linger.
 func ForgetGateway(namespace, name string) {
-	SimulationDuration.DeleteLabelValues(namespace, name)
-	for _, access := range []string{"all", "partial", "none"} {
-		ReachabilityPairs.DeleteLabelValues(namespace, name, access)
-	}
+	gw := prometheus.Labels{"namespace": namespace, "name": name}
+	SimulationDuration.DeletePartialMatch(gw)
+	ReachabilityPairs.DeletePartialMatch(gw)
+	Findings.DeletePartialMatch(gw)
+	WaypointReplicas.DeletePartialMatch(gw)
+}
+
+// ForgetReport drops the report's series of a gateway whose simulation is
+// turned off.
+func ForgetReport(namespace, name string) {
+	gw := prometheus.Labels{"namespace": namespace, "name": name}
+	ReachabilityPairs.DeletePartialMatch(gw)
+	Findings.DeletePartialMatch(gw)
 }

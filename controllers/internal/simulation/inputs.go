@@ -174,8 +174,24 @@ func Prepare(in *Inputs) (*Prepared, error) {
 			Snapshot: snap,
 			Sources:  sources,
 			Options:  simulator.Options{RootNamespace: root},
+			Probes:   probes(in.EgressGateway),
 		},
 		Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		Issues: issues,
 	}, nil
+}
+
+// probes turns spec.simulation.probes into the simulator's probes. They are
+// part of the EgressGateway's spec, so the digest already covers them.
+func probes(egw *egressv1alpha1.EgressGateway) []reach.Probe {
+	if egw == nil {
+		return nil
+	}
+	var out []reach.Probe
+	for _, p := range egw.Spec.Simulation.Probes {
+		out = append(out, reach.Probe{RequestSpec: simulator.RequestSpec{
+			From: p.From, Method: p.Method, Host: p.Host, Path: p.Path, Port: int(p.Port),
+		}})
+	}
+	return out
 }

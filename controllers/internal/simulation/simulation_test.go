@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -68,9 +69,17 @@ func TestPrepareSeed(t *testing.T) {
 	if got != want {
 		t.Errorf("summary %+v, want %+v", got, want)
 	}
-	st, full, err := Status(Run{Digest: p.Digest, Started: time.Now(), Report: report, Policies: 1}, DefaultBudget, "waypoint-report")
+	st, dests, full, err := Status(Run{Digest: p.Digest, Started: time.Now(), Report: report, Policies: 1}, DefaultBudget, "waypoint-report", "istio-egress/waypoint")
 	if err != nil || !full || st.Truncated != "" || st.ReportConfigMap != "" {
 		t.Fatalf("the seed must fit the status: full=%v truncated=%q err=%v", full, st.Truncated, err)
+	}
+	wantDests := []egressv1alpha1.DestinationStatus{{
+		Host: "httpbin.org", ServiceEntry: "istio-egress/httpbin.org",
+		Ports:    []egressv1alpha1.DestinationPortStatus{{Number: 80, Protocol: "HTTP"}},
+		Waypoint: "istio-egress/waypoint", BoundToThisGateway: true, Policies: []string{"istio-egress/httpbin"},
+	}}
+	if !reflect.DeepEqual(dests, wantDests) {
+		t.Errorf("destinations:\n got  %+v\n want %+v", dests, wantDests)
 	}
 	// The status has the JSON of egressctl simulate, save empty lists.
 	want1, _ := json.Marshal(report.Reachability)
@@ -154,13 +163,19 @@ func TestStatusBudget(t *testing.T) {
 	}
 	g.Count = len(g.Principals)
 	r.Groups = []reach.Group{g}
-	st, full, err := Status(Run{Digest: "d", Started: time.Now(), Report: r, Policies: 500}, DefaultBudget, "gw-report")
+	st, dests, full, err := Status(Run{Digest: "d", Started: time.Now(), Report: r, Policies: 500}, DefaultBudget, "gw-report", "ns/waypoint")
 	if err != nil {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(st)
 	if full || len(data) > DefaultBudget {
 		t.Fatalf("full=%v, %d bytes for a budget of %d", full, len(data), DefaultBudget)
+	}
+	if data, _ := json.Marshal(dests); len(data) > DestinationsBudget || len(dests) == 0 || len(dests) == 300 {
+		t.Errorf("%d destinations in %d bytes: want some, cut to the budget of %d", len(dests), len(data), DestinationsBudget)
+	}
+	if !strings.Contains(st.Truncated, fmt.Sprintf("%d of 300 destinations", 300-len(dests))) {
+		t.Errorf("truncated must say how many destinations were left out: %q", st.Truncated)
 	}
 	if st.ReportConfigMap != "gw-report" || !strings.Contains(st.Truncated, "group principals") {
 		t.Errorf("reportConfigMap %q, truncated %q", st.ReportConfigMap, st.Truncated)

@@ -37,13 +37,14 @@ type Run struct {
 	Report *reach.Report
 }
 
-// Status renders a run as status.simulation within budget bytes of JSON.
-// When the whole report does not fit, it cuts group principals first, then
-// reachability entries, groups and, last, findings (what to fix matters
-// most), says what it cut in Truncated, and
-// names reportConfigMap, which then must hold the full report; full is
-// false in that case.
-func Status(run Run, budget int, reportConfigMap string) (st *egressv1alpha1.SimulationStatus, full bool, err error) {
+// Status renders a run as status.simulation within budget bytes of JSON,
+// and as status.destinations within DestinationsBudget; waypoint is
+// "namespace/name" of this gateway's waypoint. When the whole report does
+// not fit, it cuts destinations past their budget, then group principals,
+// then reachability entries, groups and, last, findings (what to fix
+// matters most), says what it cut in Truncated, and names reportConfigMap,
+// which then must hold the full report; full is false in that case.
+func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1alpha1.SimulationStatus, dests []egressv1alpha1.DestinationStatus, full bool, err error) {
 	st = &egressv1alpha1.SimulationStatus{
 		InputsDigest: run.Digest,
 		LastRunTime:  &metav1.Time{Time: run.Started.UTC().Truncate(time.Second)},
@@ -51,8 +52,15 @@ func Status(run Run, budget int, reportConfigMap string) (st *egressv1alpha1.Sim
 		Summary:      Summarize(run.Report, run.Policies),
 	}
 	if err := convert(run.Report.Reachability, &st.Reachability); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
+	for _, p := range run.Report.Probes {
+		st.Probes = append(st.Probes, egressv1alpha1.ProbeResult{Name: p.Name, Verdict: p.Verdict, Policy: p.Policy,
+			Rule: int32(p.Rule), Reason: p.Reason, Error: p.Error})
+	}
+	dests = Destinations(run.Report, waypoint)
+	allDests := len(dests)
+	trimTail(DestinationsBudget, func() int { return len(dests) }, func(k int) { dests = dests[:k] }, func() int { return size(dests) })
 	for _, g := range run.Report.Groups {
 		st.Groups = append(st.Groups, egressv1alpha1.SourceGroup{Name: g.Name, Principals: g.Principals, Count: int32(g.Count)})
 	}
@@ -62,12 +70,15 @@ func Status(run Run, budget int, reportConfigMap string) (st *egressv1alpha1.Sim
 			Field: f.Field, Message: f.Message, Fix: f.Fix,
 		})
 	}
-	if size(st) <= budget {
-		return st, true, nil
+	if size(st) <= budget && len(dests) == allDests {
+		return st, dests, true, nil
 	}
 	st.ReportConfigMap = reportConfigMap
 	budget -= truncatedRoom
 	var cut []string
+	if n := allDests - len(dests); n > 0 {
+		cut = append(cut, fmt.Sprintf("%d of %d destinations from status.destinations", n, allDests))
+	}
 	if n := trimGroups(st.Groups); n > 0 {
 		cut = append(cut, fmt.Sprintf("%d group principals", n))
 	}
@@ -86,6 +97,8 @@ func Status(run Run, budget int, reportConfigMap string) (st *egressv1alpha1.Sim
 			func(k int) { st.Reachability = st.Reachability[:k] }, func() int { return size(st.Reachability) }},
 		{"groups", len(run.Report.Groups), budget / 4, func() int { return len(st.Groups) },
 			func(k int) { st.Groups = st.Groups[:k] }, func() int { return size(st.Groups) }},
+		{"probe answers", len(run.Report.Probes), budget / 8, func() int { return len(st.Probes) },
+			func(k int) { st.Probes = st.Probes[:k] }, func() int { return size(st.Probes) }},
 		{"findings", len(run.Report.Findings), budget / 2, func() int { return len(st.Findings) },
 			func(k int) { st.Findings = st.Findings[:k] }, func() int { return size(st.Findings) }},
 	}
@@ -101,7 +114,7 @@ func Status(run Run, budget int, reportConfigMap string) (st *egressv1alpha1.Sim
 		}
 	}
 	st.Truncated = "left out " + strings.Join(cut, ", ") + "; ConfigMap " + reportConfigMap + " holds the full report"
-	return st, false, nil
+	return st, dests, false, nil
 }
 
 // convert re-reads the report's JSON into the API types, so the status has
