@@ -145,6 +145,7 @@ func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	for _, phase := range []func(context.Context, *scope) (ctrl.Result, error){
 		r.reconcileWaypoint,
 		r.reconcileEnrollment,
+		r.reconcileDestinations,
 		r.reconcileSimulation,
 	} {
 		res, err := phase(ctx, s)

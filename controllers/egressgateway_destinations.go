@@ -1,0 +1,295 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/destinations"
+)
+
+// The DestinationsReady condition and its reasons. They belong beside the
+// other condition constants in apis/egress/v1alpha1/conditions.go; they are
+// here until that file can take them.
+const (
+	// ConditionDestinationsReady is True when every spec.destinations entry
+	// has its ServiceEntry (and DestinationRule) as rendered; absent when
+	// spec.destinations is empty and the gateway owns no such object.
+	ConditionDestinationsReady = "DestinationsReady"
+	// ReasonApplied means every object spec.destinations asks for exists as
+	// rendered.
+	ReasonApplied = "Applied"
+	// ReasonInvalidDestination means a destination cannot be rendered as
+	// Istio would accept it, or the API server rejected its object.
+	ReasonInvalidDestination = "InvalidDestination"
+)
+
+// destinationsOutcome is what reconcileDestinations observed, for the
+// DestinationsReady condition.
+type destinationsOutcome struct {
+	// applied counts the objects that exist as rendered.
+	applied int
+	// conflicts are objects of the names we need that we do not own.
+	conflicts []string
+	// problems are destinations we cannot render, or whose objects the API
+	// server rejected.
+	problems []string
+}
+
+// +kubebuilder:rbac:groups=networking.istio.io,resources=serviceentries,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.istio.io,resources=destinationrules,verbs=get;list;watch;create;update;patch;delete
+
+// reconcileDestinations creates or updates the ServiceEntry and
+// DestinationRule each spec.destinations entry asks for, owned by the
+// EgressGateway, and deletes those it owns that are no longer asked for. An
+// object of a needed name that the gateway does not own is left alone: it
+// is a conflict, reported in DestinationsReady and a Warning Event.
+func (r *EgressGatewayReconciler) reconcileDestinations(ctx context.Context, s *scope) (ctrl.Result, error) {
+	rendered := destinations.Render(s.egw)
+	out := &destinationsOutcome{}
+	for _, p := range rendered.Problems {
+		out.problems = append(out.problems, fmt.Sprintf("destination %s: %s", p.Host, p.Message))
+	}
+	wantSE, wantDR := map[string]bool{}, map[string]bool{}
+	var result ctrl.Result
+	for _, h := range rendered.Hosts {
+		wantSE[h.ServiceEntry.Name] = true
+		conflicts := len(out.conflicts)
+		res, err := r.applyDestinationObject(ctx, s, h.ServiceEntry, out)
+		result = soonest(result, res)
+		if err != nil {
+			s.declared = out
+			return result, err
+		}
+		// Over someone else's ServiceEntry our DestinationRule would
+		// change traffic we do not declare: it waits for the conflict to
+		// go, and the one we own, if any, is deleted.
+		if h.DestinationRule == nil || len(out.conflicts) > conflicts {
+			continue
+		}
+		wantDR[h.DestinationRule.Name] = true
+		res, err = r.applyDestinationObject(ctx, s, h.DestinationRule, out)
+		result = soonest(result, res)
+		if err != nil {
+			s.declared = out
+			return result, err
+		}
+	}
+	if err := r.pruneDestinations(ctx, s, wantSE, wantDR); err != nil {
+		s.declared = out
+		return result, err
+	}
+	s.declared = out
+	r.warnDestinations(s, out)
+	return result, nil
+}
+
+// applyDestinationObject creates want, or brings the object of its name
+// back to it when the gateway owns that object. Only the spec, the managed
+// label and the owner reference are written: other labels and annotations
+// (enrollment's istio.io/use-waypoint, say) stay.
+func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s *scope, want client.Object, out *destinationsOutcome) (ctrl.Result, error) {
+	kind := want.GetObjectKind().GroupVersionKind().Kind
+	key := client.ObjectKeyFromObject(want)
+	cur := emptyLike(want)
+	err := r.Get(ctx, key, cur)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := controllerutil.SetControllerReference(s.egw, want, r.Scheme); err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.Create(ctx, want); err != nil {
+			switch {
+			case apierrors.IsAlreadyExists(err):
+				// The cache has not seen it yet: look again shortly.
+				return ctrl.Result{RequeueAfter: afterAction}, nil
+			case apierrors.IsInvalid(err):
+				out.problems = append(out.problems, fmt.Sprintf("%s %s was rejected: %s", kind, key.Name, apiMessage(err)))
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("creating %s %s: %w", kind, key.Name, err)
+		}
+		out.applied++
+		r.Recorder.Eventf(s.egw, want, corev1.EventTypeNormal, "Created", "CreateDestination",
+			"created %s %s for spec.destinations", kind, key.Name)
+		return ctrl.Result{}, nil
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("reading %s %s: %w", kind, key.Name, err)
+	}
+	if !metav1.IsControlledBy(cur, s.egw) {
+		out.conflicts = append(out.conflicts, fmt.Sprintf("%s %s/%s%s", kind, key.Namespace, key.Name, controlledBy(cur)))
+		return ctrl.Result{}, nil
+	}
+	before := cur.DeepCopyObject().(client.Object)
+	changed := copySpec(want, cur)
+	labels := cur.GetLabels()
+	if labels[destinations.ManagedLabel] != s.egw.Name {
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[destinations.ManagedLabel] = s.egw.Name
+		cur.SetLabels(labels)
+		changed = true
+	}
+	if !changed {
+		out.applied++
+		return ctrl.Result{}, nil
+	}
+	// A merge patch without optimistic lock: it names only our fields, so
+	// it cannot undo a label another writer just added.
+	if err := r.Patch(ctx, cur, client.MergeFrom(before)); err != nil {
+		if apierrors.IsInvalid(err) {
+			out.problems = append(out.problems, fmt.Sprintf("%s %s was rejected: %s", kind, key.Name, apiMessage(err)))
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("updating %s %s: %w", kind, key.Name, err)
+	}
+	out.applied++
+	r.Recorder.Eventf(s.egw, cur, corev1.EventTypeNormal, "Updated", "UpdateDestination",
+		"updated %s %s to spec.destinations", kind, key.Name)
+	return ctrl.Result{}, nil
+}
+
+// emptyLike returns an empty object of obj's type.
+func emptyLike(obj client.Object) client.Object {
+	switch obj.(type) {
+	case *istionetworkingv1.ServiceEntry:
+		return &istionetworkingv1.ServiceEntry{}
+	case *istionetworkingv1.DestinationRule:
+		return &istionetworkingv1.DestinationRule{}
+	}
+	panic(fmt.Sprintf("destinations: unexpected object type %T", obj))
+}
+
+// copySpec sets cur's spec to want's and reports whether it changed.
+func copySpec(want, cur client.Object) bool {
+	var w, c proto.Message
+	switch cur := cur.(type) {
+	case *istionetworkingv1.ServiceEntry:
+		w, c = &want.(*istionetworkingv1.ServiceEntry).Spec, &cur.Spec
+	case *istionetworkingv1.DestinationRule:
+		w, c = &want.(*istionetworkingv1.DestinationRule).Spec, &cur.Spec
+	}
+	if proto.Equal(w, c) {
+		return false
+	}
+	proto.Reset(c)
+	proto.Merge(c, w)
+	return true
+}
+
+// controlledBy names the controller of obj, if any, for a conflict message.
+func controlledBy(obj client.Object) string {
+	if ref := metav1.GetControllerOf(obj); ref != nil {
+		return fmt.Sprintf(" (controlled by %s %s)", ref.Kind, ref.Name)
+	}
+	return ""
+}
+
+// apiMessage is the API server's reason for rejecting an object.
+func apiMessage(err error) string {
+	if st, ok := err.(apierrors.APIStatus); ok {
+		return st.Status().Message
+	}
+	return err.Error()
+}
+
+// pruneDestinations deletes the ServiceEntries and DestinationRules the
+// gateway controls that spec.destinations no longer asks for, found by
+// owner reference so that a label someone removed does not hide one.
+func (r *EgressGatewayReconciler) pruneDestinations(ctx context.Context, s *scope, wantSE, wantDR map[string]bool) error {
+	var ses istionetworkingv1.ServiceEntryList
+	if err := r.List(ctx, &ses, client.InNamespace(s.egw.Namespace)); err != nil {
+		return fmt.Errorf("listing ServiceEntries in %s: %w", s.egw.Namespace, err)
+	}
+	var stale []client.Object
+	for _, se := range ses.Items {
+		if !wantSE[se.Name] && metav1.IsControlledBy(se, s.egw) {
+			stale = append(stale, se)
+		}
+	}
+	var drs istionetworkingv1.DestinationRuleList
+	if err := r.List(ctx, &drs, client.InNamespace(s.egw.Namespace)); err != nil {
+		return fmt.Errorf("listing DestinationRules in %s: %w", s.egw.Namespace, err)
+	}
+	for _, dr := range drs.Items {
+		if !wantDR[dr.Name] && metav1.IsControlledBy(dr, s.egw) {
+			stale = append(stale, dr)
+		}
+	}
+	for _, obj := range stale {
+		kind := "ServiceEntry"
+		if _, ok := obj.(*istionetworkingv1.DestinationRule); ok {
+			kind = "DestinationRule"
+		}
+		// Delete only the object we saw: a same-named one someone created
+		// since is not ours.
+		pre := client.Preconditions{UID: ptrTo(obj.GetUID())}
+		if err := r.Delete(ctx, obj, pre); client.IgnoreNotFound(err) != nil {
+			if apierrors.IsConflict(err) {
+				continue
+			}
+			return fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
+		}
+		r.Recorder.Eventf(s.egw, obj, corev1.EventTypeNormal, "Deleted", "DeleteDestination",
+			"deleted %s %s: no longer in spec.destinations", kind, obj.GetName())
+	}
+	return nil
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// warnDestinations sends a Warning Event when the DestinationsReady
+// condition is about to say something new that needs a person: the Event
+// is not repeated on every reconcile while nothing changes.
+func (r *EgressGatewayReconciler) warnDestinations(s *scope, out *destinationsOutcome) {
+	c := destinationsReadyCondition(out, len(s.egw.Spec.Destinations))
+	if c == nil || c.Status == metav1.ConditionTrue {
+		return
+	}
+	if old := meta.FindStatusCondition(s.original.Status.Conditions, ConditionDestinationsReady); old != nil &&
+		old.Reason == c.Reason && old.Message == c.Message {
+		return
+	}
+	r.Recorder.Eventf(s.egw, nil, corev1.EventTypeWarning, c.Reason, "ApplyDestinations", "%s", c.Message)
+}
+
+// destinationsReadyCondition is nil when there is nothing to say (no
+// destinations, nothing owned), False with reason Conflict when an object of
+// a needed name belongs to someone else, InvalidDestination when a
+// destination cannot be created, and True/Applied otherwise.
+func destinationsReadyCondition(out *destinationsOutcome, declared int) *metav1.Condition {
+	const t = ConditionDestinationsReady
+	switch {
+	case out == nil:
+		return nil
+	case len(out.conflicts) > 0:
+		conflicts := append([]string(nil), out.conflicts...)
+		sort.Strings(conflicts)
+		msg := fmt.Sprintf("%s already exists and is not owned by this EgressGateway, so the operator leaves it as it is: delete it to let the operator create its own, or remove its host from spec.destinations",
+			strings.Join(conflicts, ", "))
+		if len(out.problems) > 0 {
+			msg += "; also: " + strings.Join(out.problems, "; ")
+		}
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonConflict, msg)
+	case len(out.problems) > 0:
+		return condition(t, metav1.ConditionFalse, ReasonInvalidDestination, strings.Join(out.problems, "; "))
+	case declared == 0:
+		return nil
+	}
+	return condition(t, metav1.ConditionTrue, ReasonApplied,
+		fmt.Sprintf("%d destinations: their %d ServiceEntries and DestinationRules are as spec.destinations asks", declared, out.applied))
+}
