@@ -203,8 +203,9 @@ func configMapReport(cm *corev1.ConfigMap) (*wireReport, error) {
 
 // statusReport rebuilds the report from the status. The status's
 // reachability, groups and findings have the JSON shape of the report,
-// save empty lists, so they are re-read through JSON; status.destinations
-// has one entry per host, which becomes one destination per port.
+// save empty lists, so they are re-read through JSON; probe answers have
+// no expectation; status.destinations has one entry per host, which becomes
+// one destination per port.
 func statusReport(dests []egressv1alpha1.DestinationStatus, sim *egressv1alpha1.SimulationStatus) (*wireReport, error) {
 	w := &wireReport{}
 	parts := []struct {
@@ -223,6 +224,12 @@ func statusReport(dests []egressv1alpha1.DestinationStatus, sim *egressv1alpha1.
 		if err := json.Unmarshal(data, p.to); err != nil {
 			return nil, fmt.Errorf("decoding status.simulation.%s as the report's: %w", p.name, err)
 		}
+	}
+	// A probe of spec.simulation.probes has no expected verdict, so it
+	// matches unless it could not be asked.
+	for _, p := range sim.Probes {
+		w.Probes = append(w.Probes, reach.ProbeResult{Name: p.Name, Verdict: p.Verdict, Policy: p.Policy, Rule: int(p.Rule),
+			Reason: p.Reason, Error: p.Error, Match: p.Error == ""})
 	}
 	for _, ds := range dests {
 		var wp *string

@@ -153,7 +153,13 @@ const smallStatus = `{
       {"name": "others", "principals": ["cluster.local/ns/app/sa/default"], "count": 1}
     ],
     "findings": [{"severity": "warning", "code": "DryRunPolicy", "object": "AuthorizationPolicy egress-report/audit",
-      "message": "the policy is in dry-run and enforces nothing", "fix": "remove the dry-run annotation to enforce it"}]
+      "message": "the policy is in dry-run and enforces nothing", "fix": "remove the dry-run annotation to enforce it"}],
+    "probes": [
+      {"name": "GET https://api.example.com/ from cluster.local/ns/app/sa/client", "verdict": "ALLOW",
+       "policy": "egress-report/api", "rule": 0, "reason": "ALLOW rule matches"},
+      {"name": "GET https://api.example.com:8443/ from cluster.local/ns/app/sa/client", "rule": -1,
+       "error": "no destination api.example.com:8443"}
+    ]
   }
 }`
 
