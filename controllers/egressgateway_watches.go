@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -60,6 +62,7 @@ func CacheOptions() cache.Options {
 		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(renderedLabel)},
 		&policyv1.PodDisruptionBudget{}:          {Label: has(renderedLabel)},
 		&appsv1.Deployment{}:                     {Label: has(gatewayNameLabel)},
+		&egressv1alpha1.EgressGateway{}:          {Transform: withKind(egressv1alpha1.GroupVersion.WithKind("EgressGateway"))},
 	}}
 }
 
@@ -83,6 +86,19 @@ func stripUnread(in any) (any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// withKind is stripUnread that also sets the object's kind, which the API
+// server's typed decoding leaves empty: operator-lib's instrumented handler
+// labels resource_created_at_seconds with it.
+func withKind(gvk schema.GroupVersionKind) func(any) (any, error) {
+	return func(in any) (any, error) {
+		out, err := stripUnread(in)
+		if obj, ok := out.(runtime.Object); ok && err == nil {
+			obj.GetObjectKind().SetGroupVersionKind(gvk)
+		}
+		return out, err
+	}
 }
 
 // lastAppliedAnnotation is kubectl's copy of the applied object.
