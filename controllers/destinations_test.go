@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,9 +13,11 @@ import (
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -297,4 +301,56 @@ spec:
 			t.Errorf("the user's ServiceEntry: %v", err)
 		}
 	})
+}
+
+// TestDestinationsUnderManagerRBAC creates, repairs and prunes the objects
+// of spec.destinations with only the permissions config/rbac/role.yaml
+// grants: a missing verb would be a Forbidden error and a condition that
+// never turns Applied.
+func TestDestinationsUnderManagerRBAC(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "dest-rbac", nil).Name
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "controller-manager", Namespace: ns}}
+	if err := env.Client.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(data, role); err != nil {
+		t.Fatal(err)
+	}
+	role.Name = ns + "-manager-role"
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}},
+	}
+	for _, obj := range []client.Object{role, binding} {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
+	}
+	asManager := rest.CopyConfig(env.Config)
+	asManager.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa.Name}
+	startOperatorWith(t, asManager, ns, controllers.Options{})
+
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.Destinations = []egressv1alpha1.Destination{tlsDestination("httpbin.org")}
+	})
+	if err := env.Client.Create(ctx, egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	waitForDestinationsReady(t, key, controllers.ReasonApplied)
+	seKey := client.ObjectKey{Namespace: ns, Name: "httpbin.org"}
+	mergePatch(t, "networking.istio.io/v1", "ServiceEntry", seKey, `{"spec":{"resolution":"STATIC"}}`)
+	se := &istionetworkingv1.ServiceEntry{}
+	waitForObject(t, seKey, se, "resolution DNS restored", func() bool { return se.Spec.Resolution.String() == "DNS" })
+	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Destinations = nil })
+	waitForGone(t, seKey, &istionetworkingv1.ServiceEntry{}, "ServiceEntry httpbin.org deleted")
+	waitForGone(t, client.ObjectKey{Namespace: ns, Name: "httpbin.org-tls"}, &istionetworkingv1.DestinationRule{}, "DestinationRule httpbin.org-tls deleted")
 }

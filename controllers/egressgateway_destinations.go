@@ -35,6 +35,9 @@ const (
 	// ReasonInvalidDestination means a destination cannot be rendered as
 	// Istio would accept it, or the API server rejected its object.
 	ReasonInvalidDestination = "InvalidDestination"
+	// ReasonApplyFailed means an object could not be read or written (the
+	// API server is unavailable, or RBAC forbids it); the operator retries.
+	ReasonApplyFailed = "ApplyFailed"
 )
 
 // destinationsOutcome is what reconcileDestinations observed, for the
@@ -47,6 +50,8 @@ type destinationsOutcome struct {
 	// problems are destinations we cannot render, or whose objects the API
 	// server rejected.
 	problems []string
+	// err stopped the phase; it is retried.
+	err error
 }
 
 // +kubebuilder:rbac:groups=networking.istio.io,resources=serviceentries,verbs=get;list;watch;create;update;patch;delete
@@ -71,8 +76,7 @@ func (r *EgressGatewayReconciler) reconcileDestinations(ctx context.Context, s *
 		res, err := r.applyDestinationObject(ctx, s, h.ServiceEntry, out)
 		result = soonest(result, res)
 		if err != nil {
-			s.declared = out
-			return result, err
+			return result, r.destinationsFailed(s, out, err)
 		}
 		// Over someone else's ServiceEntry our DestinationRule would
 		// change traffic we do not declare: it waits for the conflict to
@@ -84,17 +88,24 @@ func (r *EgressGatewayReconciler) reconcileDestinations(ctx context.Context, s *
 		res, err = r.applyDestinationObject(ctx, s, h.DestinationRule, out)
 		result = soonest(result, res)
 		if err != nil {
-			s.declared = out
-			return result, err
+			return result, r.destinationsFailed(s, out, err)
 		}
 	}
 	if err := r.pruneDestinations(ctx, s, wantSE, wantDR); err != nil {
-		s.declared = out
-		return result, err
+		return result, r.destinationsFailed(s, out, err)
 	}
 	s.declared = out
 	r.warnDestinations(s, out)
 	return result, nil
+}
+
+// destinationsFailed records err, which stops the phase, in the outcome and
+// returns it for a retry with backoff.
+func (r *EgressGatewayReconciler) destinationsFailed(s *scope, out *destinationsOutcome, err error) error {
+	out.err = err
+	s.declared = out
+	r.warnDestinations(s, out)
+	return err
 }
 
 // applyDestinationObject creates want, or brings the object of its name
@@ -276,6 +287,9 @@ func destinationsReadyCondition(out *destinationsOutcome, declared int) *metav1.
 	switch {
 	case out == nil:
 		return nil
+	case out.err != nil:
+		return condition(t, metav1.ConditionFalse, ReasonApplyFailed,
+			"applying spec.destinations failed, the operator retries: "+out.err.Error())
 	case len(out.conflicts) > 0:
 		conflicts := append([]string(nil), out.conflicts...)
 		sort.Strings(conflicts)
