@@ -3,6 +3,7 @@ package reach
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -22,14 +23,24 @@ type Cube struct {
 	// Rule is the rule index, -1 without a rule.
 	Rule int
 	lits cube
+	// decoded holds the conditions of a cube read back from JSON, which
+	// has their values but not the compiled matchers.
+	decoded []shown
 }
 
 // Contains reports whether the request is in the cube, evaluated with the
-// simulator's own matchers.
-func (c Cube) Contains(r *simulator.Request) bool { return c.lits.matches(r) }
+// simulator's own matchers. A cube decoded from JSON has no matchers: it
+// renders and encodes as the original did, and Contains reports false
+// unless the cube is every request.
+func (c Cube) Contains(r *simulator.Request) bool {
+	if c.decoded != nil {
+		return len(c.decoded) == 0
+	}
+	return c.lits.matches(r)
+}
 
 // Any reports whether the cube has no condition: every request.
-func (c Cube) Any() bool { return len(c.lits) == 0 }
+func (c Cube) Any() bool { return len(c.lits) == 0 && len(c.decoded) == 0 }
 
 // key identifies the cube's space and origin, for grouping and diffs.
 func (c Cube) key() string {
@@ -91,6 +102,9 @@ type shown struct {
 // values the negations leave (GET|POST except GET is POST), and the
 // negations, then implied, are dropped: the set is the same, said simply.
 func (c Cube) display() []shown {
+	if c.decoded != nil {
+		return c.decoded
+	}
 	var out []shown
 	for start := 0; start < len(c.lits); {
 		end := start
@@ -235,10 +249,86 @@ func (c Cube) MarshalJSON() ([]byte, error) {
 	return data, nil
 }
 
+// UnmarshalJSON reads a cube MarshalJSON wrote, as egressctl report does
+// with the report in an EgressGateway's status or ConfigMap. The result
+// renders and encodes like the original (see Contains for its limit).
+func (c *Cube) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("decode cube: %w", err)
+	}
+	out := Cube{Rule: -1, decoded: []shown{}}
+	byName := map[string]shown{}
+	for key, names := range fieldNames {
+		byName[names[0]] = shown{key: key}
+		byName[names[1]] = shown{key: key, neg: true}
+	}
+	for name, v := range raw {
+		var err error
+		switch name {
+		case "policy":
+			err = json.Unmarshal(v, &out.Policy)
+		case "rule":
+			err = json.Unmarshal(v, &out.Rule)
+		case "headers":
+			var hs map[string]headerValues
+			if err = json.Unmarshal(v, &hs); err == nil {
+				for h, hv := range hs {
+					out.decoded = appendShown(out.decoded, "request.headers["+h+"]", hv.Values, hv.NotValues)
+				}
+			}
+		case "when":
+			var conds []condition
+			if err = json.Unmarshal(v, &conds); err == nil {
+				for _, cd := range conds {
+					out.decoded = appendShown(out.decoded, cd.Key, cd.Values, cd.NotValues)
+				}
+			}
+		case "and":
+			var more []Cube
+			if err = json.Unmarshal(v, &more); err == nil {
+				for _, m := range more {
+					out.decoded = append(out.decoded, m.decoded...)
+				}
+			}
+		default:
+			sh, ok := byName[name]
+			if !ok {
+				return fmt.Errorf("decode cube: unknown condition %q", name)
+			}
+			err = json.Unmarshal(v, &sh.vals)
+			out.decoded = append(out.decoded, sh)
+		}
+		if err != nil {
+			return fmt.Errorf("decode cube %s: %w", name, err)
+		}
+	}
+	// The order of a built cube: by attribute, positive before negated.
+	sort.SliceStable(out.decoded, func(i, j int) bool {
+		a, b := out.decoded[i], out.decoded[j]
+		if a.key != b.key {
+			return a.key < b.key
+		}
+		return !a.neg && b.neg
+	})
+	*c = out
+	return nil
+}
+
+func appendShown(out []shown, key string, vals, notVals []string) []shown {
+	if vals != nil {
+		out = append(out, shown{key: key, vals: vals})
+	}
+	if notVals != nil {
+		out = append(out, shown{key: key, neg: true, vals: notVals})
+	}
+	return out
+}
+
 // Text renders the cube for people: "GET /get", "any method, any path
 // except /admin/*", "any request".
 func (c Cube) Text() string {
-	if len(c.lits) == 0 {
+	if c.Any() {
 		return "any request"
 	}
 	var method, path string

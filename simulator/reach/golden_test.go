@@ -2,6 +2,7 @@ package reach_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -100,4 +101,40 @@ func compareGolden(t *testing.T, path string, got []byte) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestDecodedReportRendersTheSame reads every golden JSON report back, as
+// egressctl report does with an EgressGateway's status, and requires every
+// rendering of the decoded report to equal the golden of the built one.
+func TestDecodedReportRendersTheSame(t *testing.T) {
+	files, err := filepath.Glob("testdata/*/want.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden reports: %v", err)
+	}
+	for _, file := range files {
+		dir := filepath.Dir(file)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r reach.Report
+			if err := json.Unmarshal(data, &r); err != nil {
+				t.Fatal(err)
+			}
+			for _, format := range goldenFormats {
+				var out bytes.Buffer
+				if err := render.Write(&out, &r, format); err != nil {
+					t.Fatal(err)
+				}
+				want, err := os.ReadFile(filepath.Join(dir, "want."+format))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(out.Bytes(), want) {
+					t.Errorf("%s of the decoded report differs from want.%s:\n%s", format, format, out.String())
+				}
+			}
+		})
+	}
 }
