@@ -131,7 +131,7 @@ spec:
 	seKey := client.ObjectKey{Namespace: ns, Name: "httpbin.org"}
 	drKey := client.ObjectKey{Namespace: ns, Name: "httpbin.org-tls"}
 
-	t.Run("the seed's TLS ServiceEntry and DestinationRule, owned and labelled", func(t *testing.T) {
+	t.Run("the seed's TLS ServiceEntry and DestinationRule, owned and labeled", func(t *testing.T) {
 		wantSE := &istionetworkingv1.ServiceEntry{}
 		specOf(t, `{hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP, targetPort: 443}], resolution: DNS}`, wantSE)
 		wantDR := &istionetworkingv1.DestinationRule{}

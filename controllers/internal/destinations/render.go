@@ -111,7 +111,7 @@ func protocolOf(p egressv1alpha1.DestinationPort) egressv1alpha1.Protocol {
 var dynamicDNSProtocols = map[egressv1alpha1.Protocol]bool{"HTTP": true, "HTTP2": true, "GRPC": true, "TLS": true}
 
 // Render returns the objects egw's spec.destinations ask for, in egw's
-// namespace and labelled with ManagedLabel. It sets no owner reference.
+// namespace and labeled with ManagedLabel. It sets no owner reference.
 // Destinations that cannot be rendered are Problems, never errors.
 func Render(egw *egressv1alpha1.EgressGateway) Rendered {
 	var out Rendered

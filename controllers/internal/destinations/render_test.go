@@ -123,7 +123,7 @@ func TestRender(t *testing.T) {
 func checkMeta(t *testing.T, m *metav1.ObjectMeta, name string) {
 	t.Helper()
 	if m.Name != name || m.Namespace != "istio-egress" || len(m.Labels) != 1 || m.Labels[ManagedLabel] != "waypoint" || len(m.OwnerReferences) != 0 {
-		t.Errorf("metadata %+v, want name %s in istio-egress labelled %s=waypoint", m, name, ManagedLabel)
+		t.Errorf("metadata %+v, want name %s in istio-egress labeled %s=waypoint", m, name, ManagedLabel)
 	}
 }
 
