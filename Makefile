@@ -28,10 +28,8 @@ help: ## Show the targets and what they do.
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 .PHONY: demo
-demo: ## Run the seed scenario end to end on a local cluster (coming: see README).
-	@echo "make demo is not there yet. Today 'make e2e' runs the seed scenario on a local"
-	@echo "cluster (kwok nodes + the real istiod) and checks the report in the EgressGateway's status,"
-	@echo "and 'make build && bin/egressctl simulate -f <manifests>' prints the report without a cluster."
+demo: ## Run the seed scenario end to end on a local cluster and print its report (DEMO_CLUSTER=auto|plain|full).
+	VERSION=$(VERSION) hack/demo.sh
 
 ##@ Development
 
