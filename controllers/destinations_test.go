@@ -161,7 +161,7 @@ spec:
 			}
 		}
 		_, c := waitForDestinationsReady(t, key, controllers.ReasonApplied)
-		if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "1 destinations") {
+		if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "1 hosts, 2 ServiceEntries and DestinationRules") {
 			t.Errorf("DestinationsReady %+v", c)
 		}
 	})

@@ -305,5 +305,5 @@ func destinationsReadyCondition(out *destinationsOutcome, declared int) *metav1.
 		return nil
 	}
 	return condition(t, metav1.ConditionTrue, ReasonApplied,
-		fmt.Sprintf("%d destinations: their %d ServiceEntries and DestinationRules are as spec.destinations asks", declared, out.applied))
+		fmt.Sprintf("spec.destinations: %d hosts, %d ServiceEntries and DestinationRules as rendered", declared, out.applied))
 }
