@@ -112,11 +112,11 @@ func (d *demo) chooseMode() (string, error) {
 	var missing []string
 	for _, b := range bins {
 		if fi, err := os.Stat(filepath.Join(d.root, b)); err != nil || fi.Mode()&0o111 == 0 {
-			missing = append(missing, b)
+			missing = append(missing, filepath.Base(b))
 		}
 	}
 	if len(missing) > 0 {
-		logf("note: the kwok + istiod cluster is not built here (missing %s)", strings.Join(missing, ", "))
+		logf("note: the kwok + istiod cluster is not built here (no %s under bin/)", strings.Join(missing, ", "))
 		d.explainPlain()
 		return modePlain, nil
 	}
