@@ -354,3 +354,45 @@ func TestDestinationsUnderManagerRBAC(t *testing.T) {
 	waitForGone(t, seKey, &istionetworkingv1.ServiceEntry{}, "ServiceEntry httpbin.org deleted")
 	waitForGone(t, client.ObjectKey{Namespace: ns, Name: "httpbin.org-tls"}, &istionetworkingv1.DestinationRule{}, "DestinationRule httpbin.org-tls deleted")
 }
+
+// TestDestinationsEnrolledBySelector binds only the declared destinations to
+// the waypoint: serviceEntrySelector on the managed label. Enrollment's
+// label and the destinations phase's writes must not undo each other.
+func TestDestinationsEnrolledBySelector(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "dest-selector", nil).Name
+	op := startOperator(t, ns, controllers.Options{})
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.EnrollNamespace = ptrTo(false)
+		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"egress.ambient.io/egressgateway": "waypoint"}}
+		e.Spec.Destinations = []egressv1alpha1.Destination{tlsDestination("httpbin.org")}
+	})
+	if err := env.Client.Create(ctx, egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	seKey := client.ObjectKey{Namespace: ns, Name: "httpbin.org"}
+	se := &istionetworkingv1.ServiceEntry{}
+	waitForObject(t, seKey, se, "ServiceEntry httpbin.org enrolled", func() bool {
+		return se.Labels["istio.io/use-waypoint"] == "waypoint"
+	})
+	waitForDestinationsReady(t, key, controllers.ReasonApplied)
+	env.WaitForCondition(t, key, egressv1alpha1.ConditionEnrolled, metav1.ConditionTrue)
+	testenv.Eventually(t, testenv.DefaultTimeout, "status.destinations: httpbin.org bound to this gateway", func(ctx context.Context) (bool, error) {
+		got := &egressv1alpha1.EgressGateway{}
+		if err := env.Client.Get(ctx, key, got); err != nil {
+			return false, err
+		}
+		return slices.ContainsFunc(got.Status.Destinations, func(d egressv1alpha1.DestinationStatus) bool {
+			return d.Host == "httpbin.org" && d.BoundToThisGateway
+		}), nil
+	})
+	settle()
+	n := op.requests.count()
+	settle()
+	if w := writes(op.requests.since(n)); len(w) != 0 {
+		t.Errorf("enrollment and destinations keep writing: %v", w)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
