@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -98,21 +97,11 @@ func (o *reportOptions) run(cmd *cobra.Command, name string) error {
 	if err := simulated(ref, egw.Status.Conditions, sim); err != nil {
 		return err
 	}
-	w, err := o.readReport(ctx, c, egw, cmd.ErrOrStderr())
+	r, err := o.readReport(ctx, c, egw, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
-	switch o.output {
-	case "json":
-		return render.JSON(out, w)
-	case "yaml":
-		return render.YAML(out, w)
-	}
-	r, err := w.decode()
-	if err != nil {
-		return badInput("EgressGateway %s: -o %s: %w; -o json and -o yaml print the report", ref, o.output, err)
-	}
 	if o.output != "table" {
 		return render.Write(out, r, o.output)
 	}
@@ -150,7 +139,7 @@ func simulated(ref string, conds []metav1.Condition, sim *egressv1alpha1.Simulat
 // readReport returns the full report from the ConfigMap the status names,
 // when it is current, and otherwise the report the status holds, with a
 // warning when that is only part of it.
-func (o *reportOptions) readReport(ctx context.Context, c client.Client, egw *egressv1alpha1.EgressGateway, stderr io.Writer) (*wireReport, error) {
+func (o *reportOptions) readReport(ctx context.Context, c client.Client, egw *egressv1alpha1.EgressGateway, stderr io.Writer) (*reach.Report, error) {
 	sim := egw.Status.Simulation
 	if name := sim.ReportConfigMap; name != "" {
 		ref := egw.Namespace + "/" + name
@@ -180,7 +169,7 @@ func (o *reportOptions) readReport(ctx context.Context, c client.Client, egw *eg
 
 // configMapReport reads the report JSON the operator stored in cm, plain or
 // gzip-compressed.
-func configMapReport(cm *corev1.ConfigMap) (*wireReport, error) {
+func configMapReport(cm *corev1.ConfigMap) (*reach.Report, error) {
 	data := []byte(cm.Data[reportKey])
 	if gz, ok := cm.BinaryData[compressedReportKey]; ok {
 		zr, err := gzip.NewReader(bytes.NewReader(gz))
@@ -193,12 +182,12 @@ func configMapReport(cm *corev1.ConfigMap) (*wireReport, error) {
 	} else if _, ok := cm.Data[reportKey]; !ok {
 		return nil, fmt.Errorf("neither data.%s nor binaryData.%s is set", reportKey, compressedReportKey)
 	}
-	w := &wireReport{}
-	if err := json.Unmarshal(data, w); err != nil {
+	r := &reach.Report{}
+	if err := json.Unmarshal(data, r); err != nil {
 		return nil, fmt.Errorf("the report is not JSON: %w", err)
 	}
-	w.normalize()
-	return w, nil
+	normalize(r)
+	return r, nil
 }
 
 // statusReport rebuilds the report from the status. The status's
@@ -206,8 +195,8 @@ func configMapReport(cm *corev1.ConfigMap) (*wireReport, error) {
 // save empty lists, so they are re-read through JSON; probe answers have
 // no expectation; status.destinations has one entry per host, which becomes
 // one destination per port.
-func statusReport(dests []egressv1alpha1.DestinationStatus, sim *egressv1alpha1.SimulationStatus) (*wireReport, error) {
-	w := &wireReport{}
+func statusReport(dests []egressv1alpha1.DestinationStatus, sim *egressv1alpha1.SimulationStatus) (*reach.Report, error) {
+	w := &reach.Report{}
 	parts := []struct {
 		name     string
 		from, to any
@@ -248,36 +237,13 @@ func statusReport(dests []egressv1alpha1.DestinationStatus, sim *egressv1alpha1.
 			w.Destinations = append(w.Destinations, d)
 		}
 	}
-	w.normalize()
+	normalize(w)
 	return w, nil
-}
-
-// wireReport is the report's JSON contract (reach.Report) with each request
-// set (cube) kept as the JSON object it was read from: the simulator's
-// Cube is written to JSON but not read from it, so json and yaml print the
-// cubes as read, and decode checks that the simulator's types hold them.
-// Field names and order are reach.Report's and reach.Entry's.
-type wireReport struct {
-	Destinations []reach.Destination `json:"destinations"`
-	Reachability []wireEntry         `json:"reachability"`
-	Groups       []reach.Group       `json:"groups"`
-	Findings     []reach.Finding     `json:"findings"`
-	Probes       []reach.ProbeResult `json:"probes,omitempty"`
-}
-
-type wireEntry struct {
-	Destination  string           `json:"destination"`
-	Sources      []string         `json:"sources,omitempty"`
-	OtherSources bool             `json:"otherSources,omitempty"`
-	Access       reach.Access     `json:"access"`
-	Allowed      []map[string]any `json:"allowed"`
-	Denied       []map[string]any `json:"denied,omitempty"`
-	DecidedBy    []reach.Decider  `json:"decidedBy"`
 }
 
 // normalize gives every list the report always has an empty value instead
 // of none, as the simulator writes it; the status leaves empty lists out.
-func (w *wireReport) normalize() {
+func normalize(w *reach.Report) {
 	w.Destinations = nonNil(w.Destinations)
 	w.Reachability = nonNil(w.Reachability)
 	w.Groups = nonNil(w.Groups)
@@ -299,57 +265,6 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-// decode reads the report into the simulator's types for the table and
-// graph renderers, and fails rather than print a request set the
-// simulator's Cube did not keep: its JSON must read back identically.
-func (w *wireReport) decode() (*reach.Report, error) {
-	want, err := json.Marshal(w)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the report: %w", err)
-	}
-	r := &reach.Report{}
-	if err := json.Unmarshal(want, r); err != nil {
-		return nil, fmt.Errorf("decoding the report: %w", err)
-	}
-	got, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the decoded report: %w", err)
-	}
-	if bytes.Equal(got, want) {
-		return r, nil
-	}
-	for i, e := range r.Reachability {
-		for j, c := range e.Allowed {
-			if err := sameCube(c, w.Reachability[i].Allowed[j]); err != nil {
-				return nil, fmt.Errorf("%s: %w", e.Destination, err)
-			}
-		}
-		for j, c := range e.Denied {
-			if err := sameCube(c, w.Reachability[i].Denied[j]); err != nil {
-				return nil, fmt.Errorf("%s: %w", e.Destination, err)
-			}
-		}
-	}
-	return nil, errors.New("the report does not read back identically into the simulator's types")
-}
-
-// sameCube fails when the decoded cube c does not write the JSON it was
-// read from.
-func sameCube(c reach.Cube, want map[string]any) error {
-	got, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("encoding a request set: %w", err)
-	}
-	wantJSON, err := json.Marshal(want)
-	if err != nil {
-		return fmt.Errorf("encoding a request set: %w", err)
-	}
-	if !bytes.Equal(got, wantJSON) {
-		return fmt.Errorf("this egressctl cannot read the request set %s back into the simulator's types (it reads %s)", wantJSON, got)
-	}
-	return nil
 }
 
 // conditionsTable ends the table output with the EgressGateway's

@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"slices"
 	"bytes"
 	"encoding/json"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
@@ -41,6 +42,26 @@ func BenchmarkReport(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(data)), "json-bytes")
 			b.ReportMetric(float64(len(r.Reachability)), "entries")
+		})
+	}
+}
+
+// BenchmarkReportJSON encodes the built report as egressctl simulate -o
+// json and the operator's report ConfigMap do, source lists compacted.
+func BenchmarkReportJSON(b *testing.B) {
+	for _, s := range benchSizes {
+		b.Run(s.name, func(b *testing.B) {
+			r, _ := Build(parseInput(b, scalegen.Generate(scalegen.Scale(s.div))))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var data []byte
+			for i := 0; i < b.N; i++ {
+				var err error
+				if data, err = json.Marshal(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(data)), "json-bytes")
 		})
 	}
 }
@@ -103,6 +124,22 @@ func TestReportScaleJSONStable(t *testing.T) {
 	}
 	if len(r1.Reachability) > 3*dests+len(in.Snapshot.AuthorizationPolicies)*3 {
 		t.Errorf("%d entries for %d sources x %d destinations: grouping does not work", len(r1.Reachability), sources, dests)
+	}
+	var back Report
+	if err := json.Unmarshal(a, &back); err != nil {
+		t.Fatal(err)
+	}
+	compacted := 0
+	for i, e := range r1.Reachability {
+		if !slices.Equal(back.Reachability[i].Sources, e.Sources) {
+			t.Fatalf("entry %d of %s: sources do not read back: got %d principals, want %d", i, e.Destination, len(back.Reachability[i].Sources), len(e.Sources))
+		}
+	}
+	if bytes.Contains(a, []byte(`"notSources"`)) || bytes.Contains(a, []byte(`"*/sa/`)) {
+		compacted++
+	}
+	if compacted == 0 {
+		t.Errorf("no entry was written compactly at this size: the JSON lists every principal")
 	}
 	t.Logf("%d sources, %d destinations, %d entries, %d bytes", sources, dests, len(r1.Reachability), len(a))
 }

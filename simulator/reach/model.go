@@ -79,7 +79,13 @@ type Entry struct {
 	// Destination is "host:port".
 	Destination string `json:"destination"`
 	// Sources are the principals the entry covers; empty when OtherSources.
+	// In Go it is always the full list. In JSON, a large list is written
+	// compactly (see Report.MarshalJSON): it may hold Istio-style principal
+	// patterns, with NotSources as exceptions.
 	Sources []string `json:"sources,omitempty"`
+	// NotSources are the exceptions to the patterns of Sources in a
+	// compact JSON entry; empty in Go, where Sources is expanded.
+	NotSources []string `json:"notSources,omitempty"`
 	// OtherSources marks the entry for every source no other entry of the
 	// destination lists, including identities not in the inputs.
 	OtherSources bool `json:"otherSources,omitempty"`

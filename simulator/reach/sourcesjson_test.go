@@ -1,0 +1,111 @@
+package reach
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func TestCompactSources(t *testing.T) {
+	var all []string
+	for ns := range 20 {
+		for sa := range 10 {
+			all = append(all, fmt.Sprintf("cluster.local/ns/ns-%02d/sa/sa-%d", ns, sa))
+		}
+	}
+	all = append(all, "odd/identity/sa/sa-1") // matches */sa/sa-1 but is no TD/ns/NS/sa/SA
+	sort.Strings(all)
+	u := newUniverse([]Group{{Name: "all", Principals: all, Count: len(all)}})
+	pick := func(keep func(string) bool) []string {
+		var out []string
+		for _, p := range all {
+			if keep(p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		name             string
+		sources          []string
+		wantItems        []string
+		wantNot          []string
+		wantPlainListing bool
+	}{
+		{name: "small lists stay plain", sources: all[:5], wantPlainListing: true},
+		{name: "one account name everywhere but two namespaces",
+			sources: pick(func(p string) bool {
+				return strings.HasSuffix(p, "/sa/sa-3") && !strings.Contains(p, "ns-04") && !strings.Contains(p, "ns-11")
+			}),
+			wantItems: []string{"*/sa/sa-3"},
+			wantNot:   []string{"cluster.local/ns/ns-04/sa/sa-3", "cluster.local/ns/ns-11/sa/sa-3"}},
+		{name: "the irregular identity a pattern matches is an exception",
+			sources: pick(func(p string) bool { return strings.HasSuffix(p, "/sa/sa-1") && strings.HasPrefix(p, "cluster.local/") }),
+			wantItems: []string{"*/sa/sa-1"}, wantNot: []string{"odd/identity/sa/sa-1"}},
+		{name: "whole namespaces",
+			sources:   pick(func(p string) bool { return strings.Contains(p, "/ns-07/") || strings.Contains(p, "/ns-09/") }),
+			wantItems: []string{"cluster.local/ns/ns-07/sa/*", "cluster.local/ns/ns-09/sa/*"}},
+		{name: "scattered principals stay plain",
+			sources:          pick(func(p string) bool { return len(p)%7 == 0 }),
+			wantPlainListing: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			items, not := u.compact(c.sources)
+			if c.wantPlainListing {
+				if !slices.Equal(items, c.sources) || not != nil {
+					t.Errorf("want the list as is, got %v except %v", items, not)
+				}
+			} else if !slices.Equal(items, c.wantItems) || !slices.Equal(not, c.wantNot) {
+				t.Errorf("got %v except %v, want %v except %v", items, not, c.wantItems, c.wantNot)
+			}
+			if back := u.expand(items, not); !slices.Equal(back, c.sources) {
+				t.Errorf("does not expand back:\n got  %v\n want %v", back, c.sources)
+			}
+		})
+	}
+}
+
+// Any subset of the known sources reads back exactly, whatever the
+// compaction chose.
+func TestCompactSourcesRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 300 {
+		var all []string
+		nsCount, saCount := 1+rng.IntN(30), 1+rng.IntN(30)
+		for ns := range nsCount {
+			for sa := range saCount {
+				if rng.IntN(10) > 0 {
+					all = append(all, fmt.Sprintf("td/ns/n%d/sa/s%d", ns, sa))
+				}
+			}
+		}
+		sort.Strings(all)
+		// Sources are mostly one account name or namespace, with holes,
+		// plus noise: the shapes policies with DENY rules make.
+		name, ns := fmt.Sprintf("/sa/s%d", rng.IntN(saCount)), fmt.Sprintf("/ns/n%d/", rng.IntN(nsCount))
+		var sources []string
+		for _, p := range all {
+			if ((strings.HasSuffix(p, name) || strings.Contains(p, ns)) && rng.IntN(8) > 0) || rng.IntN(20) == 0 {
+				sources = append(sources, p)
+			}
+		}
+		r := Report{Groups: []Group{{Name: "g", Principals: all, Count: len(all)}},
+			Reachability: []Entry{{Destination: "h:80", Sources: sources, Access: AccessAll, Allowed: []Cube{}, DecidedBy: []Decider{}}}}
+		data, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Report
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := back.Reachability[0].Sources; !slices.Equal(got, sources) && (len(got) > 0 || len(sources) > 0) {
+			t.Fatalf("trial %d: %s\n read back %v\n want      %v", trial, data, got, sources)
+		}
+	}
+}
