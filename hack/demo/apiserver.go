@@ -14,6 +14,8 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 // stringsFlag collects a repeated flag.
@@ -40,6 +42,8 @@ func serveAPIServer(args []string) error {
 	if *assets == "" || *kubeconfig == "" {
 		return fmt.Errorf("apiserver needs -assets and -kubeconfig")
 	}
+	// envtest's log goes to this process's log file (bin/demo/apiserver.log).
+	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	// Listen before starting, so a signal during start-up is not lost.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)

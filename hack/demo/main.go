@@ -25,10 +25,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // demo holds what one run started and where.
@@ -63,6 +65,9 @@ func main() {
 		}
 		return
 	}
+	// controller-runtime's client logs nothing the demo needs; without a
+	// logger it would print a warning with a stack trace after 30 seconds.
+	ctrllog.SetLogger(logr.Discard())
 	os.Exit(run())
 }
 
