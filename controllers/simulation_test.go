@@ -171,7 +171,7 @@ func TestSimulationSeed(t *testing.T) {
 			"istio.io/WaypointBound", "True", "WaypointAccepted", "bound to "+ns+"/waypoint")
 		patchIstioStatus(t, "security.istio.io/v1", "AuthorizationPolicy", client.ObjectKey{Namespace: ns, Name: "httpbin"},
 			"WaypointAccepted", "False", "TargetNotFound", "no ServiceEntry httpbin.org")
-		testenv.Eventually(t, testenv.DefaultTimeout, "istiod's conditions in the status", func(ctx context.Context) (bool, error) {
+		testenv.Eventually(t, testenv.DefaultTimeout, "istiod's conditions in the status", func(context.Context) (bool, error) {
 			e := getEGW(t, key)
 			if len(e.Status.Destinations) != 1 {
 				return false, nil
@@ -184,7 +184,7 @@ func TestSimulationSeed(t *testing.T) {
 		// Back to accepted: the message says nothing about it any more.
 		patchIstioStatus(t, "security.istio.io/v1", "AuthorizationPolicy", client.ObjectKey{Namespace: ns, Name: "httpbin"},
 			"WaypointAccepted", "True", "Accepted", "bound to "+ns+"/waypoint")
-		testenv.Eventually(t, testenv.DefaultTimeout, "PoliciesValid without istiod's complaint", func(ctx context.Context) (bool, error) {
+		testenv.Eventually(t, testenv.DefaultTimeout, "PoliciesValid without istiod's complaint", func(context.Context) (bool, error) {
 			c := meta.FindStatusCondition(getEGW(t, key).Status.Conditions, egressv1alpha1.ConditionPoliciesValid)
 			return c != nil && !strings.Contains(c.Message, "istiod"), nil
 		})

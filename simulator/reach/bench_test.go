@@ -1,10 +1,10 @@
 package reach
 
 import (
-	"slices"
 	"bytes"
 	"encoding/json"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
+	"slices"
 	"syscall"
 	"testing"
 	"time"

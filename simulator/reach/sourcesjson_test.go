@@ -44,7 +44,7 @@ func TestCompactSources(t *testing.T) {
 			wantItems: []string{"*/sa/sa-3"},
 			wantNot:   []string{"cluster.local/ns/ns-04/sa/sa-3", "cluster.local/ns/ns-11/sa/sa-3"}},
 		{name: "the irregular identity a pattern matches is an exception",
-			sources: pick(func(p string) bool { return strings.HasSuffix(p, "/sa/sa-1") && strings.HasPrefix(p, "cluster.local/") }),
+			sources:   pick(func(p string) bool { return strings.HasSuffix(p, "/sa/sa-1") && strings.HasPrefix(p, "cluster.local/") }),
 			wantItems: []string{"*/sa/sa-1"}, wantNot: []string{"odd/identity/sa/sa-1"}},
 		{name: "whole namespaces",
 			sources:   pick(func(p string) bool { return strings.Contains(p, "/ns-07/") || strings.Contains(p, "/ns-09/") }),
@@ -108,4 +108,36 @@ func TestCompactSourcesRoundTrip(t *testing.T) {
 			t.Fatalf("trial %d: %s\n read back %v\n want      %v", trial, data, got, sources)
 		}
 	}
+}
+
+// FuzzCompactSources: whatever the known sources and the entry's subset,
+// the compact JSON form reads back to exactly the subset.
+func FuzzCompactSources(f *testing.F) {
+	f.Add(uint8(20), uint8(10), uint64(1), uint8(3))
+	f.Add(uint8(1), uint8(30), uint64(7), uint8(0))
+	f.Fuzz(func(t *testing.T, nsCount, saCount uint8, seed uint64, odd uint8) {
+		rng := rand.New(rand.NewPCG(seed, uint64(nsCount)<<8|uint64(saCount)))
+		var all []string
+		for ns := range int(nsCount%40) + 1 {
+			for sa := range int(saCount%40) + 1 {
+				all = append(all, fmt.Sprintf("td/ns/n%d/sa/s%d", ns, sa))
+			}
+		}
+		for i := range int(odd % 4) {
+			all = append(all, fmt.Sprintf("odd/%d/sa/s%d", i, i))
+		}
+		sort.Strings(all)
+		var sources []string
+		keep := rng.IntN(10)
+		for _, p := range all {
+			if rng.IntN(10) < keep {
+				sources = append(sources, p)
+			}
+		}
+		u := newUniverse([]Group{{Name: "g", Principals: all, Count: len(all)}})
+		items, not := u.compact(sources)
+		if got := u.expand(items, not); !slices.Equal(got, sources) && (len(got) > 0 || len(sources) > 0) {
+			t.Fatalf("%v except %v reads back as %v, want %v", items, not, got, sources)
+		}
+	})
 }
