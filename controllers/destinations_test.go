@@ -65,7 +65,7 @@ func waitForDestinationsReady(t *testing.T, key client.ObjectKey, reason string)
 		if err := env.Client.Get(ctx, key, e); err != nil {
 			return false, err
 		}
-		c := meta.FindStatusCondition(e.Status.Conditions, controllers.ConditionDestinationsReady)
+		c := meta.FindStatusCondition(e.Status.Conditions, egressv1alpha1.ConditionDestinationsReady)
 		if c == nil || c.Reason != reason || c.ObservedGeneration != e.Generation {
 			return false, nil
 		}
@@ -160,7 +160,7 @@ spec:
 				t.Errorf("%s labels %v", c.obj.GetName(), c.obj.GetLabels())
 			}
 		}
-		_, c := waitForDestinationsReady(t, key, controllers.ReasonApplied)
+		_, c := waitForDestinationsReady(t, key, egressv1alpha1.ReasonApplied)
 		if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "1 hosts, 2 ServiceEntries and DestinationRules") {
 			t.Errorf("DestinationsReady %+v", c)
 		}
@@ -241,7 +241,7 @@ spec:
 			t.Errorf("DestinationsReady %+v", c)
 		}
 		if r := meta.FindStatusCondition(got.Status.Conditions, egressv1alpha1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse ||
-			!strings.Contains(r.Message, controllers.ConditionDestinationsReady) {
+			!strings.Contains(r.Message, egressv1alpha1.ConditionDestinationsReady) {
 			t.Errorf("Ready %+v, want False naming DestinationsReady", r)
 		}
 		testenv.Eventually(t, testenv.DefaultTimeout, "a Warning Event Conflict", func(ctx context.Context) (bool, error) {
@@ -283,7 +283,7 @@ spec:
 		waitForObject(t, seKey, se, "ServiceEntry httpbin.org without targetPort", func() bool {
 			return len(se.Spec.Ports) == 1 && se.Spec.Ports[0].TargetPort == 0
 		})
-		waitForDestinationsReady(t, key, controllers.ReasonApplied)
+		waitForDestinationsReady(t, key, egressv1alpha1.ReasonApplied)
 	})
 
 	t.Run("removing the destinations deletes the objects the gateway owns, only those", func(t *testing.T) {
@@ -295,7 +295,7 @@ spec:
 				return false, err
 			}
 			return e.Status.ObservedGeneration == e.Generation &&
-				meta.FindStatusCondition(e.Status.Conditions, controllers.ConditionDestinationsReady) == nil, nil
+				meta.FindStatusCondition(e.Status.Conditions, egressv1alpha1.ConditionDestinationsReady) == nil, nil
 		})
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "api.example.com"}, &istionetworkingv1.ServiceEntry{}); err != nil {
 			t.Errorf("the user's ServiceEntry: %v", err)
@@ -345,7 +345,7 @@ func TestDestinationsUnderManagerRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := client.ObjectKeyFromObject(egw)
-	waitForDestinationsReady(t, key, controllers.ReasonApplied)
+	waitForDestinationsReady(t, key, egressv1alpha1.ReasonApplied)
 	seKey := client.ObjectKey{Namespace: ns, Name: "httpbin.org"}
 	mergePatch(t, "networking.istio.io/v1", "ServiceEntry", seKey, `{"spec":{"resolution":"STATIC"}}`)
 	se := &istionetworkingv1.ServiceEntry{}
@@ -376,7 +376,7 @@ func TestDestinationsEnrolledBySelector(t *testing.T) {
 	waitForObject(t, seKey, se, "ServiceEntry httpbin.org enrolled", func() bool {
 		return se.Labels["istio.io/use-waypoint"] == "waypoint"
 	})
-	waitForDestinationsReady(t, key, controllers.ReasonApplied)
+	waitForDestinationsReady(t, key, egressv1alpha1.ReasonApplied)
 	env.WaitForCondition(t, key, egressv1alpha1.ConditionEnrolled, metav1.ConditionTrue)
 	testenv.Eventually(t, testenv.DefaultTimeout, "status.destinations: httpbin.org bound to this gateway", func(ctx context.Context) (bool, error) {
 		got := &egressv1alpha1.EgressGateway{}

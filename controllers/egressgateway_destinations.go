@@ -21,25 +21,6 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/destinations"
 )
 
-// The DestinationsReady condition and its reasons. They belong beside the
-// other condition constants in apis/egress/v1alpha1/conditions.go; they are
-// here until that file can take them.
-const (
-	// ConditionDestinationsReady is True when every spec.destinations entry
-	// has its ServiceEntry (and DestinationRule) as rendered; absent when
-	// spec.destinations is empty and the gateway owns no such object.
-	ConditionDestinationsReady = "DestinationsReady"
-	// ReasonApplied means every object spec.destinations asks for exists as
-	// rendered.
-	ReasonApplied = "Applied"
-	// ReasonInvalidDestination means a destination cannot be rendered as
-	// Istio would accept it, or the API server rejected its object.
-	ReasonInvalidDestination = "InvalidDestination"
-	// ReasonApplyFailed means an object could not be read or written (the
-	// API server is unavailable, or RBAC forbids it); the operator retries.
-	ReasonApplyFailed = "ApplyFailed"
-)
-
 // destinationsOutcome is what reconcileDestinations observed, for the
 // DestinationsReady condition.
 type destinationsOutcome struct {
@@ -271,7 +252,7 @@ func (r *EgressGatewayReconciler) warnDestinations(s *scope, out *destinationsOu
 	if c == nil || c.Status == metav1.ConditionTrue {
 		return
 	}
-	if old := meta.FindStatusCondition(s.original.Status.Conditions, ConditionDestinationsReady); old != nil &&
+	if old := meta.FindStatusCondition(s.original.Status.Conditions, egressv1alpha1.ConditionDestinationsReady); old != nil &&
 		old.Reason == c.Reason && old.Message == c.Message {
 		return
 	}
@@ -283,12 +264,12 @@ func (r *EgressGatewayReconciler) warnDestinations(s *scope, out *destinationsOu
 // a needed name belongs to someone else, InvalidDestination when a
 // destination cannot be created, and True/Applied otherwise.
 func destinationsReadyCondition(out *destinationsOutcome, declared int) *metav1.Condition {
-	const t = ConditionDestinationsReady
+	const t = egressv1alpha1.ConditionDestinationsReady
 	switch {
 	case out == nil:
 		return nil
 	case out.err != nil:
-		return condition(t, metav1.ConditionFalse, ReasonApplyFailed,
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonApplyFailed,
 			"applying spec.destinations failed, the operator retries: "+out.err.Error())
 	case len(out.conflicts) > 0:
 		conflicts := append([]string(nil), out.conflicts...)
@@ -300,10 +281,10 @@ func destinationsReadyCondition(out *destinationsOutcome, declared int) *metav1.
 		}
 		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonConflict, msg)
 	case len(out.problems) > 0:
-		return condition(t, metav1.ConditionFalse, ReasonInvalidDestination, strings.Join(out.problems, "; "))
+		return condition(t, metav1.ConditionFalse, egressv1alpha1.ReasonInvalidDestination, strings.Join(out.problems, "; "))
 	case declared == 0:
 		return nil
 	}
-	return condition(t, metav1.ConditionTrue, ReasonApplied,
+	return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonApplied,
 		fmt.Sprintf("spec.destinations: %d hosts, %d ServiceEntries and DestinationRules as rendered", declared, out.applied))
 }

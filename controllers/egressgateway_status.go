@@ -79,7 +79,7 @@ func computeStatus(s *scope) {
 	if c := destinationsReadyCondition(s.declared, len(s.egw.Spec.Destinations)); c != nil {
 		set(c)
 	} else if s.declared != nil {
-		meta.RemoveStatusCondition(&st.Conditions, ConditionDestinationsReady)
+		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionDestinationsReady)
 	}
 	set(readyCondition(st.Conditions))
 	st.ObservedGeneration = gen
@@ -292,7 +292,7 @@ var readyConditionInputs = []string{
 	egressv1alpha1.ConditionEnrolled,
 	egressv1alpha1.ConditionPoliciesValid,
 	egressv1alpha1.ConditionSimulated,
-	ConditionDestinationsReady,
+	egressv1alpha1.ConditionDestinationsReady,
 }
 
 // readyCondition is True when every other condition present is True, and

@@ -21,6 +21,23 @@ const (
 	// ConditionSimulated is True when status.simulation describes the current
 	// inputs.
 	ConditionSimulated = "Simulated"
+	// ConditionDestinationsReady is True when every spec.destinations entry
+	// has its ServiceEntry (and DestinationRule) as rendered; absent when
+	// spec.destinations is empty and the gateway owns no such object.
+	ConditionDestinationsReady = "DestinationsReady"
+)
+
+// Reasons of DestinationsReady (besides ReasonConflict).
+const (
+	// ReasonApplied means every object spec.destinations asks for exists as
+	// rendered.
+	ReasonApplied = "Applied"
+	// ReasonInvalidDestination means a destination cannot be rendered as
+	// Istio would accept it, or the API server rejected its object.
+	ReasonInvalidDestination = "InvalidDestination"
+	// ReasonApplyFailed means an object could not be read or written (the
+	// API server is unavailable, or RBAC forbids it); the operator retries.
+	ReasonApplyFailed = "ApplyFailed"
 )
 
 // Condition reasons. They are CamelCase identifiers that tooling can switch on;
