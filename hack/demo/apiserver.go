@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -82,7 +81,7 @@ func serveAPIServer(args []string) error {
 		return err
 	}
 	// Write, then rename: the demo waits for the file to appear whole.
-	tmp := filepath.Join(filepath.Dir(*kubeconfig), ".kubeconfig.tmp")
+	tmp := *kubeconfig + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return err
 	}

@@ -196,8 +196,8 @@ func (d *demo) startPlain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.kubeconfig = filepath.Join(d.work, "kubeconfig")
-	_ = os.Remove(d.kubeconfig)
+	// One per run, so two demos in one tree do not share it.
+	d.kubeconfig = filepath.Join(d.work, fmt.Sprintf("kubeconfig-%d", os.Getpid()))
 	self, err := os.Executable()
 	if err != nil {
 		return err

@@ -362,7 +362,7 @@ func (d *demo) teardown() {
 	switch d.mode {
 	case modePlain:
 		d.stopPlain()
-		if err := os.Remove(filepath.Join(d.work, "kubeconfig")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(d.kubeconfig); err != nil && !errors.Is(err, os.ErrNotExist) {
 			logf("%v", err)
 		}
 	case modeFull:
