@@ -61,7 +61,7 @@ func CacheOptions() cache.Options {
 		&corev1.ConfigMap{}:                      {Label: has(renderedLabel)},
 		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(renderedLabel)},
 		&policyv1.PodDisruptionBudget{}:          {Label: has(renderedLabel)},
-		&appsv1.Deployment{}:                     {Label: has(gatewayNameLabel)},
+		&appsv1.Deployment{}:                     {Label: has(gatewayNameLabel), Transform: stripLastApplied},
 		&egressv1alpha1.EgressGateway{}:          {Transform: withKind(egressv1alpha1.GroupVersion.WithKind("EgressGateway"))},
 	}}
 }
@@ -86,6 +86,20 @@ func stripUnread(in any) (any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// stripLastApplied is stripUnread for the waypoint Deployments, whose
+// managedFields tell whether the operator holds their replicas (see
+// egressgateway_replicas.go).
+func stripLastApplied(in any) (any, error) {
+	obj, ok := in.(metav1.Object)
+	if !ok {
+		return in, nil
+	}
+	managed := obj.GetManagedFields()
+	out, err := stripUnread(in)
+	obj.SetManagedFields(managed)
+	return out, err
 }
 
 // withKind is stripUnread that also sets the object's kind, which the API

@@ -62,6 +62,9 @@ func (r *EgressGatewayReconciler) reconcileWaypoint(ctx context.Context, s *scop
 	if err := r.observeWaypoint(ctx, s); err != nil {
 		return ctrl.Result{}, errors.Join(actErr, err)
 	}
+	if err := r.releaseReplicas(ctx, s); err != nil {
+		return ctrl.Result{}, errors.Join(actErr, err)
+	}
 	return result, actErr
 }
 
@@ -96,6 +99,9 @@ func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmr
 		r.record(s, "install", err, egressv1alpha1.ReasonInstalled, egressv1alpha1.ReasonInstallFailed,
 			fmt.Sprintf("installed Helm release %s (chart %s)", req.Name, r.Helm.ChartVersion()), attempt)
 	case helmrelease.StateOutOfSync:
+		if err := r.holdReplicas(ctx, s); err != nil {
+			return ctrl.Result{}, false, err
+		}
 		_, err := r.Helm.Upgrade(ctx, req)
 		r.record(s, "upgrade", err, egressv1alpha1.ReasonUpgraded, egressv1alpha1.ReasonUpgradeFailed,
 			fmt.Sprintf("upgraded Helm release %s from revision %d (chart %s)", req.Name, obs.Revision(), r.Helm.ChartVersion()), attempt)
