@@ -174,8 +174,9 @@ func (d *demo) startManager(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
+	probes := &http.Client{Timeout: 2 * time.Second}
 	for {
-		if resp, err := http.Get("http://" + probe + "/readyz"); err == nil {
+		if resp, err := probes.Get("http://" + probe + "/readyz"); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
@@ -282,9 +283,8 @@ func (d *demo) tlsVariant(ctx context.Context) error {
 // tlsOrigination is the part of the report's JSON contract (egressctl
 // report -o json) the demo checks.
 type tlsOrigination struct {
-	Mode            string `json:"mode"`
-	Port            int    `json:"port"`
-	DestinationRule string `json:"destinationRule"`
+	Mode string `json:"mode"`
+	Port int    `json:"port"`
 }
 
 // reportTLS reads the live report as JSON and returns the TLS origination
