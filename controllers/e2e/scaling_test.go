@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,17 +24,22 @@ import (
 // TestScaling checks both sizing modes on istiod's real Deployment: fixed
 // replicas give that many ready Pods; autoscaling gives an HPA on istiod's
 // Deployment, and istiod then leaves replicas alone (its generation stops
-// moving, so istiod and the HPA do not fight).
+// moving, so istiod and the HPA do not fight), and the switch never shrinks
+// the waypoint: the operator holds its replicas while istiod lets go.
 func TestScaling(t *testing.T) {
 	ns := newNamespace(t, "scaling", nil)
-	apply(t, ns, `{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: egress}, spec: {waypoint: {replicas: 2}}}`)
+	apply(t, ns, `{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: egress}, spec: {waypoint: {replicas: 3}}}`)
 	waitForCondition(t, ns, "egress", egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue)
-	waitForReadyReplicas(t, ns, "egress", 2)
+	waitForReadyReplicas(t, ns, "egress", 3)
 
+	// From here until the Deployment settles, its size must never drop:
+	// istiod stops setting replicas, and without the operator holding them
+	// they would fall to the default 1 until the HPA scaled back up.
+	lowest := watchLowestReplicas(t, ns, "egress")
 	egw := egressGateway(t, ns, "egress")
 	before := egw.DeepCopy()
 	egw.Spec.Waypoint.Replicas = nil
-	egw.Spec.Waypoint.Autoscaling = &egressv1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 3}
+	egw.Spec.Waypoint.Autoscaling = &egressv1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 5}
 	if err := c.Patch(ctx(), egw, client.MergeFrom(before)); err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +58,46 @@ func TestScaling(t *testing.T) {
 	// would keep bumping it until the deadline. The quiet window outlasts the
 	// HPA controller's 15 s sync period, so the HPA has had its say.
 	settled := waitForStableGeneration(t, ns, "egress", 20*time.Second)
-	if got := ptr.Deref(settled.Spec.Replicas, 0); got != 2 {
-		t.Errorf("settled Deployment has %d replicas, want the HPA's minimum 2", got)
+	if got := ptr.Deref(settled.Spec.Replicas, 0); got != 3 {
+		t.Errorf("settled Deployment has %d replicas, want 3: within the HPA's 2..5, with no metrics to act on, it keeps the size it had", got)
+	}
+	if low := lowest(); low != 3 {
+		t.Errorf("the Deployment went down to %d replicas during the switch to autoscaling, want it to stay at 3", low)
+	}
+}
+
+// watchLowestReplicas polls the Deployment's spec.replicas every 50 ms
+// until the test ends, and returns a function that reads the lowest value
+// seen so far.
+func watchLowestReplicas(t *testing.T, ns, name string) func() int32 {
+	t.Helper()
+	var mu sync.Mutex
+	lowest := int32(math.MaxInt32)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			d := &appsv1.Deployment{}
+			if err := c.Get(ctx(), types.NamespacedName{Namespace: ns, Name: name}, d); err == nil {
+				mu.Lock()
+				lowest = min(lowest, ptr.Deref(d.Spec.Replicas, 1))
+				mu.Unlock()
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return func() int32 {
+		mu.Lock()
+		defer mu.Unlock()
+		return lowest
 	}
 }
 
