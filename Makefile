@@ -72,7 +72,10 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into bin
 	@hack/controlplane.sh >/dev/null
 
 .PHONY: test
-test: vet lint check-imports ## Run every check and test: vet, lint, import rules, unit and envtest integration tests.
+test: vet lint check-imports integration e2e ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, then the end-to-end suite.
+
+.PHONY: integration
+integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh | tail -n 1)" go test -count=1 ./...
 
 .PHONY: e2e
