@@ -89,7 +89,6 @@ func TestDestinations(t *testing.T) {
 	t.Cleanup(func() { // leave no ambient namespace for other tests' gateways
 		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: src}, `{"metadata":{"labels":{"istio.io/dataplane-mode":null}}}`)
 	})
-	other := env.CreateNamespace(t, "dest-other", nil).Name
 	for _, sa := range []string{"default", "admin"} {
 		if err := env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: sa}}); err != nil {
 			t.Fatal(err)
@@ -199,9 +198,9 @@ spec:
 		mergePatch(t, "networking.istio.io/v1", "ServiceEntry", seKey, `{"metadata":{"labels":{"unrelated":"yes"}}}`)
 		settle()
 		n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
-		// A label on a namespace the report does not read maps to every
-		// gateway and changes none of their inputs.
-		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: other}, `{"metadata":{"labels":{"unrelated":"yes"}}}`)
+		// An annotation on the gateway's namespace reconciles it and
+		// changes none of its inputs.
+		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: ns}, `{"metadata":{"annotations":{"unrelated":"yes"}}}`)
 		testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
 			return metricSum(t, "controller_runtime_reconcile_total") > reconciles, nil
 		})

@@ -75,7 +75,7 @@ func (r *EgressGatewayReconciler) releaseReplicas(ctx context.Context, s *scope)
 func ownsReplicas(dep *appsv1.Deployment) bool {
 	for _, mf := range dep.ManagedFields {
 		if mf.Manager == replicasManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.FieldsV1 != nil &&
-			len(mf.FieldsV1.Raw) > 0 && string(mf.FieldsV1.Raw) != "{}" {
+			mf.FieldsV1.GetRawString() != "" && mf.FieldsV1.GetRawString() != "{}" {
 			return true
 		}
 	}

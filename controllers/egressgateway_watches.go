@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -137,7 +138,7 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(contentChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfDeployment),
 			builder.WithPredicates(deploymentReadinessChanged)).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allGateways),
+		Watches(&corev1.Namespace{}, r.namespaceEvents(),
 			builder.WithPredicates(labelsOrAnnotationsChanged)).
 		Watches(&istionetworkingv1.ServiceEntry{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
 			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{},
@@ -153,11 +154,49 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// allGateways maps a namespace to every EgressGateway: its labels decide
-// the enrollment of the gateways in it and whether its service accounts are
-// sources of the others.
-func (r *EgressGatewayReconciler) allGateways(ctx context.Context, _ client.Object) []reconcile.Request {
-	return r.gatewaysIn(ctx, "", func(*egressv1alpha1.EgressGateway) bool { return true })
+// namespaceEvents enqueues, for a namespace event, the EgressGateways its
+// labels matter to: the ones in it (its labels decide their enrollment),
+// every one when it is the root namespace, and the ones whose
+// spec.simulation.sources select it before or after the change (its service
+// accounts join or leave their sources). Other gateways are not disturbed.
+func (r *EgressGatewayReconciler) namespaceEvents() handler.Funcs {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], name string, labelSets ...map[string]string) {
+		for _, req := range r.gatewaysOfNamespace(ctx, name, labelSets...) {
+			q.Add(req)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, e.Object.GetName(), e.Object.GetLabels())
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, e.ObjectNew.GetName(), e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, e.Object.GetName(), e.Object.GetLabels())
+		},
+	}
+}
+
+// gatewaysOfNamespace lists the EgressGateways a namespace with any of the
+// label sets matters to (see namespaceEvents).
+func (r *EgressGatewayReconciler) gatewaysOfNamespace(ctx context.Context, name string, labelSets ...map[string]string) []reconcile.Request {
+	root := name == r.rootNamespace()
+	return r.gatewaysIn(ctx, "", func(egw *egressv1alpha1.EgressGateway) bool {
+		if root || egw.Namespace == name {
+			return true
+		}
+		sel, err := sourceSelector(egw)
+		if err != nil {
+			return false
+		}
+		for _, l := range labelSets {
+			if sel.Matches(labels.Set(l)) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // gatewaysOfConfig maps a ServiceEntry, DestinationRule or

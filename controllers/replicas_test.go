@@ -114,7 +114,7 @@ func TestReplicasSurviveTheSwitchToAutoscaling(t *testing.T) {
 				return false, err
 			}
 			for _, mf := range dep.ManagedFields {
-				if mf.Manager == "ambient-egress-operator-replicas" && mf.FieldsV1 != nil && string(mf.FieldsV1.Raw) != "{}" {
+				if mf.Manager == "ambient-egress-operator-replicas" && mf.FieldsV1 != nil && mf.FieldsV1.GetRawString() != "{}" {
 					return false, nil
 				}
 			}

@@ -193,14 +193,27 @@ func TestSimulationSeed(t *testing.T) {
 	t.Run("no-op reconcile writes nothing", func(t *testing.T) {
 		settle()
 		n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
-		// An unrelated label on a namespace maps to every gateway.
-		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: other}, `{"metadata":{"labels":{"unrelated":"yes"}}}`)
+		// An annotation on a source namespace reconciles the gateway, and
+		// changes nothing it reads (a namespace's labels are inputs: a
+		// waypoint's allowedRoutes may select on any of them).
+		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: src}, `{"metadata":{"annotations":{"unrelated":"yes"}}}`)
 		testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
 			return metricSum(t, "controller_runtime_reconcile_total") > reconciles, nil
 		})
 		settle()
 		if w := writes(op.requests.since(n)); len(w) != 0 {
 			t.Errorf("a reconcile with unchanged inputs wrote: %v", w)
+		}
+	})
+
+	t.Run("a namespace the gateway does not read does not reconcile it", func(t *testing.T) {
+		settle()
+		reconciles := metricSum(t, "controller_runtime_reconcile_total")
+		// other is not a source (not ambient) and holds no gateway.
+		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: other}, `{"metadata":{"labels":{"unrelated":"again"}}}`)
+		settle()
+		if got := metricSum(t, "controller_runtime_reconcile_total"); got != reconciles {
+			t.Errorf("a label on a namespace no gateway reads caused %v reconciles", got-reconciles)
 		}
 	})
 
