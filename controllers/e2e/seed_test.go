@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/testenv"
 )
 
 // seedManifests is the seed scenario (../shared/scenarios/seed) with the
@@ -76,6 +78,20 @@ func TestSeedScenario(t *testing.T) {
 	// The operator's report says what the seed's expected.yaml says.
 	waitForCondition(t, ns, "waypoint", egressv1alpha1.ConditionSimulated, metav1.ConditionTrue)
 	assertSeedReport(t, egressGateway(t, ns, "waypoint"), src)
+
+	// status.destinations puts istiod's word beside the simulator's: both
+	// say httpbin.org is bound to this waypoint.
+	testenv.Eventually(t, timeout, "status.destinations with istiod's WaypointBound=True", func(context.Context) (bool, error) {
+		ds := egressGateway(t, ns, "waypoint").Status.Destinations
+		if len(ds) != 1 {
+			return false, nil
+		}
+		d := ds[0]
+		if d.Host != "httpbin.org" || !d.BoundToThisGateway || d.Waypoint != ns+"/waypoint" {
+			return false, fmt.Errorf("status.destinations[0] = %+v, want httpbin.org bound to %s/waypoint", d, ns)
+		}
+		return d.IstioWaypointBound != nil && d.IstioWaypointBound.Status == metav1.ConditionTrue, nil
+	})
 }
 
 // assertSeedReport checks status.simulation: the admin may send anything to
