@@ -50,7 +50,13 @@ const (
 // SetupWithManager). Every cached object drops its managedFields and
 // kubectl's last-applied copy, which the reconciler never reads and which
 // are often the larger part of an Istio object.
-func CacheOptions() cache.Options {
+//
+// namespaces, when given, further limits every namespaced kind the
+// reconciler reads to those namespaces (the EgressGateways' namespaces and
+// Istio's root namespace, which the caller includes), except the
+// ServiceAccounts, which are sources wherever spec.simulation.sources
+// finds them; Namespaces are cluster-scoped.
+func CacheOptions(namespaces ...string) cache.Options {
 	has := func(key string) labels.Selector {
 		req, err := labels.NewRequirement(key, selection.Exists, nil)
 		if err != nil {
@@ -58,13 +64,23 @@ func CacheOptions() cache.Options {
 		}
 		return labels.NewSelector().Add(*req)
 	}
-	return cache.Options{DefaultTransform: stripUnread, ByObject: map[client.Object]cache.ByObject{
+	opts := cache.Options{DefaultTransform: stripUnread, ByObject: map[client.Object]cache.ByObject{
 		&corev1.ConfigMap{}:                      {Label: has(renderedLabel)},
 		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(renderedLabel)},
 		&policyv1.PodDisruptionBudget{}:          {Label: has(renderedLabel)},
 		&appsv1.Deployment{}:                     {Label: has(gatewayNameLabel), Transform: stripLastApplied},
 		&egressv1alpha1.EgressGateway{}:          {Transform: withKind(egressv1alpha1.GroupVersion.WithKind("EgressGateway"))},
 	}}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+		accounts := &metav1.PartialObjectMetadata{}
+		accounts.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
+		opts.ByObject[accounts] = cache.ByObject{Namespaces: map[string]cache.Config{cache.AllNamespaces: {}}}
+	}
+	return opts
 }
 
 // stripUnread drops, from every object entering the cache, the metadata

@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -93,11 +92,9 @@ func startOperatorServing(t *testing.T, base *rest.Config, namespaces []string, 
 	cfg := rest.CopyConfig(base)
 	cfg.QPS, cfg.Burst = 1000, 2000
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return log.wrap(rt) }
-	cacheOpts := controllers.CacheOptions()
-	cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-	for _, ns := range namespaces {
-		cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-	}
+	// The manager watches only the test's namespaces, as
+	// --watch-namespaces does, so tests never act on each other's objects.
+	cacheOpts := controllers.CacheOptions(namespaces...)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:     env.Scheme,
 		Cache:      cacheOpts,

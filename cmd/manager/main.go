@@ -5,10 +5,13 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -36,6 +39,7 @@ func main() {
 		enableHTTP2   bool
 		leaderElect   bool
 		rootNamespace string
+		watch         string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" turns it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
@@ -43,12 +47,18 @@ func main() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server (off by default: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Run only while holding the leader lease, so replicas never act twice.")
 	flag.StringVar(&rootNamespace, "root-namespace", "istio-system", "Istio's root namespace (meshConfig.rootNamespace): its ServiceEntries, DestinationRules and AuthorizationPolicies apply to every EgressGateway.")
+	flag.StringVar(&watch, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "Comma-separated namespaces whose EgressGateways, and the Istio objects beside them, the operator watches (the root namespace is added); empty watches all. ServiceAccounts are read in every namespace, as simulation sources. Defaults to $WATCH_NAMESPACE.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
 
+	namespaces, err := watchNamespaces(watch, rootNamespace)
+	if err != nil {
+		setupLog.Error(err, "invalid --watch-namespaces")
+		os.Exit(1)
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 newScheme(),
 		Metrics:                metricsOptions(metricsAddr, secureMetrics, enableHTTP2),
@@ -56,7 +66,7 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "ambient-egress-operator.egress.ambient.io",
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(namespaces...),
 	})
 	if err != nil {
 		setupLog.Error(err, "creating manager")
@@ -114,4 +124,26 @@ func tlsOptions(http2 bool) []func(*tls.Config) {
 		return nil
 	}
 	return []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+}
+
+// watchNamespaces parses --watch-namespaces into the namespaces to cache,
+// with the root namespace added; nil means every namespace.
+func watchNamespaces(flagValue, root string) ([]string, error) {
+	if strings.TrimSpace(flagValue) == "" {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, ns := range append(strings.Split(flagValue, ","), root) {
+		ns = strings.TrimSpace(ns)
+		if ns == "" || seen[ns] {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+		seen[ns] = true
+		out = append(out, ns)
+	}
+	return out, nil
 }
