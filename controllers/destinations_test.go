@@ -3,8 +3,6 @@ package controllers_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,11 +11,9 @@ import (
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -97,17 +93,7 @@ func TestDestinations(t *testing.T) {
 	admin := "cluster.local/ns/" + src + "/sa/admin"
 	// The seed's policy, without the seed's ServiceEntry: the EgressGateway
 	// declares it.
-	createYAML(t, fmt.Sprintf(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: httpbin, namespace: %s}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}]
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: [%q]}}]
-  - to: [{operation: {methods: [GET], paths: [/get]}}]
-`, ns, admin))
+	createSeedPolicy(t, ns, admin)
 	// A ServiceEntry a person wrote, whose name a destination will want.
 	createYAML(t, fmt.Sprintf(`
 apiVersion: networking.istio.io/v1
@@ -309,32 +295,7 @@ spec:
 func TestDestinationsUnderManagerRBAC(t *testing.T) {
 	ctx := context.Background()
 	ns := env.CreateNamespace(t, "dest-rbac", nil).Name
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "controller-manager", Namespace: ns}}
-	if err := env.Client.Create(ctx, sa); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(data, role); err != nil {
-		t.Fatal(err)
-	}
-	role.Name = ns + "-manager-role"
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}},
-	}
-	for _, obj := range []client.Object{role, binding} {
-		if err := env.Client.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
-	}
-	asManager := rest.CopyConfig(env.Config)
-	asManager.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa.Name}
+	asManager := asManagerServiceAccount(t, ns)
 	startOperatorWith(t, asManager, ns, controllers.Options{})
 
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {

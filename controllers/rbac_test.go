@@ -24,35 +24,8 @@ import (
 // error and a condition that never turns True. The wildcard test keeps the
 // same role small; this one proves it is enough.
 func TestManagerRBACIsSufficient(t *testing.T) {
-	ctx := context.Background()
 	ns := env.CreateNamespace(t, "rbac", nil).Name
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "controller-manager", Namespace: ns}}
-	if err := env.Client.Create(ctx, sa); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(data, role); err != nil {
-		t.Fatal(err)
-	}
-	role.Name = ns + "-manager-role" // one per test run: ClusterRoles outlive namespaces
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}},
-	}
-	for _, obj := range []client.Object{role, binding} {
-		if err := env.Client.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
-	}
-
-	asManager := rest.CopyConfig(env.Config)
-	asManager.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa.Name}
+	asManager := asManagerServiceAccount(t, ns)
 	startOperatorWith(t, asManager, ns, controllers.Options{})
 
 	for _, manifest := range []string{
@@ -79,4 +52,39 @@ func TestManagerRBACIsSufficient(t *testing.T) {
 
 	deleteAndWait(t, key)
 	assertNothingLeft(t, ns)
+}
+
+// asManagerServiceAccount returns a rest.Config that impersonates a
+// ServiceAccount of ns bound to the ClusterRole of config/rbac/role.yaml
+// (and so of the bundle) and nothing else.
+func asManagerServiceAccount(t *testing.T, ns string) *rest.Config {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "controller-manager", Namespace: ns}}
+	if err := env.Client.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(data, role); err != nil {
+		t.Fatal(err)
+	}
+	role.Name = ns + "-manager-role" // one per test run: ClusterRoles outlive namespaces
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}},
+	}
+	for _, obj := range []client.Object{role, binding} {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
+	}
+	asManager := rest.CopyConfig(env.Config)
+	asManager.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa.Name}
+	return asManager
 }

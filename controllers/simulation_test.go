@@ -349,6 +349,14 @@ spec:
   ports: [{number: 80, name: http, protocol: HTTP}]
   resolution: DNS
 `, ns))
+	createSeedPolicy(t, ns, admin)
+}
+
+// createSeedPolicy creates the seed's policy httpbin in ns, on the
+// ServiceEntry httpbin.org: admin may send anything, everyone else only GET
+// /get.
+func createSeedPolicy(t *testing.T, ns, admin string) {
+	t.Helper()
 	createYAML(t, fmt.Sprintf(`
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
