@@ -2,6 +2,7 @@ package reach
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -274,14 +275,18 @@ func (c *Cube) UnmarshalJSON(data []byte) error {
 			var hs map[string]headerValues
 			if err = json.Unmarshal(v, &hs); err == nil {
 				for h, hv := range hs {
-					out.decoded = appendShown(out.decoded, "request.headers["+h+"]", hv.Values, hv.NotValues)
+					if out.decoded, err = appendShown(out.decoded, "request.headers["+h+"]", hv.Values, hv.NotValues); err != nil {
+						break
+					}
 				}
 			}
 		case "when":
 			var conds []condition
 			if err = json.Unmarshal(v, &conds); err == nil {
 				for _, cd := range conds {
-					out.decoded = appendShown(out.decoded, cd.Key, cd.Values, cd.NotValues)
+					if out.decoded, err = appendShown(out.decoded, cd.Key, cd.Values, cd.NotValues); err != nil {
+						break
+					}
 				}
 			}
 		case "and":
@@ -296,7 +301,9 @@ func (c *Cube) UnmarshalJSON(data []byte) error {
 			if !ok {
 				return fmt.Errorf("decode cube: unknown condition %q", name)
 			}
-			err = json.Unmarshal(v, &sh.vals)
+			if err = json.Unmarshal(v, &sh.vals); err == nil && len(sh.vals) == 0 {
+				err = errors.New("no values")
+			}
 			out.decoded = append(out.decoded, sh)
 		}
 		if err != nil {
@@ -315,14 +322,19 @@ func (c *Cube) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-func appendShown(out []shown, key string, vals, notVals []string) []shown {
-	if vals != nil {
+// appendShown adds a condition's values and negated values; a condition
+// needs a key and some values, as MarshalJSON writes it.
+func appendShown(out []shown, key string, vals, notVals []string) ([]shown, error) {
+	if key == "" || key == "request.headers[]" || len(vals)+len(notVals) == 0 {
+		return out, fmt.Errorf("condition %q has no key or no values", key)
+	}
+	if len(vals) > 0 {
 		out = append(out, shown{key: key, vals: vals})
 	}
-	if notVals != nil {
+	if len(notVals) > 0 {
 		out = append(out, shown{key: key, neg: true, vals: notVals})
 	}
-	return out
+	return out, nil
 }
 
 // Text renders the cube for people: "GET /get", "any method, any path
