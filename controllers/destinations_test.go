@@ -146,7 +146,7 @@ spec:
 			}
 		}
 		_, c := waitForDestinationsReady(t, key, egressv1alpha1.ReasonApplied)
-		if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "1 hosts, 2 ServiceEntries and DestinationRules") {
+		if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "1 host, 2 ServiceEntries and DestinationRules") {
 			t.Errorf("DestinationsReady %+v", c)
 		}
 	})

@@ -286,5 +286,6 @@ func destinationsReadyCondition(out *destinationsOutcome, declared int) *metav1.
 		return nil
 	}
 	return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonApplied,
-		fmt.Sprintf("spec.destinations: %d hosts, %d ServiceEntries and DestinationRules as rendered", declared, out.applied))
+		fmt.Sprintf("spec.destinations: %s, %s as rendered", count(declared, "host", "hosts"),
+			count(out.applied, "ServiceEntry or DestinationRule", "ServiceEntries and DestinationRules")))
 }

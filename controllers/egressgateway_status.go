@@ -179,9 +179,11 @@ const firstFindings = 3
 // findings.
 func simulatedCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condition {
 	sum := sim.Summary
-	msg := fmt.Sprintf("%d sources in %d groups, %d destinations, %d policies: %d pairs reachable (%d all, %d partial), %d none; %d findings (%d errors, %d warnings, %d info)",
-		sum.Sources, sum.Groups, sum.Destinations, sum.Policies, sum.Reachable, sum.Pairs.All, sum.Pairs.Partial, sum.Pairs.None,
-		sum.Findings.Total, sum.Findings.Errors, sum.Findings.Warnings, sum.Findings.Info)
+	msg := fmt.Sprintf("%s in %s, %s, %s: %s reachable (%d all, %d partial), %d none; %s (%d errors, %d warnings, %d info)",
+		count(sum.Sources, "source", "sources"), count(sum.Groups, "group", "groups"),
+		count(sum.Destinations, "destination", "destinations"), count(sum.Policies, "policy", "policies"),
+		count(sum.Reachable, "pair", "pairs"), sum.Pairs.All, sum.Pairs.Partial, sum.Pairs.None,
+		count(sum.Findings.Total, "finding", "findings"), sum.Findings.Errors, sum.Findings.Warnings, sum.Findings.Info)
 	if len(sim.Probes) > 0 {
 		verdicts := map[string]int{}
 		for _, p := range sim.Probes {
@@ -192,7 +194,7 @@ func simulatedCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condition 
 				verdicts[p.Verdict]++
 			}
 		}
-		msg += fmt.Sprintf("; %d probes: %d ALLOW, %d DENY", len(sim.Probes), verdicts["ALLOW"], verdicts["DENY"])
+		msg += fmt.Sprintf("; %s: %d ALLOW, %d DENY", count(len(sim.Probes), "probe", "probes"), verdicts["ALLOW"], verdicts["DENY"])
 		if n := verdicts["unanswerable"]; n > 0 {
 			msg += fmt.Sprintf(", %d unanswerable (see status.simulation.probes)", n)
 		}
@@ -234,7 +236,7 @@ func policiesValidCondition(sim *egressv1alpha1.SimulationStatus, accepted map[s
 				return isPolicy(f) && f.Severity == egressv1alpha1.SeverityError
 			}))+notAccepted(accepted))
 	}
-	msg := fmt.Sprintf("%d policies, none rejected", sim.Summary.Policies)
+	msg := count(sim.Summary.Policies, "policy", "policies") + ", none rejected"
 	if warnings > 0 {
 		msg += fmt.Sprintf("; %d policy warnings: %s", warnings, quoteFindings(sim.Findings, func(f egressv1alpha1.Finding) bool {
 			return isPolicy(f) && f.Severity == egressv1alpha1.SeverityWarning
@@ -263,7 +265,7 @@ func notAccepted(accepted map[string]*egressv1alpha1.IstioCondition) string {
 	if len(names) > len(quoted) {
 		quoted = append(quoted, fmt.Sprintf("and %d more", len(names)-len(quoted)))
 	}
-	return fmt.Sprintf("; istiod reports %d policies not accepted by a waypoint (WaypointAccepted=False): %s", len(names), strings.Join(quoted, "; "))
+	return fmt.Sprintf("; istiod reports %s not accepted by a waypoint (WaypointAccepted=False): %s", count(len(names), "policy", "policies"), strings.Join(quoted, "; "))
 }
 
 // quoteFindings renders the first findings that keep selects.
@@ -311,6 +313,14 @@ func readyCondition(conds []metav1.Condition) *metav1.Condition {
 	sort.Strings(notReady)
 	return condition(egressv1alpha1.ConditionReady, metav1.ConditionFalse, egressv1alpha1.ReasonNotReady,
 		"not ready: "+strings.Join(notReady, "; "))
+}
+
+// count says "1 policy" or "2 policies".
+func count[N int | int32](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func condition(t string, status metav1.ConditionStatus, reason, message string) *metav1.Condition {
