@@ -93,53 +93,108 @@ const (
 	maxObjectName = 253
 )
 
-// addEgressDestinations adds the ServiceEntry and DestinationRule the
-// operator creates for each of egw's spec.destinations, with the same names
-// and specs (controllers/internal/destinations renders them for the operator;
-// a test there checks the two agree). An object of the same kind, namespace
-// and name already read stays: the live object wins, as the operator never
-// overwrites an object it does not own; a later one replaces the derived
-// one. Objects an earlier version of egw derived are dropped first.
-func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestination) {
-	from := egw.Namespace + "/" + egw.Name
-	dropDerived(s, from)
-	var problems []string
+// DerivedDestination is what the operator creates for one
+// spec.destinations entry: a ServiceEntry and, when a port originates TLS, a
+// DestinationRule, with their names. The operator and the simulator both
+// render destinations with DeriveDestinations, so what the simulator
+// assumes is what the operator applies.
+type DerivedDestination struct {
+	// Host is the entry's host.
+	Host string
+	// ServiceEntryName and ServiceEntry declare the host.
+	ServiceEntryName string
+	ServiceEntry     *networkingv1alpha3.ServiceEntry
+	// DestinationRuleName and DestinationRule originate TLS; the rule is nil
+	// when no port asks for it.
+	DestinationRuleName string
+	DestinationRule     *networkingv1alpha3.DestinationRule
+}
+
+// DestinationProblem is a spec.destinations entry the operator does not
+// create, and why.
+type DestinationProblem struct {
+	// Index is the entry's position in spec.destinations; Host its host.
+	Index int
+	Host  string
+	// Message says what is wrong and what to change.
+	Message string
+}
+
+// DeriveDestinations renders spec.destinations, given as the JSON of the
+// list, in spec order. Entries that cannot be rendered are problems, not
+// errors; the error is for JSON that is not a destinations list.
+func DeriveDestinations(destinations []byte) ([]DerivedDestination, []DestinationProblem, error) {
+	var dests []egressDestination
+	if err := json.Unmarshal(destinations, &dests); err != nil {
+		return nil, nil, fmt.Errorf("spec.destinations: %w", err)
+	}
+	derived, problems := deriveDestinations(dests)
+	return derived, problems, nil
+}
+
+func deriveDestinations(dests []egressDestination) ([]DerivedDestination, []DestinationProblem) {
+	var out []DerivedDestination
+	var problems []DestinationProblem
 	names := map[string]string{}
 	for i, d := range dests {
 		if msg := destinationProblem(d); msg != "" {
-			problems = append(problems, fmt.Sprintf("spec.destinations[%d]: %s", i, msg))
+			problems = append(problems, DestinationProblem{Index: i, Host: d.Host, Message: msg})
 			continue
 		}
-		name := destinationObjectName(d.Host, "")
+		name := DestinationObjectName(d.Host, "")
 		if other, taken := names[name]; taken {
-			problems = append(problems, fmt.Sprintf("spec.destinations[%d]: hosts %s and %s both need ServiceEntry %s; remove one of them",
-				i, other, d.Host, name))
+			problems = append(problems, DestinationProblem{Index: i, Host: d.Host, Message: fmt.Sprintf(
+				"hosts %s and %s both need ServiceEntry %s; remove one of them", other, d.Host, name)})
 			continue
 		}
 		names[name] = d.Host
-		meta := func(kind, name string) Meta {
-			return Meta{
-				Origin:      Origin{File: egw.File, Kind: kind, Namespace: egw.Namespace, Name: name},
-				Labels:      map[string]string{labelEgressGateway: egw.Name},
-				Annotations: map[string]string{annotationFromEgressGateway: from},
-			}
+		dd := DerivedDestination{Host: d.Host, ServiceEntryName: name, ServiceEntry: derivedServiceEntry(d)}
+		if dd.DestinationRule = derivedDestinationRule(d); dd.DestinationRule != nil {
+			dd.DestinationRuleName = DestinationObjectName(d.Host, "-tls")
 		}
-		se := &ServiceEntry{Meta: meta("ServiceEntry", name), Spec: derivedServiceEntry(d)}
+		out = append(out, dd)
+	}
+	return out, problems
+}
+
+// addEgressDestinations adds the ServiceEntry and DestinationRule the
+// operator creates for each of egw's spec.destinations. An object of the
+// same kind, namespace and name already read stays: the live object wins,
+// as the operator never overwrites an object it does not own; a later one
+// replaces the derived one. Objects an earlier version of egw derived are
+// dropped first.
+func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestination) {
+	from := egw.Namespace + "/" + egw.Name
+	dropDerived(s, from)
+	meta := func(kind, name string) Meta {
+		return Meta{
+			Origin:      Origin{File: egw.File, Kind: kind, Namespace: egw.Namespace, Name: name},
+			Labels:      map[string]string{labelEgressGateway: egw.Name},
+			Annotations: map[string]string{annotationFromEgressGateway: from},
+		}
+	}
+	derived, problems := deriveDestinations(dests)
+	for _, d := range derived {
+		se := &ServiceEntry{Meta: meta("ServiceEntry", d.ServiceEntryName), Spec: d.ServiceEntry}
 		if !has(s, se.Origin) {
 			put(s, &s.ServiceEntries, se.Origin, se)
 		}
-		if spec := derivedDestinationRule(d); spec != nil {
-			dr := &DestinationRule{Meta: meta("DestinationRule", destinationObjectName(d.Host, "-tls")), Spec: spec}
+		if d.DestinationRule != nil {
+			dr := &DestinationRule{Meta: meta("DestinationRule", d.DestinationRuleName), Spec: d.DestinationRule}
 			if !has(s, dr.Origin) {
 				put(s, &s.DestinationRules, dr.Origin, dr)
 			}
 		}
 	}
 	if len(problems) > 0 {
+		lines := make([]string, len(problems))
+		for i, p := range problems {
+			lines[i] = fmt.Sprintf("spec.destinations[%d]: %s", p.Index, p.Message)
+		}
 		if egw.Annotations == nil {
 			egw.Annotations = map[string]string{}
 		}
-		egw.Annotations[annotationDestinationProblems] = strings.Join(problems, "\n")
+		egw.Annotations[annotationDestinationProblems] = strings.Join(lines, "\n")
 	}
 }
 
@@ -171,10 +226,11 @@ func dropFrom[T any](s *Snapshot, list []*T, meta func(*T) Meta, from string) []
 	return kept
 }
 
-// destinationObjectName is "<host><suffix>", with a leading "*." spelled
-// "wildcard.", cut to a valid length with 8 hex digits of the host's
-// digest when too long.
-func destinationObjectName(host, suffix string) string {
+// DestinationObjectName is the name of an object the operator creates for
+// host: "<host><suffix>", with a leading "*." spelled "wildcard." since "*"
+// is not allowed in a name, cut to a valid length and kept unique with 8 hex
+// digits of the host's digest when too long.
+func DestinationObjectName(host, suffix string) string {
 	base := host
 	if rest, ok := strings.CutPrefix(host, "*."); ok {
 		base = "wildcard." + rest

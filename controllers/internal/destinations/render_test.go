@@ -163,7 +163,9 @@ func TestNames(t *testing.T) {
 			t.Errorf("%s: %s, %s; want %s, %s", tc.host, se, dr, tc.se, tc.dr)
 		}
 	}
-	// Too long for "-tls": cut, kept unique by a digest, still a name.
+	// Too long for "-tls": cut, kept unique by a digest, still a name (a
+	// DNS subdomain: at most 253 characters).
+	const maxNameLength = 253
 	a, b := DestinationRuleName(long+"-xyzw.io"), DestinationRuleName(longer+"-xyzw.io")
 	for _, n := range []string{a, b} {
 		if len(n) > maxNameLength || !strings.HasSuffix(n, "-tls") || strings.Contains(n, ".-") {

@@ -29,9 +29,11 @@ func crYAML(t *testing.T, egw *egressv1alpha1.EgressGateway) []byte {
 	return data
 }
 
-// TestSimulatorAgrees checks that the simulator, which cannot import the
-// API types, derives from an EgressGateway exactly the objects Render
-// gives the operator: same names, labels and specs.
+// TestSimulatorAgrees checks that the simulator, reading an EgressGateway
+// as kubectl would apply it (it cannot import the API types), derives
+// exactly the objects Render gives the operator: same names, labels and
+// specs. Both use DeriveDestinations; this holds the JSON decoding and the
+// metadata to the same account.
 func TestSimulatorAgrees(t *testing.T) {
 	mutual := &egressv1alpha1.TLSOrigination{Mode: egressv1alpha1.TLSModeMutual, TargetPort: 8443, SNI: "sni.example", CredentialName: "client"}
 	egw := seedTLSGateway()
