@@ -113,7 +113,7 @@ func (r *EgressGatewayReconciler) reportCurrent(ctx context.Context, s *scope, c
 		}
 		return false, fmt.Errorf("reading ConfigMap %s: %w", cur.ReportConfigMap, err)
 	}
-	return cm.Annotations[simulation.DigestAnnotation] == cur.InputsDigest, nil
+	return cm.Annotations[egressv1alpha1.InputsDigestAnnotation] == cur.InputsDigest, nil
 }
 
 // writeReport creates or updates the report ConfigMap, owned by the

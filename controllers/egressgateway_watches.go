@@ -91,15 +91,11 @@ func stripUnread(in any) (any, error) {
 		return in, nil // a DeletedFinalStateUnknown tombstone
 	}
 	obj.SetManagedFields(nil)
+	// The object is the informer's own, fresh from decoding: trim in place.
 	if a := obj.GetAnnotations(); a != nil {
-		if _, ok := a[lastAppliedAnnotation]; ok {
-			trimmed := make(map[string]string, len(a)-1)
-			for k, v := range a {
-				if k != lastAppliedAnnotation {
-					trimmed[k] = v
-				}
-			}
-			obj.SetAnnotations(trimmed)
+		if _, ok := a[corev1.LastAppliedConfigAnnotation]; ok {
+			delete(a, corev1.LastAppliedConfigAnnotation)
+			obj.SetAnnotations(a)
 		}
 	}
 	return obj, nil
@@ -131,9 +127,6 @@ func withKind(gvk schema.GroupVersionKind) func(any) (any, error) {
 		return out, err
 	}
 }
-
-// lastAppliedAnnotation is kubectl's copy of the applied object.
-const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
 // SetupWithManager registers the reconciler and its watches with mgr. Status
 // updates, of the EgressGateway and of the objects it owns, do not trigger a

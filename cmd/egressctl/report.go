@@ -26,15 +26,6 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/simulator/render"
 )
 
-// The report ConfigMap's keys and annotation, as the operator writes them
-// (controllers/internal/simulation/report.go, which this command cannot
-// import).
-const (
-	reportKey           = "report.json"
-	compressedReportKey = "report.json.gz"
-	digestAnnotation    = "egress.ambient.io/inputs-digest"
-)
-
 // reportOptions are the flags of egressctl report.
 type reportOptions struct {
 	kube   *genericclioptions.ConfigFlags
@@ -150,9 +141,9 @@ func (o *reportOptions) readReport(ctx context.Context, c client.Client, egw *eg
 			fmt.Fprintf(stderr, "warning: ConfigMap %s with the full report does not exist (yet): the operator is recomputing the report\n", ref)
 		case err != nil:
 			return nil, fmt.Errorf("reading ConfigMap %s: %w", ref, err)
-		case cm.Annotations[digestAnnotation] != sim.InputsDigest:
+		case cm.Annotations[egressv1alpha1.InputsDigestAnnotation] != sim.InputsDigest:
 			fmt.Fprintf(stderr, "warning: ConfigMap %s holds the report of other inputs (digest %q, status has %q): the operator is recomputing the report\n",
-				ref, cm.Annotations[digestAnnotation], sim.InputsDigest)
+				ref, cm.Annotations[egressv1alpha1.InputsDigestAnnotation], sim.InputsDigest)
 		default:
 			w, err := configMapReport(cm)
 			if err != nil {
@@ -170,17 +161,17 @@ func (o *reportOptions) readReport(ctx context.Context, c client.Client, egw *eg
 // configMapReport reads the report JSON the operator stored in cm, plain or
 // gzip-compressed.
 func configMapReport(cm *corev1.ConfigMap) (*reach.Report, error) {
-	data := []byte(cm.Data[reportKey])
-	if gz, ok := cm.BinaryData[compressedReportKey]; ok {
+	data := []byte(cm.Data[egressv1alpha1.ReportKey])
+	if gz, ok := cm.BinaryData[egressv1alpha1.CompressedReportKey]; ok {
 		zr, err := gzip.NewReader(bytes.NewReader(gz))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", compressedReportKey, err)
+			return nil, fmt.Errorf("%s: %w", egressv1alpha1.CompressedReportKey, err)
 		}
 		if data, err = io.ReadAll(zr); err != nil {
-			return nil, fmt.Errorf("%s: %w", compressedReportKey, err)
+			return nil, fmt.Errorf("%s: %w", egressv1alpha1.CompressedReportKey, err)
 		}
-	} else if _, ok := cm.Data[reportKey]; !ok {
-		return nil, fmt.Errorf("neither data.%s nor binaryData.%s is set", reportKey, compressedReportKey)
+	} else if _, ok := cm.Data[egressv1alpha1.ReportKey]; !ok {
+		return nil, fmt.Errorf("neither data.%s nor binaryData.%s is set", egressv1alpha1.ReportKey, egressv1alpha1.CompressedReportKey)
 	}
 	r := &reach.Report{}
 	if err := json.Unmarshal(data, r); err != nil {

@@ -324,8 +324,8 @@ func TestReport(t *testing.T) {
 		name string
 		cm   corev1.ConfigMap
 	}{
-		{"seed-cm", corev1.ConfigMap{Data: map[string]string{reportKey: string(seedJSON)}}},
-		{"seed-gz", corev1.ConfigMap{BinaryData: map[string][]byte{compressedReportKey: gz.Bytes()}}},
+		{"seed-cm", corev1.ConfigMap{Data: map[string]string{egressv1alpha1.ReportKey: string(seedJSON)}}},
+		{"seed-gz", corev1.ConfigMap{BinaryData: map[string][]byte{egressv1alpha1.CompressedReportKey: gz.Bytes()}}},
 	} {
 		t.Run("ConfigMap "+c.name, func(t *testing.T) {
 			st := seedStatus(t, seed)
@@ -335,7 +335,7 @@ func TestReport(t *testing.T) {
 			e.createGateway(t, reportNS, c.name, st)
 			cm := c.cm
 			cm.ObjectMeta = metav1.ObjectMeta{Namespace: reportNS, Name: c.name + "-report",
-				Annotations: map[string]string{digestAnnotation: "sha256:seed"}}
+				Annotations: map[string]string{egressv1alpha1.InputsDigestAnnotation: "sha256:seed"}}
 			e.createConfigMap(t, &cm)
 			code, out, errOut := runCLI(t, append([]string{"report", c.name, "-o", "json"}, kc...)...)
 			if code != exitOK || errOut != "" {
@@ -363,8 +363,8 @@ func TestReport(t *testing.T) {
 		st.Simulation.Truncated = "left out 3 group principals; ConfigMap stale-report holds the full report"
 		e.createGateway(t, reportNS, "stale", st)
 		e.createConfigMap(t, &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Namespace: reportNS, Name: "stale-report", Annotations: map[string]string{digestAnnotation: "sha256:older"}},
-			Data:       map[string]string{reportKey: string(seedJSON)}})
+			ObjectMeta: metav1.ObjectMeta{Namespace: reportNS, Name: "stale-report", Annotations: map[string]string{egressv1alpha1.InputsDigestAnnotation: "sha256:older"}},
+			Data:       map[string]string{egressv1alpha1.ReportKey: string(seedJSON)}})
 		code, out, errOut := runCLI(t, append([]string{"report", "stale", "-o", "json"}, kc...)...)
 		if code != exitOK || !strings.Contains(errOut, "recomputing") || !strings.Contains(errOut, "left out 3 group principals") {
 			t.Fatalf("exit %d, stderr %s", code, errOut)

@@ -25,8 +25,9 @@ import (
 )
 
 // lastApplied is kubectl's copy of the applied object; the simulator never
-// reads it and it would double the size of every input.
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+// reads it and it would double the size of every input. (The operator's
+// cache already drops it; inputs from elsewhere may still carry it.)
+const lastApplied = corev1.LastAppliedConfigAnnotation
 
 // Inputs are the cluster objects one EgressGateway's report is computed
 // from, as read by the controller.

@@ -10,21 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
-)
-
-// Keys and annotation of the report ConfigMap.
-const (
-	// ReportKey holds the report's JSON, the output of egressctl simulate
-	// -o json, when it fits a ConfigMap as is.
-	ReportKey = "report.json"
-	// CompressedReportKey holds the gzip-compressed JSON in binaryData
-	// when the plain JSON does not fit.
-	CompressedReportKey = "report.json.gz"
-	// DigestAnnotation is the inputs digest the report was computed from;
-	// it matches status.simulation.inputsDigest when the ConfigMap is current.
-	DigestAnnotation = "egress.ambient.io/inputs-digest"
 )
 
 // maxReportBytes keeps the ConfigMap under the API server's 1 MiB object
@@ -48,10 +36,10 @@ func ReportConfigMap(namespace, name, digest string, labels map[string]string, r
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
 		Namespace: namespace, Name: name, Labels: labels,
-		Annotations: map[string]string{DigestAnnotation: digest},
+		Annotations: map[string]string{egressv1alpha1.InputsDigestAnnotation: digest},
 	}}
 	if len(data) <= maxReportBytes {
-		cm.Data = map[string]string{ReportKey: string(data)}
+		cm.Data = map[string]string{egressv1alpha1.ReportKey: string(data)}
 		return cm, nil
 	}
 	var buf bytes.Buffer
@@ -65,7 +53,7 @@ func ReportConfigMap(namespace, name, digest string, labels map[string]string, r
 	if buf.Len() > maxReportBytes {
 		return nil, fmt.Errorf("%w: %d bytes of JSON, %d compressed", ErrReportTooLarge, len(data), buf.Len())
 	}
-	cm.BinaryData = map[string][]byte{CompressedReportKey: buf.Bytes()}
+	cm.BinaryData = map[string][]byte{egressv1alpha1.CompressedReportKey: buf.Bytes()}
 	return cm, nil
 }
 

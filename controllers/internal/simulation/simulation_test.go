@@ -193,10 +193,10 @@ func TestReportConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back reach.Report
-	if err := json.Unmarshal([]byte(cm.Data[ReportKey]), &back); err != nil || len(back.Findings) != 1 {
+	if err := json.Unmarshal([]byte(cm.Data[egressv1alpha1.ReportKey]), &back); err != nil || len(back.Findings) != 1 {
 		t.Fatalf("plain report: %v %+v", err, back)
 	}
-	if cm.Name != "gw-report" || cm.Annotations[DigestAnnotation] != "d1" || cm.BinaryData != nil {
+	if cm.Name != "gw-report" || cm.Annotations[egressv1alpha1.InputsDigestAnnotation] != "d1" || cm.BinaryData != nil {
 		t.Errorf("ConfigMap %+v", cm.ObjectMeta)
 	}
 	big := &reach.Report{}
@@ -208,7 +208,7 @@ func TestReportConfigMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gz := cm.BinaryData[CompressedReportKey]
+	gz := cm.BinaryData[egressv1alpha1.CompressedReportKey]
 	if cm.Data != nil || len(gz) == 0 || len(gz) > maxReportBytes {
 		t.Fatalf("want a compressed report under %d bytes, got data=%d binary=%d", maxReportBytes, len(cm.Data), len(gz))
 	}
