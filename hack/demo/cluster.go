@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ambient-egress/ambient-egress-operator/hack/crds"
 )
 
 // Cluster modes.
@@ -152,39 +154,6 @@ func (d *demo) controlPlane(ctx context.Context) (string, error) {
 	return lines[len(lines)-1], nil
 }
 
-// crdPaths are our CRD and the upstream Istio and Gateway API CRDs, from the
-// module cache at the versions go.mod pins (downloaded if missing), the same
-// files the tests and hack/cluster install.
-func (d *demo) crdPaths(ctx context.Context) ([]string, error) {
-	dir := func(module string) (string, error) {
-		dl := exec.CommandContext(ctx, "go", "mod", "download", module)
-		dl.Dir = d.root
-		if out, err := dl.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("go mod download %s: %w: %s", module, err, out)
-		}
-		list := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", module)
-		list.Dir = d.root
-		out, err := list.Output()
-		if err != nil || strings.TrimSpace(string(out)) == "" {
-			return "", fmt.Errorf("locating module %s: %v", module, err)
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
-	istio, err := dir("istio.io/api")
-	if err != nil {
-		return nil, err
-	}
-	gateway, err := dir("sigs.k8s.io/gateway-api")
-	if err != nil {
-		return nil, err
-	}
-	return []string{
-		filepath.Join(d.root, "config", "crd", "bases"),
-		filepath.Join(istio, "kubernetes", "customresourcedefinitions.gen.yaml"),
-		filepath.Join(gateway, "config", "crd", "standard"),
-	}, nil
-}
-
 // startPlain runs this program's apiserver subcommand (envtest) in its own
 // process group and waits for its kubeconfig.
 func (d *demo) startPlain(ctx context.Context) error {
@@ -192,7 +161,7 @@ func (d *demo) startPlain(ctx context.Context) error {
 	if d.k8s, err = d.controlPlane(ctx); err != nil {
 		return err
 	}
-	crds, err := d.crdPaths(ctx)
+	crdPaths, err := crds.Paths(ctx, d.root)
 	if err != nil {
 		return err
 	}
@@ -203,7 +172,7 @@ func (d *demo) startPlain(ctx context.Context) error {
 		return err
 	}
 	args := []string{"apiserver", "-assets", d.k8s, "-kubeconfig", d.kubeconfig}
-	for _, c := range crds {
+	for _, c := range crdPaths {
 		args = append(args, "-crd", c)
 	}
 	logf("starting etcd and kube-apiserver on 127.0.0.1 and installing our, Istio's and Gateway API's CRDs")

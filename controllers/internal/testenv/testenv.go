@@ -30,6 +30,7 @@ import (
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/hack/crds"
 )
 
 // modulePath identifies the repository root while walking up from a test's
@@ -101,7 +102,9 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	crdPaths, err := crdPaths(root)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	crdPaths, err := crds.Paths(ctx, root)
 	if err != nil {
 		return nil, err
 	}
@@ -169,46 +172,4 @@ func controlPlaneAssets(root string) (string, error) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
-}
-
-// crdPaths lists our generated CRDs and the upstream Istio and Gateway API
-// CRDs, read from the module cache at the versions go.mod pins, so tests use
-// exactly what those projects ship.
-func crdPaths(root string) ([]string, error) {
-	istio, err := moduleDir(root, "istio.io/api")
-	if err != nil {
-		return nil, err
-	}
-	gateway, err := moduleDir(root, "sigs.k8s.io/gateway-api")
-	if err != nil {
-		return nil, err
-	}
-	return []string{
-		filepath.Join(root, "config", "crd", "bases"),
-		filepath.Join(istio, "kubernetes", "customresourcedefinitions.gen.yaml"),
-		filepath.Join(gateway, "config", "crd", "standard"),
-	}, nil
-}
-
-// moduleDir downloads module (at the version go.mod pins) if needed and
-// returns its directory in the module cache.
-func moduleDir(root, module string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	dl := exec.CommandContext(ctx, "go", "mod", "download", module)
-	dl.Dir = root
-	if out, err := dl.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go mod download %s: %w: %s", module, err, out)
-	}
-	list := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", module)
-	list.Dir = root
-	out, err := list.Output()
-	if err != nil {
-		return "", fmt.Errorf("locating module %s: %w", module, err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		return "", fmt.Errorf("module %s is not in the module cache", module)
-	}
-	return dir, nil
 }
