@@ -45,7 +45,7 @@ func (o *diffOptions) run(cmd *cobra.Command, oldPath, newPath string) error {
 		if err != nil {
 			return err
 		}
-		if reports[i], err = buildReport(in); err != nil {
+		if reports[i], err = buildReport(cmd.Context(), in); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ type meshOptions struct {
 	aliases     []string
 	rootNS      string
 	customVerd  string
+	budget      reach.Budget
 }
 
 func (m *meshOptions) bindFlags(cmd *cobra.Command) {
@@ -27,6 +29,12 @@ func (m *meshOptions) bindFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&m.aliases, "trust-domain-alias", nil, "trust domain alias (repeatable)")
 	f.StringVar(&m.rootNS, "root-namespace", simulator.DefaultRootNamespace, "mesh root namespace")
 	f.StringVar(&m.customVerd, "custom-provider-verdict", "allow", "what a matching CUSTOM provider answers: allow or deny")
+	f.Int64Var(&m.budget.Work, "max-work", reach.DefaultBudget.Work,
+		"simulation budget: cube operations per destination; past it the destination's entries are inexact (ReportTooComplex)")
+	f.DurationVar(&m.budget.PerDestination, "destination-timeout", reach.DefaultBudget.PerDestination,
+		"simulation budget: time per destination (negative: none)")
+	f.DurationVar(&m.budget.Total, "timeout", 0,
+		"simulation budget: time for the whole report; past it the destinations left are evaluated without subtracting DENY rules (0: none)")
 }
 
 func (m *meshOptions) options() (simulator.Options, error) {
@@ -58,13 +66,19 @@ func (m *meshOptions) loadReachInput(paths []string) (reach.Input, error) {
 	if err != nil {
 		return reach.Input{}, badInput("%w", err)
 	}
-	return reach.Input{Snapshot: snap, ServiceAccounts: accounts, Sources: m.sources, Options: opts}, nil
+	if m.budget.Work <= 0 {
+		return reach.Input{}, badInput("--max-work: %d is not a positive number of operations", m.budget.Work)
+	}
+	return reach.Input{Snapshot: snap, ServiceAccounts: accounts, Sources: m.sources, Options: opts, Budget: m.budget}, nil
 }
 
 // buildReport builds the report and fails on the simulator's error findings
 // (objects Istio would reject), which are bad input.
-func buildReport(in reach.Input) (*reach.Report, error) {
-	r, issues := reach.Build(in)
+func buildReport(ctx context.Context, in reach.Input) (*reach.Report, error) {
+	r, issues, err := reach.BuildContext(ctx, in)
+	if err != nil {
+		return nil, err
+	}
 	if issues.HasErrors() {
 		return nil, badInput("invalid input:\n%s", renderIssues(issues.Filter(simulator.SeverityError)))
 	}

@@ -185,7 +185,7 @@ func seedReport(t *testing.T) (*reach.Report, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := buildReport(in)
+	r, err := buildReport(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func (o *simulateOptions) run(cmd *cobra.Command) error {
 			return badInput("--probes: %w", err)
 		}
 	}
-	r, err := buildReport(in)
+	r, err := buildReport(cmd.Context(), in)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package reach
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
 	"slices"
 	"syscall"
@@ -142,4 +143,31 @@ func TestReportScaleJSONStable(t *testing.T) {
 		t.Errorf("no entry was written compactly at this size: the JSON lists every principal")
 	}
 	t.Logf("%d sources, %d destinations, %d entries, %d bytes", sources, dests, len(r1.Reachability), len(a))
+}
+
+// BenchmarkAdversarial builds the report of each adversarial shape at 5, 7,
+// 20 and 100 policies of five rules under DefaultBudget, and reports how
+// many entries came out inexact (past the budget).
+func BenchmarkAdversarial(b *testing.B) {
+	for _, shape := range adversarialShapes {
+		for _, n := range []int{5, 7, 20, 100} {
+			b.Run(fmt.Sprintf("%s/%d", shape, n), func(b *testing.B) {
+				in := parseInput(b, adversarialManifests(shape, n, uint64(n)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				var r *Report
+				for i := 0; i < b.N; i++ {
+					r, _ = Build(in)
+				}
+				b.StopTimer()
+				inexact := 0
+				for _, e := range r.Reachability {
+					if e.Inexact {
+						inexact++
+					}
+				}
+				b.ReportMetric(float64(inexact), "inexact-entries")
+			})
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package reach
 
 import (
+	"context"
+	"time"
+
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
 
@@ -17,6 +20,8 @@ type Input struct {
 	Options simulator.Options
 	// Probes are requests to answer beside the report.
 	Probes []Probe
+	// Budget bounds the symbolic work; the zero value is DefaultBudget.
+	Budget Budget
 }
 
 // Build compiles the snapshot and computes its report. The issues are the
@@ -24,6 +29,13 @@ type Input struct {
 func Build(in Input) (*Report, simulator.Issues) {
 	var b Builder
 	return b.Build(in)
+}
+
+// BuildContext is Build that stops when ctx is done, returning ctx's error
+// within a few milliseconds.
+func BuildContext(ctx context.Context, in Input) (*Report, simulator.Issues, error) {
+	var b Builder
+	return b.BuildContext(ctx, in)
 }
 
 // builder holds the state of one report computation.
@@ -35,6 +47,23 @@ type builder struct {
 	forms        map[string]policyRules
 	customDenies bool
 	scratch      *scratch
+	// ctx, budget and deadline bound the work (see Budget); deadline is
+	// the report's, zero when it has none.
+	ctx      context.Context
+	budget   Budget
+	deadline time.Time
+}
+
+// meter starts the meter of one destination's work.
+func (b *builder) meter() *meter {
+	deadline := b.deadline
+	if b.budget.PerDestination > 0 {
+		d := time.Now().Add(b.budget.PerDestination)
+		if deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	return newMeter(b.ctx, b.budget.Work, deadline)
 }
 
 func (b *builder) policies(d *destSpec) []policyRules {

@@ -3,6 +3,7 @@ package reach
 import (
 	"sort"
 	"strconv"
+	"time"
 )
 
 // Change is what a configuration change does to the access of some sources
@@ -21,6 +22,9 @@ type Change struct {
 	// reverse. Each cube names the rule of the side it comes from.
 	Opened []Cube `json:"opened,omitempty"`
 	Closed []Cube `json:"closed,omitempty"`
+	// Inexact is set when a side is an inexact entry or the comparison ran
+	// past its budget: Opened and Closed may then list more than changed.
+	Inexact bool `json:"inexact,omitempty"`
 }
 
 // DiffResult lists the changes between two reports, sorted by destination
@@ -42,7 +46,8 @@ func Diff(before, after *Report) *DiffResult {
 	keys := destinationOrder(before, after)
 	res := &DiffResult{Changes: []Change{}}
 	for _, k := range keys {
-		for _, c := range diffEntries(t, k, oldBy[k], newBy[k]) {
+		m := newMeter(nil, DefaultBudget.Work, time.Now().Add(DefaultBudget.PerDestination))
+		for _, c := range diffEntries(t, k, oldBy[k], newBy[k], m) {
 			res.Changes = append(res.Changes, c)
 			res.Opens = res.Opens || len(c.Opened) > 0
 		}
@@ -92,7 +97,7 @@ func closedEntry(dest string) []Entry {
 // diffEntries compares one destination's entries. Every source falls in one
 // entry per side (its listing entry, else otherSources), so sources are
 // split by their pair of entries and each pair is compared once.
-func diffEntries(t *atomTable, dest string, before, after []Entry) []Change {
+func diffEntries(t *atomTable, dest string, before, after []Entry, m *meter) []Change {
 	if len(before) == 0 {
 		before = closedEntry(dest)
 	}
@@ -111,7 +116,7 @@ func diffEntries(t *atomTable, dest string, before, after []Entry) []Change {
 	}
 	var out []Change
 	for i, k := range order {
-		c := compareEntries(t, before[k[0]], after[k[1]])
+		c := compareEntries(t, before[k[0]], after[k[1]], m)
 		if len(c.Opened)+len(c.Closed) == 0 {
 			continue
 		}
@@ -166,31 +171,43 @@ func unionSources(sides ...[]Entry) []string {
 	return out
 }
 
-func compareEntries(t *atomTable, before, after Entry) Change {
-	return Change{AccessBefore: before.Access, AccessAfter: after.Access,
-		Opened: difference(t, after.Allowed, before.Allowed), Closed: difference(t, before.Allowed, after.Allowed)}
+func compareEntries(t *atomTable, before, after Entry, m *meter) Change {
+	opened, exactOpened := difference(t, after.Allowed, before.Allowed, m)
+	closed, exactClosed := difference(t, before.Allowed, after.Allowed, m)
+	return Change{AccessBefore: before.Access, AccessAfter: after.Access, Opened: opened, Closed: closed,
+		Inexact: before.Inexact || after.Inexact || !exactOpened || !exactClosed}
 }
 
 // difference returns the cubes covering the requests of xs that no cube of
 // ys contains. Cubes of two reports are re-interned into one table first,
-// as the algebra compares atoms by pointer.
-func difference(t *atomTable, xs, ys []Cube) []Cube {
-	var out []Cube
+// as the algebra compares atoms by pointer. Past the budget the pieces left
+// are kept whole (a superset), and exact is false.
+func difference(t *atomTable, xs, ys []Cube, m *meter) (out []Cube, exact bool) {
+	exact = true
 	for _, x := range xs {
 		pieces := []cube{reintern(t, x.lits)}
 		for _, y := range ys {
+			if !exact {
+				break
+			}
 			yc := reintern(t, y.lits)
 			var next []cube
 			for _, p := range pieces {
-				next = append(next, subtract(p, yc)...)
+				ps := subtract(p, yc)
+				if !m.spend(len(yc) + len(ps)) {
+					exact = false
+					next = pieces
+					break
+				}
+				next = append(next, ps...)
 			}
 			pieces = next
 		}
-		for _, p := range pruneSubsumed(pieces) {
+		for _, p := range pruneSubsumed(m, pieces) {
 			out = append(out, Cube{Policy: x.Policy, Rule: x.Rule, lits: p})
 		}
 	}
-	return out
+	return out, exact
 }
 
 func reintern(t *atomTable, c cube) cube {

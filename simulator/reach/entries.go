@@ -12,17 +12,17 @@ var bypassDecider = Decider{Effect: "allow", Rule: -1,
 // destEntries computes one destination's entries: one for the sources no
 // policy singles out (otherSources), one per distinct access of the others.
 // Beside each entry it returns the sorted indexes of its sources.
-func (b *builder) destEntries(d *destSpec, o evalOptions) ([]Entry, [][]int32) {
+func (b *builder) destEntries(d *destSpec, o evalOptions, m *meter) ([]Entry, [][]int32) {
 	key := d.Key()
 	if d.Waypoint == nil {
 		return []Entry{{Destination: key, OtherSources: true, Access: AccessAll,
 			Allowed: []Cube{{Rule: -1}}, DecidedBy: []Decider{bypassDecider}}}, [][]int32{nil}
 	}
 	pols := b.policies(d)
-	anon := o.evaluate(&context{port: d.Port, host: d.Host}, pols)
+	anon := o.evaluate(&evalContext{port: d.Port, host: d.Host, m: m}, pols)
 	other := newEntry(key, anon)
 	other.OtherSources = true
-	listed := b.listedEntries(d, o, pols, anon.key())
+	listed := b.listedEntries(d, o, pols, anon.key(), m)
 	entries, ids := []Entry{*other}, [][]int32{nil}
 	for _, l := range listed {
 		entries = append(entries, l.entry)
@@ -40,11 +40,11 @@ type listed struct {
 // listedEntries evaluates each group of singled-out sources and merges the
 // groups with the same access; groups with the access of an anonymous
 // caller stay in otherSources. Entries are sorted by their first source.
-func (b *builder) listedEntries(d *destSpec, o evalOptions, pols []policyRules, anonKey string) []listed {
+func (b *builder) listedEntries(d *destSpec, o evalOptions, pols []policyRules, anonKey string, m *meter) []listed {
 	byOutcome := map[string]*listed{}
 	var out []*listed
 	for _, g := range b.singledOut(pols, o) {
-		res := o.evaluate(&context{port: d.Port, host: d.Host, flipped: g.flipped}, pols)
+		res := o.evaluate(&evalContext{port: d.Port, host: d.Host, flipped: g.flipped, m: m}, pols)
 		k := res.key()
 		if k == anonKey {
 			continue
@@ -156,7 +156,7 @@ func flippedFor(atoms []*atomInfo, s int32) map[*atomInfo]bool {
 
 func newEntry(dest string, out outcome) *Entry {
 	e := &Entry{Destination: dest, Access: out.access, Allowed: toCubes(out.allowed), Denied: toCubes(out.denied),
-		DecidedBy: out.deciders}
+		DecidedBy: out.deciders, Inexact: out.inexact}
 	if e.Allowed == nil {
 		e.Allowed = []Cube{}
 	}
@@ -185,6 +185,9 @@ func (o outcome) key() string {
 	for _, t := range o.denied {
 		b.WriteString(Cube{Policy: t.policy, Rule: t.rule, lits: t.c}.key())
 		b.WriteByte(';')
+	}
+	if o.inexact {
+		b.WriteString("||inexact")
 	}
 	return b.String()
 }

@@ -37,6 +37,9 @@ const (
 	CodeTargetPortWithoutTLS = "TargetPortWithoutTLS"
 	// CodeDryRun: a dry-run policy, and what it would change if enforced.
 	CodeDryRun = "DryRunPolicy"
+	// CodeReportTooComplex: the simulation budget ran out on a
+	// destination; its entries are sound but inexact.
+	CodeReportTooComplex = "ReportTooComplex"
 	// CodeInvalidInput: the simulator rejected an object, as Istio would.
 	CodeInvalidInput = "InvalidInput"
 	// CodeSimulatorWarning: another warning of the simulator core.
@@ -182,4 +185,28 @@ func superseded(msg string) bool {
 		}
 	}
 	return false
+}
+
+// tooComplexFinding says a destination's budget ran out, and names its
+// policies: the DENY ones first, as subtracting them is what grows.
+func tooComplexFinding(d *destSpec, b Budget, entries bool) Finding {
+	var deny, other []string
+	for _, f := range d.forms {
+		if f.Action == simulator.ActionDeny || f.Action == simulator.ActionCustom {
+			deny = append(deny, f.Key)
+		} else {
+			other = append(other, f.Key)
+		}
+	}
+	names := strings.Join(append(deny, other...), ", ")
+	what := "its entries are inexact: access is unknown, Allowed lists a superset of the allowed requests " +
+		"(a request is allowed only if it is in an Allowed cube and in no Denied cube)"
+	if !entries {
+		what = "findings about its rules (RuleNeverMatches, ShadowedByDeny, DryRunPolicy) may be missing"
+	}
+	return Finding{Severity: SeverityWarning, Code: CodeReportTooComplex, Object: seObject(d),
+		Message: fmt.Sprintf("the report of %s needs more than the simulation budget (%d operations, %s) with policies %s: %s",
+			d.Key(), b.Work, b.PerDestination, names, what),
+		Fix: "merge DENY rules that name the same attributes, or raise the budget (egressctl --max-work/--destination-timeout, " +
+			"spec.simulation.budget); egressctl check answers single requests exactly"}
 }

@@ -12,17 +12,17 @@ import (
 // match here is returned beside them: a rule is reported as never matching
 // only when it matches on no destination (a rule scoped to another port is
 // not a mistake).
-func (b *builder) destFindings(d *destSpec) ([]Finding, []ruleStatus) {
+func (b *builder) destFindings(d *destSpec, m *meter) ([]Finding, []ruleStatus) {
 	out := bindingFindings(d)
 	out = append(out, tlsFindings(d)...)
 	if d.Waypoint == nil {
 		return out, nil
 	}
 	pols := b.policies(d)
-	out = append(out, tcpFindings(d, formsOf(b.prog, d), pols)...)
-	shadows, statuses := ruleFindings(d, pols)
+	out = append(out, tcpFindings(d, formsOf(b.prog, d), pols, m)...)
+	shadows, statuses := ruleFindings(d, pols, m)
 	out = append(out, shadows...)
-	out = append(out, b.dryRunFindings(d, pols)...)
+	out = append(out, b.dryRunFindings(d, pols, m)...)
 	return out, statuses
 }
 
@@ -70,17 +70,17 @@ func tlsFindings(d *destSpec) []Finding {
 // tcpFindings report HTTP fields of waypoint rules on a port the waypoint
 // evaluates as TCP. A DENY rule whose other conditions cannot match here
 // (say, it names another port) is left out: its HTTP fields change nothing.
-func tcpFindings(d *destSpec, forms []simulator.PolicyForm, pols []policyRules) []Finding {
+func tcpFindings(d *destSpec, forms []simulator.PolicyForm, pols []policyRules, m *meter) []Finding {
 	if d.http {
 		return nil
 	}
-	cx := &context{port: d.Port, host: d.Host, keepSources: true}
+	cx := &evalContext{port: d.Port, host: d.Host, keepSources: true, m: m}
 	var out []Finding
 	for fi, f := range forms {
 		for ri, r := range f.Rules {
 			var msg string
 			switch {
-			case len(r.Dropped) > 0 && len(cx.ruleCubes(&pols[fi].rules[ri])) == 0:
+			case len(r.Dropped) > 0 && neverMatches(cx, &pols[fi].rules[ri]):
 				continue
 			case r.Skipped != "":
 				msg = fmt.Sprintf("%s is an HTTP field; on TCP port %s the waypoint drops this ALLOW rule, so it never matches there", r.Skipped, d.Key())
@@ -98,34 +98,57 @@ func tcpFindings(d *destSpec, forms []simulator.PolicyForm, pols []policyRules) 
 	return out
 }
 
+// neverMatches reports whether a rule is known to match nothing here.
+func neverMatches(cx *evalContext, r *ruleLits) bool {
+	cs, _ := cx.ruleCubes(r)
+	return len(cs) == 0
+}
+
 // ruleFindings report ALLOW rules every request of which a DENY rule takes,
-// and whether each enforced rule can match on the destination.
-func ruleFindings(d *destSpec, pols []policyRules) ([]Finding, []ruleStatus) {
-	cx := &context{port: d.Port, host: d.Host, keepSources: true}
+// and whether each enforced rule can match on the destination. Every DENY
+// rule is gathered before any ALLOW rule is checked, as DENY policies are
+// evaluated first whatever their names or order. Past the budget a rule's
+// cubes over-approximate its space, so "never matches" and "shadowed" are
+// only claimed where they still hold.
+func ruleFindings(d *destSpec, pols []policyRules, m *meter) ([]Finding, []ruleStatus) {
+	cx := &evalContext{port: d.Port, host: d.Host, keepSources: true, m: m}
 	var denies []cube
 	denyOf := map[int]string{}
-	var out []Finding
 	var statuses []ruleStatus
+	cubes := make([][][]cube, len(pols))
 	for pi := range pols {
 		p := &pols[pi]
 		if p.dryRun || (p.action != simulator.ActionAllow && p.action != simulator.ActionDeny) {
 			continue
 		}
+		cubes[pi] = make([][]cube, len(p.rules))
 		for ri := range p.rules {
 			r := &p.rules[ri]
-			cs := cx.ruleCubes(r)
+			cs, exact := cx.ruleCubes(r)
+			cubes[pi][ri] = cs
 			statuses = append(statuses, ruleStatus{policy: p.key, index: r.index, never: len(cs) == 0, lost: r.skipped != "", dest: d.Key()})
-			switch {
-			case len(cs) == 0:
-			case p.action == simulator.ActionDeny:
-				for _, c := range cs {
-					denyOf[len(denies)] = fmt.Sprintf("%s rule %d", p.key, r.index)
-					denies = append(denies, c)
-				}
-			default:
-				if by := shadowedBy(cs, denies, denyOf); by != "" {
-					out = append(out, shadowFinding(d, p, r, by))
-				}
+			if p.action != simulator.ActionDeny || !exact {
+				continue
+			}
+			for _, c := range cs {
+				denyOf[len(denies)] = fmt.Sprintf("%s rule %d", p.key, r.index)
+				denies = append(denies, c)
+			}
+		}
+	}
+	var out []Finding
+	for pi := range pols {
+		p := &pols[pi]
+		if cubes[pi] == nil || p.action != simulator.ActionAllow {
+			continue
+		}
+		for ri := range p.rules {
+			cs := cubes[pi][ri]
+			if len(cs) == 0 {
+				continue
+			}
+			if by := shadowedBy(cs, denies, denyOf); by != "" {
+				out = append(out, shadowFinding(d, p, &p.rules[ri], by))
 			}
 		}
 	}

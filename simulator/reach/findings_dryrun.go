@@ -9,7 +9,7 @@ import (
 
 // dryRunFindings say, for each dry-run ALLOW or DENY policy of the
 // destination, what enforcing it would change there.
-func (b *builder) dryRunFindings(d *destSpec, pols []policyRules) []Finding {
+func (b *builder) dryRunFindings(d *destSpec, pols []policyRules, m *meter) []Finding {
 	var out []Finding
 	var actual []Entry
 	for _, p := range pols {
@@ -17,12 +17,12 @@ func (b *builder) dryRunFindings(d *destSpec, pols []policyRules) []Finding {
 			continue
 		}
 		if actual == nil {
-			actual, _ = b.destEntries(d, b.evalOptions())
+			actual, _ = b.destEntries(d, b.evalOptions(), m)
 		}
 		o := b.evalOptions()
 		o.enforceDry = map[string]bool{p.key: true}
-		enforced, _ := b.destEntries(d, o)
-		changes := diffEntries(b.atoms, d.Key(), actual, enforced)
+		enforced, _ := b.destEntries(d, o, m)
+		changes := diffEntries(b.atoms, d.Key(), actual, enforced, m)
 		out = append(out, dryRunFinding(d, p.key, changes))
 	}
 	return out

@@ -1,10 +1,12 @@
 package reach
 
 import (
+	"context"
 	"encoding/binary"
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -44,13 +46,21 @@ type destResult struct {
 	ids      [][]int32
 	findings []Finding
 	rules    []ruleStatus
+	// timedOut is set when a time budget cut the work short.
+	timedOut bool
 }
 
 // Build compiles the inputs and computes their report, reusing what it can
 // from the previous call.
 func (bl *Builder) Build(in Input) (*Report, simulator.Issues) {
+	r, issues, _ := bl.BuildContext(context.Background(), in)
+	return r, issues
+}
+
+// BuildContext is Build that stops when ctx is done and returns its error.
+func (bl *Builder) BuildContext(ctx context.Context, in Input) (*Report, simulator.Issues, error) {
 	prog, issues := simulator.Compile(in.Snapshot, in.Options)
-	return bl.buildWith(in, prog, issues)
+	return bl.buildWith(ctx, in, prog, issues)
 }
 
 // UpdatePolicy re-simulates after one policy changed: in.Snapshot holds the
@@ -60,22 +70,34 @@ func (bl *Builder) Build(in Input) (*Report, simulator.Issues) {
 // simulator's issues about ap are its admission findings only; a full Build
 // recomputes the others.
 func (bl *Builder) UpdatePolicy(in Input, ap *simulator.AuthorizationPolicy) (*Report, simulator.Issues) {
+	r, issues, _ := bl.UpdatePolicyContext(context.Background(), in, ap)
+	return r, issues
+}
+
+// UpdatePolicyContext is UpdatePolicy that stops when ctx is done.
+func (bl *Builder) UpdatePolicyContext(ctx context.Context, in Input, ap *simulator.AuthorizationPolicy) (*Report, simulator.Issues, error) {
 	if bl.prog == nil {
-		return bl.Build(in)
+		return bl.BuildContext(ctx, in)
 	}
 	prog, found := bl.prog.WithPolicy(ap)
 	bl.sameSources = true
-	return bl.buildWith(in, prog, replaceIssues(bl.issues, ap.Object(), found))
+	return bl.buildWith(ctx, in, prog, replaceIssues(bl.issues, ap.Object(), found))
 }
 
 // DeletePolicy re-simulates after a policy was deleted from in.Snapshot.
 func (bl *Builder) DeletePolicy(in Input, namespace, name string) (*Report, simulator.Issues) {
+	r, issues, _ := bl.DeletePolicyContext(context.Background(), in, namespace, name)
+	return r, issues
+}
+
+// DeletePolicyContext is DeletePolicy that stops when ctx is done.
+func (bl *Builder) DeletePolicyContext(ctx context.Context, in Input, namespace, name string) (*Report, simulator.Issues, error) {
 	if bl.prog == nil {
-		return bl.Build(in)
+		return bl.BuildContext(ctx, in)
 	}
 	object := simulator.Origin{Kind: "AuthorizationPolicy", Namespace: namespace, Name: name}.Object()
 	bl.sameSources = true
-	return bl.buildWith(in, bl.prog.WithoutPolicy(namespace, name), replaceIssues(bl.issues, object, nil))
+	return bl.buildWith(ctx, in, bl.prog.WithoutPolicy(namespace, name), replaceIssues(bl.issues, object, nil))
 }
 
 // replaceIssues drops the issues about object and adds found.
@@ -89,8 +111,10 @@ func replaceIssues(issues simulator.Issues, object string, found simulator.Issue
 	return append(out, found...)
 }
 
-// buildWith computes the report of a compiled program.
-func (bl *Builder) buildWith(in Input, prog *simulator.Program, issues simulator.Issues) (*Report, simulator.Issues) {
+// buildWith computes the report of a compiled program. A destination whose
+// budget ran out on time is not kept for the next build, which may have the
+// time; one that ran out of work is, as the same inputs need the same work.
+func (bl *Builder) buildWith(ctx context.Context, in Input, prog *simulator.Program, issues simulator.Issues) (*Report, simulator.Issues, error) {
 	bl.prog, bl.issues = prog, issues
 	opts := prog.Settings()
 	if !bl.sameSources {
@@ -100,25 +124,49 @@ func (bl *Builder) buildWith(in Input, prog *simulator.Program, issues simulator
 	}
 	bl.sameSources = false
 	b := &builder{prog: prog, atoms: bl.atoms, index: bl.index, forms: map[string]policyRules{},
-		customDenies: opts.CustomProviderVerdict == simulator.Deny}
+		customDenies: opts.CustomProviderVerdict == simulator.Deny, ctx: ctx, budget: in.Budget.withDefaults()}
+	if b.budget.Total > 0 {
+		b.deadline = time.Now().Add(b.budget.Total)
+	}
 	dests := topology(prog, in.Snapshot)
 	hashes := bl.policyHashes(in.Snapshot)
 	next := make(map[string]destResult, len(dests))
 	results := make([]destResult, len(dests))
 	for i, d := range dests {
-		fp := fingerprint(d, hashes)
+		fp := fingerprint(d, hashes) ^ b.budget.fingerprint()
 		id := d.Key() + "\x00" + d.ServiceEntry
 		r, ok := bl.dests[id]
 		if !ok || r.fingerprint != fp {
-			r = destResult{fingerprint: fp}
-			r.entries, r.ids = b.destEntries(d, b.evalOptions())
-			r.findings, r.rules = b.destFindings(d)
+			r = b.destResult(d, fp)
 		}
-		next[id] = r
+		if err := ctx.Err(); err != nil {
+			bl.dests = nil
+			return nil, issues, err
+		}
+		if r.timedOut {
+			delete(next, id)
+		} else {
+			next[id] = r
+		}
 		results[i] = r
 	}
 	bl.dests = next
-	return assemble(b, in, dests, results, issues, &bl.findings), issues
+	return assemble(b, in, dests, results, issues, &bl.findings), issues, nil
+}
+
+// destResult computes one destination's entries and findings, each under
+// its own meter, and says when the budget cut them short.
+func (b *builder) destResult(d *destSpec, fp uint64) destResult {
+	r := destResult{fingerprint: fp}
+	em := b.meter()
+	r.entries, r.ids = b.destEntries(d, b.evalOptions(), em)
+	fm := b.meter()
+	r.findings, r.rules = b.destFindings(d, fm)
+	if em.exhausted() || fm.exhausted() {
+		r.findings = append(r.findings, tooComplexFinding(d, b.budget, em.exhausted()))
+		r.timedOut = em.timedOut || fm.timedOut
+	}
+	return r
 }
 
 // resetSources keeps the atom table and source index while the sources and

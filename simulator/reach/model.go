@@ -8,6 +8,9 @@ const (
 	AccessAll     Access = "all"
 	AccessPartial Access = "partial"
 	AccessNone    Access = "none"
+	// AccessUnknown is an inexact entry's: the budget ran out before the
+	// DENY rules were all subtracted (see Entry.Inexact).
+	AccessUnknown Access = "unknown"
 )
 
 // Report is the reachability report; its JSON form is the machine contract
@@ -99,6 +102,12 @@ type Entry struct {
 	Denied []Cube `json:"denied,omitempty"`
 	// DecidedBy names what decides the entry's requests.
 	DecidedBy []Decider `json:"decidedBy"`
+	// Inexact is set when the simulation budget ran out on the entry's
+	// destination. The entry is still sound: every allowed request is in
+	// an Allowed cube and in no Denied cube, but not every such request is
+	// allowed (Allowed over-approximates; Access is unknown unless none).
+	// A ReportTooComplex finding names the policies.
+	Inexact bool `json:"inexact,omitempty"`
 }
 
 // Decider is one policy rule, or default behavior, that decides requests.

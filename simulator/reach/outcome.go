@@ -20,6 +20,10 @@ type outcome struct {
 	denied   []taggedCube
 	deciders []Decider
 	access   Access
+	// inexact is set when the budget ran out: allowed then over-approximates
+	// the space (some DENY rules are not subtracted, or a rule's space is
+	// approximated), and access is unknown unless nothing is allowed.
+	inexact bool
 }
 
 // evalOptions say how policies are enforced: whether a matching CUSTOM
@@ -37,7 +41,7 @@ func (o evalOptions) enforced(p *policyRules) bool {
 // evaluate computes the allowed space in Istio's order: a request matching a
 // DENY rule (or a CUSTOM rule whose provider denies) is denied; otherwise,
 // when ALLOW policies apply, it must match one of their rules.
-func (o evalOptions) evaluate(cx *context, pols []policyRules) outcome {
+func (o evalOptions) evaluate(cx *evalContext, pols []policyRules) outcome {
 	var out outcome
 	var allows []taggedCube
 	firstAllow := ""
@@ -48,51 +52,87 @@ func (o evalOptions) evaluate(cx *context, pols []policyRules) outcome {
 		}
 		switch {
 		case p.action == simulator.ActionDeny || (p.action == simulator.ActionCustom && o.customDenies):
-			out.denied = append(out.denied, tagRules(cx, p)...)
+			cs, exact := tagRules(cx, p, false)
+			out.denied = append(out.denied, cs...)
+			out.inexact = out.inexact || !exact
 		case p.action == simulator.ActionAllow:
 			if firstAllow == "" {
 				firstAllow = p.key
 			}
-			allows = append(allows, tagRules(cx, p)...)
+			cs, exact := tagRules(cx, p, true)
+			allows = append(allows, cs...)
+			out.inexact = out.inexact || !exact
 		}
 	}
 	if firstAllow == "" {
 		allows = []taggedCube{{c: cube{}, rule: -1}}
 	}
 	// Pruning after each subtraction keeps the list from growing with
-	// pieces an earlier cube already covers.
+	// pieces an earlier cube already covers. Past the budget the DENY rules
+	// left stay in denied only: allowed is then a superset.
 	for _, d := range out.denied {
-		allows = pruneTagged(subtractTagged(allows, d.c))
+		next, ok := subtractTagged(cx.m, allows, d.c)
+		if !ok {
+			out.inexact = true
+			break
+		}
+		allows = pruneTagged(cx.m, next)
 	}
-	out.allowed = pruneTagged(allows)
+	out.allowed = pruneTagged(cx.m, allows)
 	out.access = accessOf(out.allowed)
+	if out.inexact && out.access != AccessNone {
+		out.access = AccessUnknown
+	}
 	out.deciders = deciders(out, pols, firstAllow)
 	return out
 }
 
-func tagRules(cx *context, p *policyRules) []taggedCube {
+// tagRules lists the cubes of a policy's rules. When the budget runs out,
+// an ALLOW rule (over) is over-approximated and a DENY rule is left out, so
+// that the allowed space computed from them is a superset; exact is then
+// false.
+func tagRules(cx *evalContext, p *policyRules, over bool) ([]taggedCube, bool) {
 	var out []taggedCube
+	exact := true
 	for i := range p.rules {
-		for _, c := range cx.ruleCubes(&p.rules[i]) {
+		cs, ok := cx.ruleCubes(&p.rules[i])
+		if !ok {
+			exact = false
+			if !over {
+				continue
+			}
+		}
+		for _, c := range cs {
 			out = append(out, taggedCube{c: c, policy: p.key, rule: p.rules[i].index})
 		}
 	}
-	return out
+	return out, exact
 }
 
-func subtractTagged(xs []taggedCube, d cube) []taggedCube {
+// subtractTagged removes d from every cube; ok is false, and the input
+// should be kept, when the budget runs out.
+func subtractTagged(m *meter, xs []taggedCube, d cube) ([]taggedCube, bool) {
 	out := make([]taggedCube, 0, len(xs))
 	for _, x := range xs {
-		for _, c := range subtract(x.c, d) {
+		pieces := subtract(x.c, d)
+		if !m.spend(len(d) + len(pieces)) {
+			return xs, false
+		}
+		for _, c := range pieces {
 			out = append(out, taggedCube{c: c, policy: x.policy, rule: x.rule})
 		}
 	}
-	return out
+	return out, true
 }
 
-func pruneTagged(xs []taggedCube) []taggedCube {
+// pruneTagged drops each cube contained in an earlier one. Past the budget
+// the rest is kept as is, which changes no space.
+func pruneTagged(m *meter, xs []taggedCube) []taggedCube {
 	out := xs[:0:0]
-	for _, x := range xs {
+	for i, x := range xs {
+		if !m.spend(len(out) + 1) {
+			return append(out, xs[i:]...)
+		}
 		covered := false
 		for _, e := range out {
 			if implies(x.c, e.c) {

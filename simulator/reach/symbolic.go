@@ -7,11 +7,11 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/simulator/match"
 )
 
-// context is what is known while partially evaluating rules: the
+// evalContext is what is known while partially evaluating rules: the
 // destination (port and host) and, for each source condition, whether the
 // caller satisfies it. keepSources leaves source conditions symbolic, for
 // findings about rules themselves.
-type context struct {
+type evalContext struct {
 	port int
 	// host is the destination host; "" or a wildcard host leaves host
 	// conditions symbolic.
@@ -20,6 +20,8 @@ type context struct {
 	// value for an anonymous caller.
 	flipped     map[*atomInfo]bool
 	keepSources bool
+	// m meters the work; nil is unlimited.
+	m *meter
 }
 
 // constant is the value of a literal known from the context.
@@ -31,7 +33,7 @@ const (
 	isFalse
 )
 
-func (cx *context) value(l lit) constant {
+func (cx *evalContext) value(l lit) constant {
 	a := l.a
 	var v bool
 	switch {
@@ -60,7 +62,7 @@ func (cx *context) value(l lit) constant {
 // hostNeverMatches decides a hosts condition whose patterns are all exact
 // hosts other than the destination's: a request with such a Host header is
 // routed to another destination, so on this one it never matches.
-func (cx *context) hostNeverMatches(a *atomInfo) bool {
+func (cx *evalContext) hostNeverMatches(a *atomInfo) bool {
 	if a.key != simulator.AtomHosts || cx.host == "" || strings.HasPrefix(cx.host, "*") {
 		return false
 	}
@@ -77,7 +79,7 @@ func (cx *context) hostNeverMatches(a *atomInfo) bool {
 
 // altCube turns one alternative into a cube; ok is false when a literal is
 // known false.
-func (cx *context) altCube(alt []lit) (cube, bool) {
+func (cx *evalContext) altCube(alt []lit) (cube, bool) {
 	c := make(cube, 0, len(alt))
 	for _, l := range alt {
 		switch cx.value(l) {
@@ -93,7 +95,7 @@ func (cx *context) altCube(alt []lit) (cube, bool) {
 
 // clauseCubes is the OR of a clause's alternatives; an empty clause is
 // every request.
-func (cx *context) clauseCubes(alts [][]lit) []cube {
+func (cx *evalContext) clauseCubes(alts [][]lit) []cube {
 	if len(alts) == 0 {
 		return []cube{{}}
 	}
@@ -111,15 +113,29 @@ func (cx *context) clauseCubes(alts [][]lit) []cube {
 	return out
 }
 
+// maxRuleCubes caps the cubes of one rule. Multiplying a rule's clauses
+// out (from x to x when, each an OR) is the only step of a rule that can
+// grow, and a real rule stays far below this; past it the rule is
+// over-approximated.
+const maxRuleCubes = 1024
+
 // ruleCubes is the space a rule matches, as cubes in the order of its
-// alternatives.
-func (cx *context) ruleCubes(r *ruleLits) []cube {
+// alternatives. exact is false when multiplying the clauses out would pass
+// maxRuleCubes; the cubes then over-approximate the rule's space (the
+// clauses with one alternative only, which every matching request meets).
+// Rules are cheap next to subtraction, so the meter is charged but does not
+// stop them: a destination out of budget still lists its DENY rules.
+func (cx *evalContext) ruleCubes(r *ruleLits) (cs []cube, exact bool) {
 	if r.never {
-		return nil
+		return nil, true
 	}
 	acc := []cube{{}}
 	for _, alts := range r.clauses {
 		cs := cx.clauseCubes(alts)
+		if len(acc)*len(cs) > maxRuleCubes {
+			return cx.overApprox(r), false
+		}
+		cx.m.spend(len(acc) * len(cs))
 		next := make([]cube, 0, len(acc)*len(cs))
 		for _, x := range acc {
 			for _, y := range cs {
@@ -128,19 +144,43 @@ func (cx *context) ruleCubes(r *ruleLits) []cube {
 				}
 			}
 		}
-		acc = pruneSubsumed(next)
+		acc = pruneSubsumed(nil, next)
 		if len(acc) == 0 {
+			return nil, true
+		}
+	}
+	return acc, true
+}
+
+// overApprox is a cube containing every request a rule matches: the
+// conjunction of its clauses that have a single alternative. It is empty
+// (nil) when those clauses cannot hold together.
+func (cx *evalContext) overApprox(r *ruleLits) []cube {
+	acc := cube{}
+	for _, alts := range r.clauses {
+		if len(alts) != 1 {
+			continue
+		}
+		c, ok := cx.altCube(alts[0])
+		if !ok {
+			return nil
+		}
+		if acc, ok = conjoin(acc, c); !ok {
 			return nil
 		}
 	}
-	return acc
+	return []cube{acc}
 }
 
 // pruneSubsumed drops each cube contained in an earlier one; order is kept,
 // so the first cube containing a request is still the first that matched.
-func pruneSubsumed(cs []cube) []cube {
+// When the meter runs out the rest is kept unpruned, which changes no space.
+func pruneSubsumed(m *meter, cs []cube) []cube {
 	out := cs[:0:0]
-	for _, c := range cs {
+	for i, c := range cs {
+		if !m.spend(len(out) + 1) {
+			return append(out, cs[i:]...)
+		}
 		covered := false
 		for _, e := range out {
 			if implies(c, e) {

@@ -511,7 +511,7 @@ type FindingCounts struct {
 }
 
 // Access is how much of a destination a source may use.
-// +kubebuilder:validation:Enum=all;partial;none
+// +kubebuilder:validation:Enum=all;partial;none;unknown
 type Access string
 
 const (
@@ -521,6 +521,9 @@ const (
 	AccessPartial Access = "partial"
 	// AccessNone means every request is denied.
 	AccessNone Access = "none"
+	// AccessUnknown means the simulation budget ran out on the
+	// destination: see ReachabilityEntry.Inexact.
+	AccessUnknown Access = "unknown"
 )
 
 // ReachabilityEntry is what a set of sources may send to one destination. It
@@ -550,6 +553,12 @@ type ReachabilityEntry struct {
 	// requests.
 	// +optional
 	DecidedBy []Decider `json:"decidedBy,omitempty"`
+	// Inexact is true when the simulation budget ran out on the
+	// destination: every allowed request is in an Allowed cube and in no
+	// Denied cube, but Allowed may list more than is allowed, and Access is
+	// unknown. A ReportTooComplex finding names the policies.
+	// +optional
+	Inexact bool `json:"inexact,omitempty"`
 }
 
 // Decider is one policy rule, or default behavior, that decides requests.

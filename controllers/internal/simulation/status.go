@@ -196,7 +196,8 @@ func Summarize(r *reach.Report, policies int) egressv1alpha1.SimulationSummary {
 			switch accessOf(byDest[d.Key()], g.Principals[0]) {
 			case reach.AccessAll:
 				s.Pairs.All++
-			case reach.AccessPartial:
+			case reach.AccessPartial, reach.AccessUnknown:
+				// An inexact entry may reach: counted with the partial ones.
 				s.Pairs.Partial++
 			default:
 				s.Pairs.None++
