@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 	"io/fs"
 	"time"
 
@@ -53,7 +54,22 @@ type EgressGatewayReconciler struct {
 	// StatusBudget overrides the bytes status.simulation may take before
 	// the full report moves to a ConfigMap, for tests.
 	StatusBudget int
+	// SimulationBudget bounds each simulation: work and time per
+	// destination, and SimulationBudget.Total for the whole report
+	// (DefaultSimulationTimeout when zero). Past it destinations are
+	// reported inexactly (Simulated=False/TooComplex), never late.
+	SimulationBudget reach.Budget
+	// MaxConcurrentReconciles is how many EgressGateways are reconciled at
+	// once (never the same one twice); DefaultMaxConcurrentReconciles when
+	// zero.
+	MaxConcurrentReconciles int
+
+	// sims runs the simulations in the background (SetupWithManager).
+	sims *simJobs
 }
+
+// DefaultSimulationTimeout bounds the symbolic work of one simulation.
+const DefaultSimulationTimeout = 20 * time.Second
 
 // Options configure NewEgressGatewayReconciler.
 type Options struct {
@@ -71,7 +87,16 @@ type Options struct {
 	// StatusBudget overrides simulation.DefaultBudget, the bytes
 	// status.simulation may take, when set; for tests.
 	StatusBudget int
+	// SimulationBudget bounds each simulation (see the reconciler's field).
+	SimulationBudget reach.Budget
+	// MaxConcurrentReconciles is how many EgressGateways are reconciled at
+	// once; DefaultMaxConcurrentReconciles when zero.
+	MaxConcurrentReconciles int
 }
+
+// DefaultMaxConcurrentReconciles lets a slow gateway (a Helm action, a
+// simulation at its budget) hold one worker while the others go on.
+const DefaultMaxConcurrentReconciles = 4
 
 // NewEgressGatewayReconciler wires a reconciler to mgr's client, cache,
 // Event recorder and rest.Config, with the waypoint chart loaded.
@@ -93,15 +118,17 @@ func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayR
 		return nil, fmt.Errorf("setting up the OLM Upgradeable condition: %w", err)
 	}
 	return &EgressGatewayReconciler{
-		Client:           mgr.GetClient(),
-		APIReader:        mgr.GetAPIReader(),
-		Scheme:           mgr.GetScheme(),
-		Recorder:         mgr.GetEventRecorder("egressgateway-controller"),
-		Helm:             runner,
-		RetryFailedAfter: opts.RetryFailedAfter,
-		Upgradeable:      gate,
-		RootNamespace:    opts.RootNamespace,
-		StatusBudget:     opts.StatusBudget,
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Scheme:                  mgr.GetScheme(),
+		Recorder:                mgr.GetEventRecorder("egressgateway-controller"),
+		Helm:                    runner,
+		RetryFailedAfter:        opts.RetryFailedAfter,
+		Upgradeable:             gate,
+		RootNamespace:           opts.RootNamespace,
+		StatusBudget:            opts.StatusBudget,
+		SimulationBudget:        opts.SimulationBudget,
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}, nil
 }
 

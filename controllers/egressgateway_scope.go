@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -41,6 +43,9 @@ type scope struct {
 	// the report; simulationErr when the inputs could not be read.
 	simulationDisabled bool
 	simulationErr      error
+	// simulationSince is when the simulation of the current inputs
+	// started, when it is still running in the background.
+	simulationSince time.Time
 	// declared is what the destinations phase did with spec.destinations,
 	// nil when it did not run.
 	declared *destinationsOutcome

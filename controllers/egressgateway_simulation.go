@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +40,7 @@ var defaultSources = &metav1.LabelSelector{MatchLabels: map[string]string{"istio
 // set only when the inputs cannot be read.
 func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.egw.Spec.Simulation.Disabled {
+		r.sims.forget(client.ObjectKeyFromObject(s.egw))
 		s.simulationDisabled = true
 		metrics.ForgetReport(s.egw.Namespace, s.egw.Name)
 		return ctrl.Result{}, r.deleteReport(ctx, s)
@@ -72,10 +75,22 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 			return nil
 		}
 	}
-	started := time.Now()
-	report, _ := reach.Build(prepared.Input) // the error issues are findings in the report
+	in := prepared.Input
+	in.Budget = r.simulationBudget()
+	// The simulation runs beside the reconcile; a slow one is picked up
+	// by the reconcile its end triggers. The error issues are findings in
+	// the report; the only error is a cancellation (the manager stopping).
+	job, done, err := r.sims.result(ctx, client.ObjectKeyFromObject(s.egw), prepared.Digest, in, simulationGrace)
+	if err != nil {
+		return err
+	}
+	if !done {
+		s.simulationSince = job.started
+		return nil
+	}
+	report := job.report
 	simulation.AddInputIssues(report, prepared.Issues)
-	run := simulation.Run{Digest: prepared.Digest, Started: started, Took: time.Since(started), Policies: policies, Report: report}
+	run := simulation.Run{Digest: prepared.Digest, Started: job.started, Took: job.took, Policies: policies, Report: report}
 	metrics.RecordSimulation(s.egw.Namespace, s.egw.Name, run.Took)
 	st, dests, full, err := simulation.Status(run, r.statusBudget(), simulation.ReportName(s.egw.Name), s.egw.Namespace+"/"+s.gatewayName)
 	if err != nil {
@@ -97,7 +112,34 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 	}
 	metrics.RecordReport(s.egw.Namespace, s.egw.Name, st.Summary.Pairs.All, st.Summary.Pairs.Partial, st.Summary.Pairs.None, report.Findings)
 	s.simulation, s.destinations = st, dests
+	if n := st.Summary.InexactDestinations; n > 0 {
+		r.Recorder.Eventf(s.egw, nil, corev1.EventTypeWarning, egressv1alpha1.ReasonTooComplex, "Simulate",
+			"%d destination(s) exceeded the simulation budget in %s; their entries are inexact (access unknown): %s",
+			n, run.Took.Round(time.Millisecond), tooComplexObjects(report))
+	}
 	return nil
+}
+
+// simulationBudget is the reconciler's budget with the report's time cap
+// defaulted: a simulation is never the reason a reconcile runs long.
+func (r *EgressGatewayReconciler) simulationBudget() reach.Budget {
+	b := r.SimulationBudget
+	if b.Total == 0 {
+		b.Total = DefaultSimulationTimeout
+	}
+	return b
+}
+
+// tooComplexObjects lists the ServiceEntries the ReportTooComplex findings
+// name, for the Event.
+func tooComplexObjects(report *reach.Report) string {
+	var out []string
+	for _, f := range report.Findings {
+		if f.Code == reach.CodeReportTooComplex && !slices.Contains(out, f.Object) {
+			out = append(out, f.Object)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // reportCurrent reports whether the ConfigMap cur names, if any, holds the

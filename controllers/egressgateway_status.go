@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -67,6 +68,11 @@ func computeStatus(s *scope) {
 		st.Simulation, st.Destinations = nil, nil
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionSimulated)
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionPoliciesValid)
+	case !s.simulationSince.IsZero():
+		// status.simulation stays as it is: it describes earlier inputs.
+		set(condition(egressv1alpha1.ConditionSimulated, metav1.ConditionFalse, egressv1alpha1.ReasonReconciling,
+			"simulating the current inputs since "+s.simulationSince.UTC().Format(time.RFC3339)+
+				"; status.simulation describes earlier inputs until it ends"))
 	case s.simulationErr != nil:
 		set(condition(egressv1alpha1.ConditionSimulated, metav1.ConditionFalse, egressv1alpha1.ReasonSimulationFailed,
 			"the simulation inputs could not be read, status.simulation may be stale: "+s.simulationErr.Error()))
@@ -204,6 +210,13 @@ func simulatedCondition(sim *egressv1alpha1.SimulationStatus) *metav1.Condition 
 	}
 	if sim.Truncated != "" {
 		msg += "; status truncated, full report in ConfigMap " + sim.ReportConfigMap
+	}
+	if n := sum.InexactDestinations; n > 0 {
+		// The report is sound but not exact there; say so where kstatus
+		// and kubectl wait look, not only in a finding.
+		return condition(egressv1alpha1.ConditionSimulated, metav1.ConditionFalse, egressv1alpha1.ReasonTooComplex,
+			fmt.Sprintf("%s exceeded the simulation budget and are reported inexactly (access unknown; see the ReportTooComplex findings); %s",
+				count(n, "destination", "destinations"), msg))
 	}
 	return condition(egressv1alpha1.ConditionSimulated, metav1.ConditionTrue, egressv1alpha1.ReasonAsExpected, msg)
 }

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"reflect"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -138,7 +140,14 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// the owned objects are watched through their controller reference, as
 	// builder.Owns would.
 	owner := handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &egressv1alpha1.EgressGateway{}, handler.OnlyControllerOwner())
+	r.sims = newSimJobs()
+	if err := mgr.Add(r.sims); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
+		// A simulation that outlived its reconcile's grace reconciles its
+		// gateway again when it ends.
+		WatchesRawSource(source.Channel(r.sims.done, &handler.EnqueueRequestForObject{})).
 		Watches(&egressv1alpha1.EgressGateway{}, &oplhandler.InstrumentedEnqueueRequestForObject[client.Object]{},
 			builder.WithPredicates(specOrLifecycleChanged)).
 		Watches(&gatewayv1.Gateway{}, owner, builder.WithPredicates(predicate.Or(contentChanged, gatewayReadinessChanged))).
@@ -160,6 +169,7 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing),
 			builder.OnlyMetadata, builder.WithPredicates(createOrDelete)).
 		Named("egressgateway").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.maxConcurrentReconciles()}).
 		Complete(r)
 }
 
@@ -343,4 +353,11 @@ func sameMetadata(a, b client.Object) bool {
 	return reflect.DeepEqual(a.GetLabels(), b.GetLabels()) &&
 		reflect.DeepEqual(a.GetAnnotations(), b.GetAnnotations()) &&
 		reflect.DeepEqual(a.GetOwnerReferences(), b.GetOwnerReferences())
+}
+
+func (r *EgressGatewayReconciler) maxConcurrentReconciles() int {
+	if r.MaxConcurrentReconciles > 0 {
+		return r.MaxConcurrentReconciles
+	}
+	return DefaultMaxConcurrentReconciles
 }

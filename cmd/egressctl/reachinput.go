@@ -66,8 +66,8 @@ func (m *meshOptions) loadReachInput(paths []string) (reach.Input, error) {
 	if err != nil {
 		return reach.Input{}, badInput("%w", err)
 	}
-	if m.budget.Work <= 0 {
-		return reach.Input{}, badInput("--max-work: %d is not a positive number of operations", m.budget.Work)
+	if m.budget.Work < 0 {
+		return reach.Input{}, badInput("--max-work: %d is not a number of operations", m.budget.Work)
 	}
 	return reach.Input{Snapshot: snap, ServiceAccounts: accounts, Sources: m.sources, Options: opts, Budget: m.budget}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
 )
 
 // Scenarios shipped with the reachability report's tests.
@@ -176,5 +178,33 @@ func TestSimulateProbesAgreeWithCheck(t *testing.T) {
 		if d.Verdict != got.Probes[i].Verdict {
 			t.Errorf("probe %d: simulate says %s, check says %s", i, got.Probes[i].Verdict, d.Verdict)
 		}
+	}
+}
+
+// TestSimulateBudget: past --max-work the report still comes out (exit 0),
+// with the destination inexact and a ReportTooComplex finding in the table.
+func TestSimulateBudget(t *testing.T) {
+	dir := t.TempDir()
+	manifests := "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-egress}\n---\n" +
+		"apiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\nspec: {enrollNamespace: true}\n---\n" +
+		"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: httpbin.org, namespace: istio-egress}\n" +
+		"spec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n" +
+		scalegen.AdversarialPolicies("deny-interleaved", "istio-egress", "httpbin.org", 20, 1)
+	path := filepath.Join(dir, "adversarial.yaml")
+	if err := os.WriteFile(path, []byte(manifests), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := simulate(t, exitOK, "-f", path, "--max-work", "1000")
+	for _, e := range got.Reachability {
+		if e.Access != "unknown" {
+			t.Errorf("entry %+v: want access unknown past the budget", e)
+		}
+	}
+	code, out, errOut := runCLI(t, "simulate", "-f", path, "--max-work", "1000")
+	if code != exitOK || !strings.Contains(out, "ReportTooComplex") {
+		t.Fatalf("exit %d, want 0 and a ReportTooComplex finding; stdout:\n%s\nstderr: %s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "simulate", "-f", path, "--max-work", "-1"); code != exitBadInput || !strings.Contains(errOut, "--max-work") {
+		t.Fatalf("--max-work -1: exit %d (%s), want %d naming the flag", code, errOut, exitBadInput)
 	}
 }

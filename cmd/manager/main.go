@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -26,6 +28,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -40,6 +43,8 @@ func main() {
 		leaderElect   bool
 		rootNamespace string
 		watch         string
+		concurrency   int
+		budget        = reach.DefaultBudget
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" turns it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
@@ -48,6 +53,10 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Run only while holding the leader lease, so replicas never act twice.")
 	flag.StringVar(&rootNamespace, "root-namespace", "istio-system", "Istio's root namespace (meshConfig.rootNamespace): its ServiceEntries, DestinationRules and AuthorizationPolicies apply to every EgressGateway.")
 	flag.StringVar(&watch, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "Comma-separated namespaces whose EgressGateways, and the Istio objects beside them, the operator watches (the root namespace is added); empty watches all. ServiceAccounts are read in every namespace, as simulation sources. Defaults to $WATCH_NAMESPACE.")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "EgressGateways reconciled at once; a slow one (a Helm action, a simulation at its budget) holds one worker only.")
+	flag.Int64Var(&budget.Work, "simulation-max-work", reach.DefaultBudget.Work, "Simulation budget: cube operations per destination; past it the destination is reported inexactly (Simulated=False/TooComplex).")
+	flag.DurationVar(&budget.PerDestination, "simulation-destination-timeout", reach.DefaultBudget.PerDestination, "Simulation budget: time per destination.")
+	flag.DurationVar(&budget.Total, "simulation-timeout", controllers.DefaultSimulationTimeout, "Simulation budget: time for one gateway's whole report; past it the destinations left are reported inexactly.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -67,12 +76,16 @@ func main() {
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "ambient-egress-operator.egress.ambient.io",
 		Cache:                  controllers.CacheOptions(namespaces...),
+		// Reconciles honor their context (the simulation included), so
+		// a stop does not need controller-runtime's 30 s default.
+		GracefulShutdownTimeout: ptr.To(5 * time.Second),
 	})
 	if err != nil {
 		setupLog.Error(err, "creating manager")
 		os.Exit(1)
 	}
-	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version, RootNamespace: rootNamespace})
+	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version, RootNamespace: rootNamespace,
+		SimulationBudget: budget, MaxConcurrentReconciles: concurrency})
 	if err != nil {
 		setupLog.Error(err, "creating controller", "controller", "EgressGateway")
 		os.Exit(1)

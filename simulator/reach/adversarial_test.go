@@ -1,84 +1,19 @@
 package reach
 
-import (
-	"fmt"
-	"math/rand/v2"
-	"strings"
-)
+import "github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
 
-// adversarialShapes are the policy shapes a hostile or careless tenant can
-// write to make the symbolic report expensive: the shape of issue 12
-// (ALLOW rules mixing notMethods, notPaths and one header), DENY rules
-// interleaved with ALLOW rules (each DENY rule multiplies the cubes left),
-// rules with many notPaths, rules over many header keys, and path templates
-// that overlap one another.
-var adversarialShapes = []string{"issue12", "deny-interleaved", "many-notpaths", "many-headers", "overlapping-templates"}
-
-// adversarialPools are the literals the shapes draw from; random requests
-// draw from the same values and their near misses, so they land on both
-// sides of every condition.
 var (
-	advMethods = []string{"GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"}
-	advPaths   = []string{"/", "/p1/a", "/p2/b", "/p3", "/a/x1", "/b/x2", "/q1", "/q2", "/p1", "/x3", "/p12/z", "/api/v1/items", "/api/v2/items/x"}
-	advHeaders = []string{"x-h0", "x-h1", "x-h2", "x-h3"}
-	advValues  = []string{"v0", "v1", "v2", "v3"}
+	adversarialShapes = scalegen.AdversarialShapes
+	advMethods        = scalegen.AdvMethods
+	advPaths          = scalegen.AdvPaths
+	advHeaders        = scalegen.AdvHeaders
+	advValues         = scalegen.AdvValues
 )
 
-// adversarialManifests is the seed's namespaces, gateway and ServiceEntry
-// with n policies of five rules each in the given shape; the same seed
-// gives the same manifests.
+// adversarialManifests is the seed's namespaces, a waypoint and the
+// ServiceEntry httpbin.org with n adversarial policies of the given shape.
 func adversarialManifests(shape string, n int, seed uint64) string {
-	rng := rand.New(rand.NewPCG(seed, 12))
-	var b strings.Builder
-	b.WriteString(advBase)
-	for p := 0; p < n; p++ {
-		action := "ALLOW"
-		if shape == "deny-interleaved" && p%2 == 1 {
-			action = "DENY"
-		}
-		fmt.Fprintf(&b, "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: adv-%d, namespace: istio-egress}\n"+
-			"spec:\n  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}]\n  action: %s\n  rules:\n", p, action)
-		for r := 0; r < 5; r++ {
-			b.WriteString(advRule(shape, rng))
-		}
-	}
-	return b.String()
-}
-
-func advRule(shape string, rng *rand.Rand) string {
-	two := func(list []string) string {
-		i, j := rng.IntN(len(list)), rng.IntN(len(list))
-		return list[i] + ", " + list[j]
-	}
-	k := func() int { return rng.IntN(4) }
-	switch shape {
-	case "issue12":
-		return fmt.Sprintf("  - to: [{operation: {notMethods: [%s], notPaths: [\"/p%d/*\", \"*/x%d\", \"/q%d\"]}}]\n"+
-			"    when: [{key: \"request.headers[x-h3]\", values: [\"v%d\"]}]\n", two(advMethods), k(), k(), k(), k())
-	case "deny-interleaved":
-		return fmt.Sprintf("  - to: [{operation: {methods: [%s], notPaths: [\"/p%d/*\", \"*/x%d\"]}}]\n"+
-			"    when: [{key: \"request.headers[%s]\", notValues: [\"v%d\"]}]\n", two(advMethods), k(), k(), advHeaders[k()], k())
-	case "many-notpaths":
-		var ps []string
-		for i := 0; i < 12; i++ {
-			ps = append(ps, fmt.Sprintf("\"/p%d/*\"", rng.IntN(20)), fmt.Sprintf("\"*/x%d\"", rng.IntN(20)))
-		}
-		return fmt.Sprintf("  - to: [{operation: {notPaths: [%s]}}]\n", strings.Join(ps, ", "))
-	case "many-headers":
-		var ws []string
-		for _, h := range advHeaders {
-			if rng.IntN(2) == 0 {
-				ws = append(ws, fmt.Sprintf("{key: \"request.headers[%s]\", notValues: [\"v%d\"]}", h, k()))
-			} else {
-				ws = append(ws, fmt.Sprintf("{key: \"request.headers[%s]\", values: [\"v%d\", \"v%d\"]}", h, k(), k()))
-			}
-		}
-		return fmt.Sprintf("  - to: [{operation: {notMethods: [%s]}}]\n    when: [%s]\n", two(advMethods), strings.Join(ws, ", "))
-	case "overlapping-templates":
-		return fmt.Sprintf("  - to: [{operation: {paths: [\"/api/{*}/items\", \"/api/v%d/{**}\"], notPaths: [\"/api/v%d/items/*\", \"*/x%d\"]}}]\n",
-			k(), k(), k())
-	}
-	panic("unknown shape " + shape)
+	return advBase + scalegen.AdversarialPolicies(shape, "istio-egress", "httpbin.org", n, seed)
 }
 
 const advBase = `apiVersion: v1

@@ -61,7 +61,7 @@ type meter struct {
 	deadline time.Time
 	tick     int
 	// out is set when the budget is spent, the deadline passed or the
-	// context was cancelled; timedOut for the last two.
+	// context was canceled; timedOut for the last two.
 	out      bool
 	timedOut bool
 }

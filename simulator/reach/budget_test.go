@@ -135,7 +135,7 @@ spec:
 }
 
 // TestBuildHonoursCancellation: with no work or time budget an adversarial
-// report takes far longer than a second; cancelling its context ends the
+// report takes far longer than a second; canceling its context ends the
 // build with the context's error, promptly.
 func TestBuildHonoursCancellation(t *testing.T) {
 	in := parseInput(t, adversarialManifests("deny-interleaved", 100, 1))
@@ -146,17 +146,17 @@ func TestBuildHonoursCancellation(t *testing.T) {
 		_, _, err := BuildContext(ctx, in)
 		done <- err
 	}()
-	// Let the build get into its expensive part before cancelling.
+	// Let the build get into its expensive part before canceling.
 	time.Sleep(50 * time.Millisecond)
 	cancel()
-	cancelled := time.Now()
+	canceled := time.Now()
 	err := <-done
 	if err != context.Canceled {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	// Not a timing assertion on the work: the bound is the promise that a
-	// cancelled build returns instead of running to its end.
-	if waited := time.Since(cancelled); waited > 5*time.Second {
+	// canceled build returns instead of running to its end.
+	if waited := time.Since(canceled); waited > 5*time.Second {
 		t.Fatalf("returned %v after cancel", waited)
 	}
 }

@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"context"
 	"sort"
 	"strconv"
 	"time"
@@ -46,7 +47,7 @@ func Diff(before, after *Report) *DiffResult {
 	keys := destinationOrder(before, after)
 	res := &DiffResult{Changes: []Change{}}
 	for _, k := range keys {
-		m := newMeter(nil, DefaultBudget.Work, time.Now().Add(DefaultBudget.PerDestination))
+		m := newMeter(context.Background(), DefaultBudget.Work, time.Now().Add(DefaultBudget.PerDestination))
 		for _, c := range diffEntries(t, k, oldBy[k], newBy[k], m) {
 			res.Changes = append(res.Changes, c)
 			res.Opens = res.Opens || len(c.Opened) > 0

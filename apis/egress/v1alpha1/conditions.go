@@ -94,6 +94,10 @@ const (
 	ReasonSimulationDisabled = "SimulationDisabled"
 	// ReasonSimulationFailed means the inputs could not be read or simulated.
 	ReasonSimulationFailed = "SimulationFailed"
+	// ReasonTooComplex means the simulation budget ran out on at least one
+	// destination: the report is written, but those destinations' entries
+	// are inexact (access unknown).
+	ReasonTooComplex = "TooComplex"
 )
 
 // Finalizer is added to every EgressGateway so the operator can uninstall the

@@ -484,6 +484,10 @@ type SimulationSummary struct {
 	Pairs AccessCounts `json:"pairs"`
 	// Reachable is the number of pairs with any allowed request.
 	Reachable int32 `json:"reachable"`
+	// InexactDestinations counts the destinations on which the simulation
+	// budget ran out (their entries are inexact; see ReportTooComplex).
+	// +optional
+	InexactDestinations int32 `json:"inexactDestinations,omitempty"`
 	// Findings counts findings by severity.
 	Findings FindingCounts `json:"findings"`
 }

@@ -205,6 +205,13 @@ func Summarize(r *reach.Report, policies int) egressv1alpha1.SimulationSummary {
 		}
 	}
 	s.Reachable = s.Pairs.All + s.Pairs.Partial
+	inexact := map[string]bool{}
+	for _, e := range r.Reachability {
+		if e.Inexact {
+			inexact[e.Destination] = true
+		}
+	}
+	s.InexactDestinations = int32(len(inexact))
 	for _, f := range r.Findings {
 		s.Findings.Total++
 		switch f.Severity {
