@@ -3,12 +3,14 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 )
@@ -123,75 +125,46 @@ func deref[T any](p *T) any {
 
 // TestEgressGatewayValidation checks that each invalid spec is rejected by the
 // API server with a message that tells the user what to change.
+// validationCase is one EgressGateway spec and the API server's answer.
+type validationCase struct {
+	Name    string `json:"name"`
+	Spec    string `json:"spec"`
+	Message string `json:"message"` // "" means the spec is valid
+}
+
+// validationCases reads config/crd/testdata/validation-cases.yaml, which
+// egressctl's validation is tested against too.
+func validationCases(t *testing.T) []validationCase {
+	t.Helper()
+	data, err := os.ReadFile("../config/crd/testdata/validation-cases.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases []validationCase `json:"cases"`
+	}
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f.Cases
+}
+
 func TestEgressGatewayValidation(t *testing.T) {
 	ns := env.CreateNamespace(t, "validation", nil).Name
-	cases := []struct {
-		name    string
-		spec    string
-		message string // "" means the spec is valid
-	}{
-		{"replicas and autoscaling", `{waypoint: {replicas: 2, autoscaling: {maxReplicas: 3}}}`,
-			"set either waypoint.replicas (a fixed size) or waypoint.autoscaling (a HorizontalPodAutoscaler), not both"},
-		{"minReplicas above maxReplicas", `{waypoint: {autoscaling: {minReplicas: 5, maxReplicas: 3}}}`,
-			"autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"},
-		{"minReplicas equal maxReplicas", `{waypoint: {autoscaling: {minReplicas: 3, maxReplicas: 3}}}`, ""},
-		{"negative replicas", `{waypoint: {replicas: -1}}`, "should be greater than or equal to 0"},
-		{"unknown traffic type", `{waypoint: {trafficType: workload}}`, `supported values: "service", "all"`},
-		{"bad waypoint name", `{waypoint: {name: Egress_GW}}`, "waypoint.name must be a DNS label"},
-		{"bad revision", `{waypoint: {revision: "1.31"}}`, "waypoint.revision must be a DNS label"},
-		{"pdb with both bounds", `{waypoint: {podDisruptionBudget: {minAvailable: 1, maxUnavailable: 1}}}`,
-			"podDisruptionBudget needs exactly one of minAvailable or maxUnavailable"},
-		{"pdb with no bound", `{waypoint: {podDisruptionBudget: {}}}`,
-			"podDisruptionBudget needs exactly one of minAvailable or maxUnavailable"},
-		{"pdb percentage", `{waypoint: {podDisruptionBudget: {maxUnavailable: "50%"}}}`, ""},
-		{"selector with namespace enrollment", `{serviceEntrySelector: {matchLabels: {egress: "yes"}}}`,
-			"serviceEntrySelector binds ServiceEntries one by one: set enrollNamespace: false to use it"},
-		{"selector without namespace enrollment", `{enrollNamespace: false, serviceEntrySelector: {matchLabels: {egress: "yes"}}}`, ""},
-		{"host with underscore", `{destinations: [{host: my_api.example.com, ports: [{number: 443, protocol: TLS}]}]}`,
-			"host must be a lower-case DNS name such as api.example.com, or a wildcard such as *.example.com"},
-		{"host with upper case", `{destinations: [{host: API.example.com, ports: [{number: 443, protocol: TLS}]}]}`,
-			"host must be a lower-case DNS name"},
-		{"host with inner wildcard", `{destinations: [{host: "api.*.example.com", ports: [{number: 443, protocol: TLS}]}]}`,
-			"host must be a lower-case DNS name"},
-		{"host with empty label", `{destinations: [{host: api..example.com, ports: [{number: 443, protocol: TLS}]}]}`,
-			"host must be a lower-case DNS name"},
-		{"wildcard host", `{destinations: [{host: "*.example.com", ports: [{number: 443, protocol: TLS}]}]}`, ""},
-		{"port zero", `{destinations: [{host: api.example.com, ports: [{number: 0}]}]}`,
-			"should be greater than or equal to 1"},
-		{"port above 65535", `{destinations: [{host: api.example.com, ports: [{number: 65536}]}]}`,
-			"should be less than or equal to 65535"},
-		{"target port above 65535", `{destinations: [{host: api.example.com, ports: [{number: 80, tlsOrigination: {mode: SIMPLE, targetPort: 70000}}]}]}`,
-			"should be less than or equal to 65535"},
-		{"destination without ports", `{destinations: [{host: api.example.com, ports: []}]}`,
-			"should have at least 1 items"},
-		{"duplicate destination host", `{destinations: [{host: a.example.com, ports: [{number: 80}]}, {host: a.example.com, ports: [{number: 81}]}]}`,
-			"Duplicate value"},
-		{"tls origination on a TCP port", `{destinations: [{host: db.example.com, ports: [{number: 5432, protocol: TCP, tlsOrigination: {mode: SIMPLE}}]}]}`,
-			"tlsOrigination upgrades plain HTTP from the workloads to TLS: set protocol: HTTP on this port"},
-		{"mutual TLS without credential", `{destinations: [{host: api.example.com, ports: [{number: 80, tlsOrigination: {mode: MUTUAL}}]}]}`,
-			"tlsOrigination.mode MUTUAL needs credentialName"},
-		{"lower-case probe method", `{simulation: {probes: [{method: get, path: /get, host: httpbin.org}]}}`,
-			"probe method must be an upper-case HTTP method token such as GET or POST"},
-		{"relative probe path", `{simulation: {probes: [{method: GET, path: get, host: httpbin.org}]}}`,
-			"probe path must start with '/'"},
-		{"wildcard probe host", `{simulation: {probes: [{method: GET, path: /, host: "*.httpbin.org"}]}}`,
-			"probe host must be a lower-case DNS name"},
-		{"probe port above 65535", `{simulation: {probes: [{host: httpbin.org, port: 65536}]}}`,
-			"should be less than or equal to 65535"},
-	}
+	cases := validationCases(t)
 	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			obj := fromYAML(t, fmt.Sprintf(`{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: case-%d}, spec: %s}`, i, tc.spec))
+		t.Run(tc.Name, func(t *testing.T) {
+			obj := fromYAML(t, fmt.Sprintf(`{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: case-%d}, spec: %s}`, i, tc.Spec))
 			obj.SetNamespace(ns)
 			err := env.Client.Create(context.Background(), obj)
 			switch {
-			case tc.message == "" && err != nil:
+			case tc.Message == "" && err != nil:
 				t.Fatalf("valid spec rejected: %v", err)
-			case tc.message == "":
+			case tc.Message == "":
 			case err == nil:
-				t.Fatalf("invalid spec accepted, want rejection with %q", tc.message)
-			case !strings.Contains(err.Error(), tc.message):
-				t.Fatalf("rejected with\n  %v\nwant message containing\n  %q", err, tc.message)
+				t.Fatalf("invalid spec accepted, want rejection with %q", tc.Message)
+			case !strings.Contains(err.Error(), tc.Message):
+				t.Fatalf("rejected with\n  %v\nwant message containing\n  %q", err, tc.Message)
 			}
 		})
 	}

@@ -21,35 +21,100 @@ import (
 // kubectl apply -f DIR reads.
 var manifestExtensions = map[string]bool{".yaml": true, ".yml": true, ".json": true}
 
-// Load reads manifests from files and directories, in the order given and,
-// inside a directory, in lexical order, like consecutive kubectl apply runs:
-// when the same object appears twice the later one wins. Unreadable files and
-// malformed YAML are errors; objects Istio would reject are returned as
-// error-severity Issues beside the snapshot.
-func Load(paths ...string) (*Snapshot, Issues, error) {
-	s := &Snapshot{}
-	var issues Issues
+// LoadOptions say how strictly manifests are read.
+type LoadOptions struct {
+	// IgnoreUnknown turns a document of an unknown group, version or kind,
+	// or one that is not a Kubernetes object, from an error into a warning
+	// (which reports show as a SimulatorWarning finding). By default they
+	// are errors: a typo in a kind would otherwise silently drop a policy.
+	IgnoreUnknown bool
+}
+
+// Source is one manifest stream: a file's contents or standard input's.
+type Source struct {
+	// Name is the file name used in issues ("<stdin>" for standard input).
+	Name string
+	Data []byte
+}
+
+// StdinName names standard input in issues.
+const StdinName = "<stdin>"
+
+// ReadSources reads the manifests at paths: files, directories (their .yaml,
+// .yml and .json files in lexical order, as kubectl apply -f DIR reads
+// them) and "-" for stdin, read once. A directory without manifests is an
+// error, as kubectl's.
+func ReadSources(stdin io.Reader, paths ...string) ([]Source, error) {
+	var out []Source
+	readStdin := false
 	for _, p := range paths {
+		if p == "-" {
+			if readStdin {
+				continue
+			}
+			readStdin = true
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", StdinName, err)
+			}
+			out = append(out, Source{Name: StdinName, Data: data})
+			continue
+		}
 		files, err := manifestFiles(p)
 		if err != nil {
-			return nil, issues, err
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s: no .yaml, .yml or .json file in the directory", p)
 		}
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				return nil, issues, fmt.Errorf("read %s: %w", f, err)
+				return nil, fmt.Errorf("read %s: %w", f, err)
 			}
-			found, err := s.AddYAML(f, data)
-			issues = append(issues, found...)
-			if err != nil {
-				return nil, issues, err
-			}
+			out = append(out, Source{Name: f, Data: data})
 		}
+	}
+	return out, nil
+}
+
+// LoadSources reads every object of the sources, in order, like consecutive
+// kubectl apply runs: when the same object appears twice the later one wins.
+// Malformed YAML (duplicate keys included) is an error naming the file,
+// line and document; so is input that holds no object at all. Objects Istio
+// would reject, and unknown kinds unless opts.IgnoreUnknown, are returned as
+// error-severity Issues beside the snapshot.
+func LoadSources(opts LoadOptions, sources []Source) (*Snapshot, Issues, error) {
+	s := &Snapshot{opts: opts}
+	var issues Issues
+	for _, src := range sources {
+		found, err := s.AddYAML(src.Name, src.Data)
+		issues = append(issues, found...)
+		if err != nil {
+			return nil, issues, err
+		}
+	}
+	if s.documents == 0 {
+		names := make([]string, len(sources))
+		for i, src := range sources {
+			names[i] = src.Name
+		}
+		return nil, issues, fmt.Errorf("no objects in the input (%s): nothing to simulate", strings.Join(names, ", "))
 	}
 	return s, issues, nil
 }
 
-// Parse reads one manifest stream; name is used in findings.
+// Load is ReadSources (stdin for "-") then strict LoadSources.
+func Load(paths ...string) (*Snapshot, Issues, error) {
+	sources, err := ReadSources(os.Stdin, paths...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return LoadSources(LoadOptions{}, sources)
+}
+
+// Parse reads one manifest stream strictly; name is used in findings. Unlike
+// LoadSources it accepts a stream without objects.
 func Parse(name string, data []byte) (*Snapshot, Issues, error) {
 	s := &Snapshot{}
 	issues, err := s.AddYAML(name, data)
@@ -85,29 +150,55 @@ func manifestFiles(path string) ([]string, error) {
 }
 
 // AddYAML adds every object of a multi-document YAML (or JSON) stream to the
-// snapshot. A document that is not valid YAML stops the stream with an
-// error naming the file and document; an object that is valid YAML but not a
-// valid object becomes an error-severity Issue and is skipped.
+// snapshot. A document that is not valid YAML, or repeats a key (which
+// kubectl refuses), stops the stream with an error naming the file, line
+// and document; an object that is valid YAML but not a valid object becomes
+// an error-severity Issue and is skipped.
 func (s *Snapshot) AddYAML(name string, data []byte) (Issues, error) {
 	var issues Issues
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	lines := documentLines(data)
 	for doc := 1; ; doc++ {
 		chunk, err := reader.Read()
 		if errors.Is(err, io.EOF) {
 			return issues, nil
 		}
+		pos := fmt.Sprintf("%s:%d: document %d", name, lineOf(lines, doc), doc)
 		if err != nil {
-			return issues, fmt.Errorf("%s: document %d: %w", name, doc, err)
+			return issues, fmt.Errorf("%s: %w", pos, err)
 		}
-		js, err := yaml.YAMLToJSON(chunk)
+		js, err := yaml.YAMLToJSONStrict(chunk)
 		if err != nil {
-			return issues, fmt.Errorf("%s: document %d: malformed YAML: %w", name, doc, err)
+			return issues, fmt.Errorf("%s: malformed YAML: %w", pos, err)
 		}
 		if isEmptyDocument(js) {
 			continue
 		}
-		issues = append(issues, s.addJSON(name, doc, js)...)
+		s.documents++
+		issues = append(issues, s.addJSON(name, lineOf(lines, doc), doc, js)...)
 	}
+}
+
+// documentLines lists the line each document of a stream starts on: the
+// first line, and the line after each "---" separator, as the YAML reader
+// splits them.
+func documentLines(data []byte) []int {
+	out := []int{1}
+	line := 0
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		line++
+		if bytes.HasPrefix(l, []byte("---")) && (len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r') && line > 1 {
+			out = append(out, line+1)
+		}
+	}
+	return out
+}
+
+func lineOf(lines []int, doc int) int {
+	if doc-1 < len(lines) {
+		return lines[doc-1]
+	}
+	return lines[len(lines)-1]
 }
 
 func isEmptyDocument(js []byte) bool {
@@ -124,45 +215,69 @@ type rawObject struct {
 	Items      []json.RawMessage `json:"items"`
 }
 
-func (s *Snapshot) addJSON(file string, doc int, js []byte) Issues {
+func (s *Snapshot) addJSON(file string, line, doc int, js []byte) Issues {
+	at := Origin{File: file, Line: line}
 	var raw rawObject
 	if err := json.Unmarshal(js, &raw); err != nil {
-		return Issues{{Severity: SeverityError, File: file, Field: fmt.Sprintf("document %d", doc),
+		return Issues{{Severity: SeverityError, File: file, Line: line, Field: fmt.Sprintf("document %d", doc),
 			Message: fmt.Sprintf("not a Kubernetes object: %v", err)}}
 	}
-	switch {
-	case raw.Kind == "" && raw.APIVersion == "":
-		// Not a Kubernetes object at all (e.g. a probe list kept beside the
-		// manifests): note it and move on instead of failing the directory.
-		return Issues{{Severity: SeverityInfo, File: file, Field: fmt.Sprintf("document %d", doc),
-			Message: "not a Kubernetes object (no apiVersion or kind); ignored"}}
-	case raw.Kind == "" || raw.APIVersion == "":
-		return Issues{{Severity: SeverityError, File: file, Field: fmt.Sprintf("document %d", doc),
-			Message: "apiVersion and kind are both required"}}
+	if raw.Kind == "" || raw.APIVersion == "" {
+		missing := "apiVersion and kind"
+		switch {
+		case raw.Kind != "":
+			missing = "apiVersion"
+		case raw.APIVersion != "":
+			missing = "kind"
+		}
+		return s.unknown(at, fmt.Sprintf("document %d", doc), "not a Kubernetes object: "+missing+" missing")
+	}
+	if why := checkKnown(raw.APIVersion, raw.Kind); why != "" {
+		o := at
+		o.Kind, o.Namespace, o.Name = raw.Kind, raw.Metadata.Namespace, raw.Metadata.Name
+		return s.unknown(o, fmt.Sprintf("document %d", doc), why)
+	}
+	if strings.HasPrefix(raw.APIVersion, groupEgress+"/") && raw.Kind == "EgressGateway" {
+		o := at
+		o.Kind, o.Namespace, o.Name = raw.Kind, raw.Metadata.Namespace, raw.Metadata.Name
+		if issues := validateEgressGateway(o, js); len(issues) > 0 {
+			return issues
+		}
 	}
 	if strings.HasSuffix(raw.Kind, "List") && raw.Items != nil {
 		var issues Issues
 		for _, item := range raw.Items {
-			issues = append(issues, s.addJSON(file, doc, item)...)
+			issues = append(issues, s.addJSON(file, line, doc, item)...)
 		}
 		return issues
 	}
-	return s.addObject(file, &raw)
+	return s.addObject(file, line, &raw)
 }
 
-func (s *Snapshot) addObject(file string, raw *rawObject) Issues {
+// unknown reports a document the simulator cannot take part: an error, or
+// a warning when the user asked to ignore such documents.
+func (s *Snapshot) unknown(o Origin, field, why string) Issues {
+	if s.opts.IgnoreUnknown {
+		return Issues{{Severity: SeverityWarning, File: o.File, Line: o.Line, Object: o.Object(), Field: field,
+			Message: why + "; ignored (--ignore-unknown): it takes no part in the report"}}
+	}
+	return Issues{{Severity: SeverityError, File: o.File, Line: o.Line, Object: o.Object(), Field: field,
+		Message: why + "; fix it, or pass --ignore-unknown to leave such documents out"}}
+}
+
+func (s *Snapshot) addObject(file string, line int, raw *rawObject) Issues {
 	group, _, _ := strings.Cut(raw.APIVersion, "/")
 	if !strings.Contains(raw.APIVersion, "/") {
 		group = ""
 	}
 	dec, ok := decoders[groupKind{group, raw.Kind}]
-	o := Origin{File: file, Kind: raw.Kind, Namespace: raw.Metadata.Namespace, Name: raw.Metadata.Name}
+	o := Origin{File: file, Line: line, Kind: raw.Kind, Namespace: raw.Metadata.Namespace, Name: raw.Metadata.Name}
 	if !ok {
-		return Issues{{Severity: SeverityInfo, File: file, Object: o.Object(),
+		return Issues{{Severity: SeverityInfo, File: file, Line: line, Object: o.Object(),
 			Message: fmt.Sprintf("kind %s (%s) is not used by the simulator; ignored", raw.Kind, raw.APIVersion)}}
 	}
 	if o.Name == "" {
-		return Issues{{Severity: SeverityError, File: file, Object: raw.Kind, Field: "metadata.name",
+		return Issues{{Severity: SeverityError, File: file, Line: line, Object: raw.Kind, Field: "metadata.name",
 			Message: "metadata.name is required"}}
 	}
 	if dec.namespaced && o.Namespace == "" {
@@ -175,7 +290,7 @@ func (s *Snapshot) addObject(file string, raw *rawObject) Issues {
 	}
 	meta := Meta{Origin: o, Labels: raw.Metadata.Labels, Annotations: raw.Metadata.Annotations}
 	if err := dec.decode(s, meta, raw.Spec); err != nil {
-		return Issues{{Severity: SeverityError, File: file, Object: o.Object(), Field: "spec", Message: err.Error()}}
+		return Issues{{Severity: SeverityError, File: file, Line: line, Object: o.Object(), Field: "spec", Message: err.Error()}}
 	}
 	return nil
 }

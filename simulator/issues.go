@@ -3,6 +3,7 @@ package simulator
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -25,8 +26,10 @@ const (
 type Issue struct {
 	// Severity ranks the finding.
 	Severity Severity `json:"severity"`
-	// File is the manifest the object came from, when known.
+	// File is the manifest the object came from, when known; Line is the
+	// line its document starts on.
 	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 	// Object names the object as "Kind namespace/name".
 	Object string `json:"object,omitempty"`
 	// Field is the path of the offending field, e.g.
@@ -40,7 +43,11 @@ type Issue struct {
 func (i Issue) String() string {
 	parts := make([]string, 0, 5)
 	parts = append(parts, string(i.Severity))
-	for _, s := range []string{i.File, i.Object, i.Field} {
+	file := i.File
+	if file != "" && i.Line > 0 {
+		file += ":" + strconv.Itoa(i.Line)
+	}
+	for _, s := range []string{file, i.Object, i.Field} {
 		if s != "" {
 			parts = append(parts, s)
 		}
@@ -87,6 +94,7 @@ func (is *Issues) add(sev Severity, o Origin, field, format string, args ...any)
 	*is = append(*is, Issue{
 		Severity: sev,
 		File:     o.File,
+		Line:     o.Line,
 		Object:   o.Object(),
 		Field:    field,
 		Message:  fmt.Sprintf(format, args...),

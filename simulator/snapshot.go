@@ -10,8 +10,10 @@ import (
 
 // Origin records where an object came from, so findings can name it.
 type Origin struct {
-	// File is the manifest path the object was read from.
+	// File is the manifest path the object was read from; Line is the
+	// line its document starts on, 0 when not read from a file.
 	File string
+	Line int
 	// Kind, Namespace and Name identify the object; Namespace is empty for
 	// cluster-scoped kinds.
 	Kind, Namespace, Name string
@@ -144,6 +146,10 @@ type Snapshot struct {
 	// index maps "Kind/namespace/name" to the object's slot, so that a later
 	// document replaces an earlier one in place.
 	index map[string]int
+	// opts is how the manifests are read; documents counts the non-empty
+	// documents read, so that an input without any is an error.
+	opts      LoadOptions
+	documents int
 }
 
 func objectKey(o Origin) string {

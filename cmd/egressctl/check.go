@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,7 +13,7 @@ import (
 
 // checkOptions are the flags of egressctl check.
 type checkOptions struct {
-	files       []string
+	input       inputOptions
 	spec        simulator.RequestSpec
 	claims      string
 	destLabels  string
@@ -36,12 +37,12 @@ func newCheckCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
 	}
 	o.bindFlags(cmd)
+	o.input.bindFlags(cmd, "manifest file or directory, - for standard input (repeatable)")
 	return cmd
 }
 
 func (o *checkOptions) bindFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifest file or directory (repeatable)")
 	f.StringVar(&o.spec.From, "from", "", "source principal, e.g. cluster.local/ns/default/sa/admin")
 	f.BoolVar(&o.spec.Plaintext, "plaintext", false, "the source has no mTLS identity")
 	f.StringVar(&o.spec.SourceNamespace, "source-namespace", "", "source namespace")
@@ -72,7 +73,7 @@ func (o *checkOptions) run(cmd *cobra.Command) error {
 	if err := o.complete(); err != nil {
 		return err
 	}
-	prog, findings, err := o.compile()
+	prog, findings, err := o.compile(cmd.InOrStdin())
 	if err != nil {
 		return err
 	}
@@ -96,9 +97,6 @@ func (o *checkOptions) run(cmd *cobra.Command) error {
 
 // complete checks and converts the flags that are not plain strings.
 func (o *checkOptions) complete() error {
-	if len(o.files) == 0 {
-		return badInput("-f: give at least one manifest file or directory")
-	}
 	switch strings.ToUpper(o.expect) {
 	case "", string(simulator.Allow), string(simulator.Deny):
 	default:
@@ -128,12 +126,13 @@ func (o *checkOptions) complete() error {
 }
 
 // compile loads and compiles the manifests; error findings are bad input.
-func (o *checkOptions) compile() (*simulator.Program, simulator.Issues, error) {
-	snap, issues, err := simulator.Load(o.files...)
+func (o *checkOptions) compile(stdin io.Reader) (*simulator.Program, simulator.Issues, error) {
+	m, err := o.input.load(stdin)
 	if err != nil {
-		return nil, issues, badInput("%w", err)
+		return nil, nil, err
 	}
-	prog, found := simulator.Compile(snap, simulator.Options{
+	issues := m.issues
+	prog, found := simulator.Compile(m.snap, simulator.Options{
 		RootNamespace:         o.rootNS,
 		TrustDomain:           o.trustDomain,
 		TrustDomainAliases:    o.aliases,

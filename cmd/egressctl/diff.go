@@ -15,8 +15,9 @@ const exitOpens = 1
 
 // diffOptions are the flags of egressctl diff.
 type diffOptions struct {
-	mesh   meshOptions
-	output string
+	mesh          meshOptions
+	output        string
+	ignoreUnknown bool
 }
 
 func newDiffCommand() *cobra.Command {
@@ -31,6 +32,8 @@ func newDiffCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args[0], args[1]) },
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&o.ignoreUnknown, "ignore-unknown", false,
+		"leave out documents of unknown kinds, groups or versions, and documents without apiVersion/kind, with a warning (by default they are errors)")
 	o.mesh.bindFlags(cmd)
 	return cmd
 }
@@ -41,7 +44,7 @@ func (o *diffOptions) run(cmd *cobra.Command, oldPath, newPath string) error {
 	}
 	var reports [2]*reach.Report
 	for i, p := range []string{oldPath, newPath} {
-		in, err := o.mesh.loadReachInput([]string{p})
+		in, err := o.mesh.loadReachInput(inputOptions{files: []string{p}, ignoreUnknown: o.ignoreUnknown}, cmd.InOrStdin())
 		if err != nil {
 			return err
 		}

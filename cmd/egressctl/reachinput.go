@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,26 +51,23 @@ func (m *meshOptions) options() (simulator.Options, error) {
 // loadReachInput reads manifests and their service accounts into a report
 // input. Unreadable files and objects Istio would reject are bad input, as
 // for check.
-func (m *meshOptions) loadReachInput(paths []string) (reach.Input, error) {
+func (m *meshOptions) loadReachInput(input inputOptions, stdin io.Reader) (reach.Input, error) {
 	opts, err := m.options()
 	if err != nil {
 		return reach.Input{}, err
 	}
-	snap, issues, err := simulator.Load(paths...)
-	if err != nil {
-		return reach.Input{}, badInput("%w", err)
-	}
-	if issues.HasErrors() {
-		return reach.Input{}, badInput("invalid input:\n%s", renderIssues(issues.Filter(simulator.SeverityError)))
-	}
-	accounts, err := reach.LoadServiceAccounts(paths...)
-	if err != nil {
-		return reach.Input{}, badInput("%w", err)
-	}
 	if m.budget.Work < 0 {
 		return reach.Input{}, badInput("--max-work: %d is not a number of operations", m.budget.Work)
 	}
-	return reach.Input{Snapshot: snap, ServiceAccounts: accounts, Sources: m.sources, Options: opts, Budget: m.budget}, nil
+	man, err := input.load(stdin)
+	if err != nil {
+		return reach.Input{}, err
+	}
+	if man.issues.HasErrors() {
+		return reach.Input{}, badInput("invalid input:\n%s", renderIssues(man.issues.Filter(simulator.SeverityError)))
+	}
+	return reach.Input{Snapshot: man.snap, ServiceAccounts: man.accounts, Sources: m.sources, Options: opts, Budget: m.budget,
+		LoadIssues: man.issues}, nil
 }
 
 // buildReport builds the report and fails on the simulator's error findings

@@ -13,7 +13,7 @@ import (
 // simulateOptions are the flags of egressctl simulate.
 type simulateOptions struct {
 	mesh   meshOptions
-	files  []string
+	input  inputOptions
 	probes string
 	output string
 }
@@ -32,7 +32,7 @@ func newSimulateCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifest file or directory (repeatable; later files win)")
+	o.input.bindFlags(cmd, "manifest file or directory, - for standard input (repeatable; later files win)")
 	f.StringVar(&o.probes, "probes", "", "probes file (probes: [{from, method, url, verdict, policy}, ...])")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(render.Formats, ", "))
 	o.mesh.bindFlags(cmd)
@@ -40,13 +40,10 @@ func newSimulateCommand() *cobra.Command {
 }
 
 func (o *simulateOptions) run(cmd *cobra.Command) error {
-	if len(o.files) == 0 {
-		return badInput("-f: give at least one manifest file or directory")
-	}
 	if !validFormat(o.output) {
 		return badInput("-o: %q is not one of %s", o.output, strings.Join(render.Formats, ", "))
 	}
-	in, err := o.mesh.loadReachInput(o.files)
+	in, err := o.mesh.loadReachInput(o.input, cmd.InOrStdin())
 	if err != nil {
 		return err
 	}

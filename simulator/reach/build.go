@@ -22,6 +22,10 @@ type Input struct {
 	Probes []Probe
 	// Budget bounds the symbolic work; the zero value is DefaultBudget.
 	Budget Budget
+	// LoadIssues are the loader's issues about the manifests (documents
+	// left out by --ignore-unknown, say); the report shows its warnings as
+	// findings, as it does the compiler's.
+	LoadIssues simulator.Issues
 }
 
 // Build compiles the snapshot and computes its report. The issues are the

@@ -2,6 +2,7 @@ package reach
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
@@ -171,7 +172,12 @@ func issueFindings(issues simulator.Issues, coded []Finding) []Finding {
 			out = append(out, Finding{Severity: SeverityError, Code: CodeInvalidInput, Object: is.Object, Field: is.Field,
 				Message: is.Message, Fix: "correct the field; Istio rejects the object, so it takes no part"})
 		case is.Severity == simulator.SeverityWarning && !mentioned[is.Object] && !superseded(is.Message):
-			out = append(out, Finding{Severity: SeverityWarning, Code: CodeSimulatorWarning, Object: is.Object, Field: is.Field,
+			obj := is.Object
+			if obj == "" && is.File != "" {
+				// A document that is no object: name where it is.
+				obj = is.File + ":" + strconv.Itoa(is.Line)
+			}
+			out = append(out, Finding{Severity: SeverityWarning, Code: CodeSimulatorWarning, Object: obj, Field: is.Field,
 				Message: is.Message})
 		}
 	}

@@ -39,6 +39,18 @@ func LoadProbes(path string) ([]Probe, error) {
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if len(f.Probes) == 0 {
+		return nil, fmt.Errorf("%s: no probes (want probes: [{from, method, url, verdict, policy}, ...])", path)
+	}
+	for i, p := range f.Probes {
+		// A typo in an expectation must not read as a failed probe: it is
+		// a bad file, not a verdict that differs.
+		switch strings.ToUpper(p.Verdict) {
+		case "", "ALLOW", "DENY":
+		default:
+			return nil, fmt.Errorf("%s: probes[%d].verdict: %q is not ALLOW or DENY", path, i, p.Verdict)
+		}
+	}
 	return f.Probes, nil
 }
 

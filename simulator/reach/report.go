@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
@@ -27,7 +28,7 @@ func assemble(b *builder, in Input, dests []*destSpec, results []destResult, iss
 	r.Findings = append(r.Findings, neverFindings(statuses)...)
 	r.Groups = groupSources(b.index.principals, ids)
 	r.Findings = append(r.Findings, b.globalFindings(in.Snapshot, cache)...)
-	r.Findings = append(r.Findings, issueFindings(issues, r.Findings)...)
+	r.Findings = append(r.Findings, issueFindings(append(slices.Clip(in.LoadIssues), issues...), r.Findings)...)
 	sortFindings(r.Findings)
 	r.Findings = dedupeSorted(r.Findings)
 	if len(in.Probes) > 0 {
