@@ -34,8 +34,9 @@ demo: ## Run the seed scenario end to end on a local cluster and print its repor
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRD and the RBAC role from the code's markers.
+manifests: ## Generate the CRD and the RBAC role from the code's markers, and copy the Istio CRDs egressctl validates against.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="{./apis/...,./controllers/...}" output:crd:artifacts:config=config/crd/bases
+	go run ./hack/istiocrds
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods for the API types.

@@ -237,10 +237,10 @@ func (s *Snapshot) addJSON(file string, line, doc int, js []byte) Issues {
 		o.Kind, o.Namespace, o.Name = raw.Kind, raw.Metadata.Namespace, raw.Metadata.Name
 		return s.unknown(o, fmt.Sprintf("document %d", doc), why)
 	}
-	if strings.HasPrefix(raw.APIVersion, groupEgress+"/") && raw.Kind == "EgressGateway" {
+	if raw.Items == nil {
 		o := at
 		o.Kind, o.Namespace, o.Name = raw.Kind, raw.Metadata.Namespace, raw.Metadata.Name
-		if issues := validateEgressGateway(o, js); len(issues) > 0 {
+		if issues := validateAgainstCRD(o, raw.APIVersion, js); len(issues) > 0 {
 			return issues
 		}
 	}

@@ -1,8 +1,13 @@
 package simulator
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -16,6 +21,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation"
 	fieldpath "k8s.io/apimachinery/pkg/util/validation/field"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 
@@ -32,42 +38,88 @@ type crdValidator struct {
 	cel        *cel.Validator
 }
 
-var (
-	egressCRDOnce sync.Once
-	egressCRD     *crdValidator
-	egressCRDErr  error
-)
-
-// egressGatewayValidator builds the validator of the embedded CRD once.
-func egressGatewayValidator() (*crdValidator, error) {
-	egressCRDOnce.Do(func() { egressCRD, egressCRDErr = newCRDValidator(crd.EgressGateway, "v1alpha1") })
-	return egressCRD, egressCRDErr
+// crdValidators holds, by "group/version/kind", the validators of the
+// embedded CRDs, built on first use (CEL compilation takes a while).
+var crdValidators struct {
+	once sync.Once
+	defs map[string]crdSource
+	mu   sync.Mutex
+	byID map[string]*crdValidator
+	errs map[string]error
 }
 
-func newCRDValidator(data []byte, version string) (*crdValidator, error) {
-	var def apiextensionsv1.CustomResourceDefinition
-	if err := yaml.Unmarshal(data, &def); err != nil {
+// crdSource is one CRD version's schema, not yet compiled.
+type crdSource struct {
+	props *apiextensionsv1.JSONSchemaProps
+}
+
+// validatorFor returns the validator of group/version/kind, or nil when no
+// embedded CRD defines it.
+func validatorFor(group, version, kind string) (*crdValidator, error) {
+	v := &crdValidators
+	v.once.Do(func() {
+		v.defs, v.byID, v.errs = map[string]crdSource{}, map[string]*crdValidator{}, map[string]error{}
+		for _, data := range [][]byte{crd.EgressGateway, crd.Istio} {
+			if err := addCRDs(v.defs, data); err != nil {
+				v.errs["*"] = err
+			}
+		}
+	})
+	if err := v.errs["*"]; err != nil {
+		return nil, err
+	}
+	id := group + "/" + version + "/" + kind
+	src, ok := v.defs[id]
+	if !ok {
+		return nil, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if val, ok := v.byID[id]; ok {
+		return val, v.errs[id]
+	}
+	val, err := newCRDValidator(src.props)
+	v.byID[id], v.errs[id] = val, err
+	return val, err
+}
+
+// addCRDs records the schema of every version of every CRD in data.
+func addCRDs(defs map[string]crdSource, data []byte) error {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		chunk, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("embedded CRDs: %w", err)
+		}
+		var def apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(chunk, &def); err != nil {
+			return fmt.Errorf("embedded CRDs: %w", err)
+		}
+		for _, ver := range def.Spec.Versions {
+			if ver.Served && ver.Schema != nil && ver.Schema.OpenAPIV3Schema != nil {
+				defs[def.Spec.Group+"/"+ver.Name+"/"+def.Spec.Names.Kind] = crdSource{props: ver.Schema.OpenAPIV3Schema}
+			}
+		}
+	}
+}
+
+func newCRDValidator(in *apiextensionsv1.JSONSchemaProps) (*crdValidator, error) {
+	var props apiextensions.JSONSchemaProps
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(in, &props, nil); err != nil {
 		return nil, fmt.Errorf("embedded CRD: %w", err)
 	}
-	for _, v := range def.Spec.Versions {
-		if v.Name != version || v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
-			continue
-		}
-		var props apiextensions.JSONSchemaProps
-		if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.Schema.OpenAPIV3Schema, &props, nil); err != nil {
-			return nil, fmt.Errorf("embedded CRD %s: %w", version, err)
-		}
-		s, err := structuralschema.NewStructural(&props)
-		if err != nil {
-			return nil, fmt.Errorf("embedded CRD %s: %w", version, err)
-		}
-		sv, _, err := apiservervalidation.NewSchemaValidator(&props)
-		if err != nil {
-			return nil, fmt.Errorf("embedded CRD %s: %w", version, err)
-		}
-		return &crdValidator{structural: s, schema: sv, cel: cel.NewValidator(s, true, celconfig.PerCallLimit)}, nil
+	s, err := structuralschema.NewStructural(&props)
+	if err != nil {
+		return nil, fmt.Errorf("embedded CRD: %w", err)
 	}
-	return nil, fmt.Errorf("embedded CRD has no schema for version %s", version)
+	sv, _, err := apiservervalidation.NewSchemaValidator(&props)
+	if err != nil {
+		return nil, fmt.Errorf("embedded CRD: %w", err)
+	}
+	return &crdValidator{structural: s, schema: sv, cel: cel.NewValidator(s, true, celconfig.PerCallLimit)}, nil
 }
 
 // validate checks one object (decoded from JSON) and returns what the API
@@ -94,13 +146,18 @@ func (v *crdValidator) validate(obj map[string]any) fieldpath.ErrorList {
 	return append(errs, celErrs...)
 }
 
-// validateEgressGateway returns the API server's objections to an
-// EgressGateway document as error issues naming each field; such a gateway
-// takes no part, as it could not exist in a cluster.
-func validateEgressGateway(o Origin, js []byte) Issues {
-	v, err := egressGatewayValidator()
+// validateAgainstCRD returns the API server's objections to an object of
+// a kind with an embedded CRD (EgressGateway, and the Istio kinds the
+// simulator reads) as error issues naming each field; such an object takes
+// no part, as it could not exist in a cluster. Kinds without one pass.
+func validateAgainstCRD(o Origin, apiVersion string, js []byte) Issues {
+	group, version, _ := strings.Cut(apiVersion, "/")
+	v, err := validatorFor(group, version, o.Kind)
 	if err != nil {
 		return Issues{{Severity: SeverityError, File: o.File, Line: o.Line, Object: o.Object(), Message: err.Error()}}
+	}
+	if v == nil {
+		return nil
 	}
 	// Numbers as the API server reads them: integers as int64, which the
 	// CEL rules compare with integer literals.
@@ -110,9 +167,8 @@ func validateEgressGateway(o Origin, js []byte) Issues {
 	}
 	var out Issues
 	for _, e := range v.validate(obj) {
-		msg := e.ErrorBody()
 		out = append(out, Issue{Severity: SeverityError, File: o.File, Line: o.Line, Object: o.Object(), Field: e.Field,
-			Message: msg + " (the API server refuses this EgressGateway)"})
+			Message: e.ErrorBody() + " (the API server refuses this " + o.Kind + ")"})
 	}
 	return out
 }
