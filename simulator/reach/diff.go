@@ -2,6 +2,7 @@ package reach
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -220,8 +221,15 @@ func reintern(t *atomTable, c cube) cube {
 	return out
 }
 
-// changeSummary describes a change in a few words for findings.
+// changeSummary describes a change in a few words for findings: who, then
+// what (changeWhat).
 func changeSummary(c Change) string {
+	return changeWho(c) + " on " + changeWhat(c)
+}
+
+// changeWho names the sources of a change: other sources, or the first
+// principal and how many more.
+func changeWho(c Change) string {
 	who := "other sources"
 	if !c.OtherSources {
 		who = shortPrincipal(c.Sources[0])
@@ -229,12 +237,26 @@ func changeSummary(c Change) string {
 			who += " +" + strconv.Itoa(len(c.Sources)-1)
 		}
 	}
-	s := who + " on " + c.Destination + " (" + string(c.AccessBefore) + " -> " + string(c.AccessAfter) + ")"
-	for _, x := range c.Opened {
-		s += " opens " + x.Text()
-	}
-	for _, x := range c.Closed {
-		s += " closes " + x.Text()
+	return who
+}
+
+// changeWhat is the destination, the access before and after, and the
+// requests opened and closed, each list sorted so that the text does not
+// depend on the order of rules or policies.
+func changeWhat(c Change) string {
+	s := c.Destination + " (" + string(c.AccessBefore) + " -> " + string(c.AccessAfter) + ")"
+	for _, part := range []struct {
+		verb  string
+		cubes []Cube
+	}{{" opens ", c.Opened}, {" closes ", c.Closed}} {
+		texts := make([]string, len(part.cubes))
+		for i, x := range part.cubes {
+			texts[i] = x.Text()
+		}
+		sort.Strings(texts)
+		for _, x := range slices.Compact(texts) {
+			s += part.verb + x
+		}
 	}
 	return s
 }

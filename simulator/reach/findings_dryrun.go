@@ -2,6 +2,8 @@ package reach
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
@@ -36,10 +38,25 @@ func dryRunFinding(d *destSpec, key string, changes []Change) Finding {
 		f.Message = fmt.Sprintf("dry-run, not enforced: enforcing it would change nothing on %s", d.Key())
 		return f
 	}
-	parts := make([]string, 0, len(changes))
+	// Changes with the same effect are told once, whoever they concern:
+	// how sources split into entries depends on which policy's rule
+	// decides, which depends on names, and the finding must not.
+	who := map[string][]string{}
+	var whats []string
 	for _, c := range changes {
-		parts = append(parts, changeSummary(c))
+		w := changeWhat(c)
+		if _, ok := who[w]; !ok {
+			whats = append(whats, w)
+		}
+		who[w] = append(who[w], changeWho(c))
 	}
-	f.Message = fmt.Sprintf("dry-run, not enforced: enforcing it would change %d source group(s): %s", len(changes), strings.Join(parts, "; "))
+	sort.Strings(whats)
+	parts := make([]string, 0, len(whats))
+	for _, w := range whats {
+		ws := slices.Clone(who[w])
+		sort.Strings(ws)
+		parts = append(parts, strings.Join(ws, ", ")+" on "+w)
+	}
+	f.Message = "dry-run, not enforced: enforcing it would change access: " + strings.Join(parts, "; ")
 	return f
 }
