@@ -37,7 +37,13 @@ func badInput(format string, args ...any) error {
 
 // run executes egressctl with args and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWithInput(args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run reading "-f -" from stdin.
+func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
+	root.SetIn(stdin)
 	root.SetArgs(args)
 	// Ctrl-C or SIGTERM stops a long simulation at once instead of
 	// waiting for it.

@@ -64,7 +64,9 @@ func edgeLabel(e reach.Entry) string {
 func DOT(w io.Writer, r *reach.Report) error {
 	g := newGraph(r)
 	var b strings.Builder
-	b.WriteString("digraph reachability {\n  rankdir=LR;\n  node [shape=box];\n")
+	b.WriteString("digraph reachability {\n")
+	writeFindingComments(&b, r, "  // ")
+	b.WriteString("  rankdir=LR;\n  node [shape=box];\n")
 	for i, s := range g.sources {
 		fmt.Fprintf(&b, "  s%d [label=%s];\n", i, dotQuote(s))
 	}
@@ -87,6 +89,7 @@ func Mermaid(w io.Writer, r *reach.Report) error {
 	g := newGraph(r)
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
+	writeFindingComments(&b, r, "  %% ")
 	for i, s := range g.sources {
 		fmt.Fprintf(&b, "  s%d[\"%s\"]\n", i, mermaidEscape(s))
 	}
@@ -101,6 +104,19 @@ func Mermaid(w io.Writer, r *reach.Report) error {
 		fmt.Fprintf(&b, "  s%d %s|\"%s\"| d%d\n", e.from, arrow, mermaidEscape(e.label), e.to)
 	}
 	return writeString(w, b.String())
+}
+
+// writeFindingComments lists the error and warning findings as comments,
+// so that a graph never looks cleaner than the report it draws (a document
+// left out by --ignore-unknown, say).
+func writeFindingComments(b *strings.Builder, r *reach.Report, prefix string) {
+	for _, f := range r.Findings {
+		if f.Severity == reach.SeverityInfo {
+			continue
+		}
+		line := fmt.Sprintf("%s %s %s: %s", f.Severity, f.Code, f.Object, f.Message)
+		b.WriteString(prefix + strings.ReplaceAll(line, "\n", " ") + "\n")
+	}
 }
 
 func dotQuote(s string) string {
