@@ -136,7 +136,8 @@ func (in *Inputs) documents() []document {
 // rejects are Issues, never errors; the error is set only when an object
 // cannot be encoded at all.
 func Prepare(in *Inputs) (*Prepared, error) {
-	snap := &simulator.Snapshot{}
+	// The API server validated these objects against their CRDs.
+	snap := simulator.NewSnapshot(simulator.LoadOptions{Admitted: true})
 	h := sha256.New()
 	var issues simulator.Issues
 	for _, d := range in.documents() {
