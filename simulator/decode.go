@@ -9,8 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -162,28 +165,86 @@ func manifestFiles(path string) ([]string, error) {
 // and document; an object that is valid YAML but not a valid object becomes
 // an error-severity Issue and is skipped.
 func (s *Snapshot) AddYAML(name string, data []byte) (Issues, error) {
-	var issues Issues
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	lines := documentLines(data)
-	for doc := 1; ; doc++ {
+	var chunks [][]byte
+	for {
 		chunk, err := reader.Read()
 		if errors.Is(err, io.EOF) {
-			return issues, nil
+			break
 		}
+		if err != nil {
+			doc := len(chunks) + 1
+			return nil, fmt.Errorf("%s:%d: document %d: %w", name, lineOf(lines, doc), doc, err)
+		}
+		chunks = append(chunks, chunk)
+	}
+	// Converting and validating documents is most of the cost of reading
+	// them and each stands alone, so it runs on every core; the snapshot
+	// is then filled in document order, as "later wins" needs.
+	docs := make([]parsedDoc, len(chunks))
+	parallel(len(chunks), func(i int) { docs[i] = s.parse(chunks[i]) })
+	var issues Issues
+	for i, d := range docs {
+		doc := i + 1
 		pos := fmt.Sprintf("%s:%d: document %d", name, lineOf(lines, doc), doc)
-		if err != nil {
-			return issues, fmt.Errorf("%s: %w", pos, err)
-		}
-		js, err := yaml.YAMLToJSONStrict(chunk)
-		if err != nil {
-			return issues, fmt.Errorf("%s: malformed YAML: %w", pos, err)
-		}
-		if isEmptyDocument(js) {
+		switch {
+		case d.err != nil:
+			return issues, fmt.Errorf("%s: malformed YAML: %w", pos, d.err)
+		case d.empty:
 			continue
 		}
 		s.documents++
-		issues = append(issues, s.addJSON(name, lineOf(lines, doc), doc, js)...)
+		issues = append(issues, s.addJSON(name, lineOf(lines, doc), doc, d.js, d.schemaErrs)...)
 	}
+	return issues, nil
+}
+
+// parsedDoc is one document converted to JSON, with what validating it
+// against its CRD found.
+type parsedDoc struct {
+	js         []byte
+	empty      bool
+	err        error
+	schemaErrs []schemaError
+}
+
+// parse converts one document and, unless the objects were admitted by an
+// API server already, validates it against its kind's embedded CRD.
+func (s *Snapshot) parse(chunk []byte) parsedDoc {
+	js, err := yaml.YAMLToJSONStrict(chunk)
+	if err != nil {
+		return parsedDoc{err: err}
+	}
+	if isEmptyDocument(js) {
+		return parsedDoc{empty: true}
+	}
+	d := parsedDoc{js: js}
+	if !s.opts.Admitted {
+		d.schemaErrs = schemaErrors(js)
+	}
+	return d
+}
+
+// parallel runs f(0..n-1) on GOMAXPROCS goroutines.
+func parallel(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // documentLines lists the line each document of a stream starts on: the
@@ -222,7 +283,7 @@ type rawObject struct {
 	Items      []json.RawMessage `json:"items"`
 }
 
-func (s *Snapshot) addJSON(file string, line, doc int, js []byte) Issues {
+func (s *Snapshot) addJSON(file string, line, doc int, js []byte, schemaErrs []schemaError) Issues {
 	at := Origin{File: file, Line: line}
 	var raw rawObject
 	if err := json.Unmarshal(js, &raw); err != nil {
@@ -244,17 +305,19 @@ func (s *Snapshot) addJSON(file string, line, doc int, js []byte) Issues {
 		o.Kind, o.Namespace, o.Name = raw.Kind, raw.Metadata.Namespace, raw.Metadata.Name
 		return s.unknown(o, fmt.Sprintf("document %d", doc), why)
 	}
-	if raw.Items == nil && !s.opts.Admitted {
+	if len(schemaErrs) > 0 {
 		o := at
 		o.Kind, o.Namespace, o.Name = raw.Kind, raw.Metadata.Namespace, raw.Metadata.Name
-		if issues := validateAgainstCRD(o, raw.APIVersion, js); len(issues) > 0 {
-			return issues
-		}
+		return schemaIssues(o, schemaErrs)
 	}
 	if strings.HasSuffix(raw.Kind, "List") && raw.Items != nil {
 		var issues Issues
 		for _, item := range raw.Items {
-			issues = append(issues, s.addJSON(file, line, doc, item)...)
+			var errs []schemaError
+			if !s.opts.Admitted {
+				errs = schemaErrors(item)
+			}
+			issues = append(issues, s.addJSON(file, line, doc, item, errs)...)
 		}
 		return issues
 	}

@@ -36,6 +36,7 @@ var decoders = map[groupKind]decoder{
 	{groupGateway, "Gateway"}:              {true, decodeGateway},
 	{groupGateway, "GatewayClass"}:         {false, decodeGatewayClass},
 	{"", "Namespace"}:                      {false, decodeNamespace},
+	{"", "ServiceAccount"}:                 {true, decodeServiceAccount},
 	{"", "Service"}:                        {true, decodeService},
 	{groupEgress, "EgressGateway"}:         {true, decodeEgressGateway},
 }
@@ -81,6 +82,12 @@ func decodeDestinationRule(s *Snapshot, m Meta, spec json.RawMessage) error {
 
 func decodeNamespace(s *Snapshot, m Meta, _ json.RawMessage) error {
 	put(s, &s.Namespaces, m.Origin, &Namespace{Meta: m})
+	return nil
+}
+
+func decodeServiceAccount(s *Snapshot, m Meta, _ json.RawMessage) error {
+	mm := m
+	put(s, &s.ServiceAccounts, m.Origin, &mm)
 	return nil
 }
 

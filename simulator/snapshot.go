@@ -142,6 +142,9 @@ type Snapshot struct {
 	Services []*Service
 	// EgressGateways stand for the waypoint and labels the operator creates.
 	EgressGateways []*EgressGateway
+	// ServiceAccounts are the callers' identities; the report's sources
+	// are those of ambient namespaces.
+	ServiceAccounts []*Meta
 
 	// index maps "Kind/namespace/name" to the object's slot, so that a later
 	// document replaces an earlier one in place.

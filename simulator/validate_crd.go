@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,8 @@ import (
 	fieldpath "k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
+	"k8s.io/kube-openapi/pkg/validation/validate"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ambient-egress/ambient-egress-operator/config/crd"
@@ -34,7 +37,7 @@ import (
 // the Kubernetes apiextensions libraries themselves, not a copy of the rules.
 type crdValidator struct {
 	structural *structuralschema.Structural
-	schema     apiservervalidation.SchemaValidator
+	schema     apiservervalidation.SchemaCreateValidator
 	cel        *cel.Validator
 }
 
@@ -115,11 +118,22 @@ func newCRDValidator(in *apiextensionsv1.JSONSchemaProps) (*crdValidator, error)
 	if err != nil {
 		return nil, fmt.Errorf("embedded CRD: %w", err)
 	}
-	sv, _, err := apiservervalidation.NewSchemaValidator(&props)
+	_, openapi, err := apiservervalidation.NewSchemaValidator(&props)
 	if err != nil {
 		return nil, fmt.Errorf("embedded CRD: %w", err)
 	}
+	// A create has no old object to ratchet against, so the plain
+	// validator is what the API server applies; built once here, as the
+	// ratcheting one builds a new validator for every object.
+	sv := createValidator{validate.NewSchemaValidator(openapi, nil, "", strfmt.Default)}
 	return &crdValidator{structural: s, schema: sv, cel: cel.NewValidator(s, true, celconfig.PerCallLimit)}, nil
+}
+
+// createValidator validates objects as created, with one schema validator.
+type createValidator struct{ v *validate.SchemaValidator }
+
+func (c createValidator) Validate(value any, _ ...apiservervalidation.ValidationOption) *validate.Result {
+	return c.v.Validate(value)
 }
 
 // validate checks one object (decoded from JSON) and returns what the API
@@ -146,15 +160,29 @@ func (v *crdValidator) validate(obj map[string]any) fieldpath.ErrorList {
 	return append(errs, celErrs...)
 }
 
-// validateAgainstCRD returns the API server's objections to an object of
-// a kind with an embedded CRD (EgressGateway, and the Istio kinds the
-// simulator reads) as error issues naming each field; such an object takes
-// no part, as it could not exist in a cluster. Kinds without one pass.
-func validateAgainstCRD(o Origin, apiVersion string, js []byte) Issues {
-	group, version, _ := strings.Cut(apiVersion, "/")
-	v, err := validatorFor(group, version, o.Kind)
+// schemaError is one objection of the API server to an object: a field
+// and what is wrong with it.
+type schemaError struct{ field, message string }
+
+// schemaErrors returns the API server's objections to an object of a kind
+// with an embedded CRD (EgressGateway, and the Istio kinds the simulator
+// reads). Other kinds, and documents that are not objects (which the loader
+// reports itself), pass.
+func schemaErrors(js []byte) []schemaError {
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if json.Unmarshal(js, &head) != nil || head.Kind == "" || checkKnown(head.APIVersion, head.Kind) != "" {
+		return nil
+	}
+	group, version, found := strings.Cut(head.APIVersion, "/")
+	if !found {
+		return nil // the core group: no CRD
+	}
+	v, err := validatorFor(group, version, head.Kind)
 	if err != nil {
-		return Issues{{Severity: SeverityError, File: o.File, Line: o.Line, Object: o.Object(), Message: err.Error()}}
+		return []schemaError{{message: err.Error()}}
 	}
 	if v == nil {
 		return nil
@@ -163,12 +191,22 @@ func validateAgainstCRD(o Origin, apiVersion string, js []byte) Issues {
 	// CEL rules compare with integer literals.
 	var obj map[string]any
 	if err := utiljson.Unmarshal(js, &obj); err != nil {
-		return Issues{{Severity: SeverityError, File: o.File, Line: o.Line, Object: o.Object(), Message: err.Error()}}
+		return []schemaError{{message: err.Error()}}
 	}
-	var out Issues
+	var out []schemaError
 	for _, e := range v.validate(obj) {
-		out = append(out, Issue{Severity: SeverityError, File: o.File, Line: o.Line, Object: o.Object(), Field: e.Field,
-			Message: e.ErrorBody() + " (the API server refuses this " + o.Kind + ")"})
+		out = append(out, schemaError{field: e.Field, message: e.ErrorBody()})
+	}
+	return out
+}
+
+// schemaIssues turns the objections into error issues naming each field;
+// such an object takes no part, as it could not exist in a cluster.
+func schemaIssues(o Origin, errs []schemaError) Issues {
+	out := make(Issues, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, Issue{Severity: SeverityError, File: o.File, Line: o.Line, Object: o.Object(), Field: e.field,
+			Message: e.message + " (the API server refuses this " + o.Kind + ")"})
 	}
 	return out
 }

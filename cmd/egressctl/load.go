@@ -46,12 +46,8 @@ func (o *inputOptions) load(stdin io.Reader) (*manifests, error) {
 		return nil, badInput("%w", err)
 	}
 	m := &manifests{snap: snap, issues: issues}
-	for _, src := range sources {
-		refs, err := reach.ServiceAccountsIn(src.Data)
-		if err != nil {
-			return nil, badInput("%s: %w", src.Name, err)
-		}
-		m.accounts = append(m.accounts, refs...)
+	for _, sa := range snap.ServiceAccounts {
+		m.accounts = append(m.accounts, reach.Ref{Namespace: sa.Namespace, Name: sa.Name})
 	}
 	return m, nil
 }
