@@ -2,6 +2,7 @@ package reach
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -41,6 +42,15 @@ func (b Budget) withDefaults() Budget {
 		b.PerDestination = DefaultBudget.PerDestination
 	}
 	return b
+}
+
+// describe says what the budget of one destination is, for findings.
+func (b Budget) describe() string {
+	s := strconv.FormatInt(b.Work, 10) + " operations"
+	if b.PerDestination > 0 {
+		s += ", " + b.PerDestination.String()
+	}
+	return s
 }
 
 // fingerprint distinguishes budgets in the Builder's cache: a result cut

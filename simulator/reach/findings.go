@@ -211,8 +211,8 @@ func tooComplexFinding(d *destSpec, b Budget, entries bool) Finding {
 		what = "findings about its rules (RuleNeverMatches, ShadowedByDeny, DryRunPolicy) may be missing"
 	}
 	return Finding{Severity: SeverityWarning, Code: CodeReportTooComplex, Object: seObject(d),
-		Message: fmt.Sprintf("the report of %s needs more than the simulation budget (%d operations, %s) with policies %s: %s",
-			d.Key(), b.Work, b.PerDestination, names, what),
+		Message: fmt.Sprintf("the report of %s needs more than the simulation budget (%s) with policies %s: %s",
+			d.Key(), b.describe(), names, what),
 		Fix: "merge DENY rules that name the same attributes, or raise the budget (egressctl --max-work/--destination-timeout, " +
 			"spec.simulation.budget); egressctl check answers single requests exactly"}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,10 +163,14 @@ func (b *builder) destResult(d *destSpec, fp uint64) destResult {
 	r.entries, r.ids = b.destEntries(d, b.evalOptions(), em)
 	fm := b.meter()
 	r.findings, r.rules = b.destFindings(d, fm)
-	if em.exhausted() || fm.exhausted() {
-		r.findings = append(r.findings, tooComplexFinding(d, b.budget, em.exhausted()))
-		r.timedOut = em.timedOut || fm.timedOut
+	// A meter that ran out may still have left every entry exact (it ran
+	// out while pruning, which changes no space): the finding says what
+	// was actually cut short.
+	inexact := slices.ContainsFunc(r.entries, func(e Entry) bool { return e.Inexact })
+	if inexact || fm.exhausted() {
+		r.findings = append(r.findings, tooComplexFinding(d, b.budget, inexact))
 	}
+	r.timedOut = em.timedOut || fm.timedOut
 	return r
 }
 
