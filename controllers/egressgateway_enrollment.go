@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,14 @@ import (
 // longer wanted, and leaves labels others own alone.
 func (r *EgressGatewayReconciler) reconcileEnrollment(ctx context.Context, s *scope) (ctrl.Result, error) {
 	in, err := r.enrollmentInput(ctx, s.egw)
+	var invalid *invalidSelectorError
+	if errors.As(err, &invalid) {
+		// The user's to fix: said on Enrolled and in an Event, not
+		// retried with backoff; the next spec change reconciles again.
+		s.enrollmentErr = invalid
+		r.Recorder.Eventf(s.egw, nil, corev1.EventTypeWarning, egressv1alpha1.ReasonInvalidSelector, "Enroll", "%s", invalid.Error())
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -78,15 +87,31 @@ func enrollmentGateway(egw *egressv1alpha1.EgressGateway) (enrollment.Gateway, e
 		Waypoint:        waypoint.GatewayName(egw),
 		EnrollNamespace: egw.Spec.EnrollsNamespace(),
 	}
-	if egw.Spec.ServiceEntrySelector != nil && !g.EnrollNamespace {
+	// A gateway being deleted undoes what its annotations record, never
+	// what its spec would select: a selector that does not parse must not
+	// keep the finalizer forever.
+	if egw.Spec.ServiceEntrySelector != nil && !g.EnrollNamespace && egw.DeletionTimestamp.IsZero() {
 		sel, err := metav1.LabelSelectorAsSelector(egw.Spec.ServiceEntrySelector)
 		if err != nil {
-			return g, fmt.Errorf("spec.serviceEntrySelector: %w", err)
+			return g, &invalidSelectorError{field: "spec.serviceEntrySelector", err: err}
 		}
 		g.Selector = sel
 	}
 	return g, nil
 }
+
+// invalidSelectorError is a label selector of the spec the operator cannot
+// parse (the API server checks operators and values, not key syntax).
+type invalidSelectorError struct {
+	field string
+	err   error
+}
+
+func (e *invalidSelectorError) Error() string {
+	return e.field + " is not a valid label selector: " + e.err.Error()
+}
+
+func (e *invalidSelectorError) Unwrap() error { return e.err }
 
 // enrollmentObject returns, for a plan target, an empty object to patch.
 func enrollmentObject(namespace string) func(enrollment.Target) client.Object {

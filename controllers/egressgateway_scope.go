@@ -33,8 +33,10 @@ type scope struct {
 	// gateway and deployment are the live waypoint objects, nil when absent.
 	gateway    *gatewayv1.Gateway
 	deployment *appsv1.Deployment
-	// enrollment is the label plan, nil when the phase did not run.
-	enrollment *enrollment.Plan
+	// enrollment is the label plan, nil when the phase did not run;
+	// enrollmentErr is set when the spec's selector does not parse.
+	enrollment    *enrollment.Plan
+	enrollmentErr error
 
 	// simulation is the report to write: a new one, or the current one when
 	// the inputs did not change; nil when the phase did not get that far.

@@ -60,7 +60,10 @@ func computeStatus(s *scope) {
 	if s.gatewayName != "" {
 		set(waypointReadyCondition(s.gatewayName, s.gateway, s.deployment))
 	}
-	if s.enrollment != nil {
+	switch {
+	case s.enrollmentErr != nil:
+		set(condition(egressv1alpha1.ConditionEnrolled, metav1.ConditionFalse, egressv1alpha1.ReasonInvalidSelector, s.enrollmentErr.Error()))
+	case s.enrollment != nil:
 		set(enrolledCondition(s.egw, *s.enrollment))
 	}
 	switch {

@@ -255,3 +255,28 @@ func TestNamespaceDeletionLeavesNothingBehind(t *testing.T) {
 		t.Errorf("Gateways left: %d, %v", len(gateways.Items), err)
 	}
 }
+
+// TestInvalidSelectorIsReportedAndDeletes: a serviceEntrySelector the API
+// server admits but the operator cannot parse (a key with a space) is
+// reported on Enrolled with its field, Ready is False, and deleting the
+// gateway completes: the delete path never parses the spec's selector.
+func TestInvalidSelectorIsReportedAndDeletes(t *testing.T) {
+	ns := env.CreateNamespace(t, "bad-selector", nil).Name
+	startOperator(t, ns, controllers.Options{})
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.EnrollNamespace = ptrTo(false)
+		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"bad key": "x"}}
+	})
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatalf("the API server refused the selector, so this test no longer covers the operator's check: %v", err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	c := env.WaitForCondition(t, key, egressv1alpha1.ConditionEnrolled, metav1.ConditionFalse)
+	if c.Reason != egressv1alpha1.ReasonInvalidSelector || !strings.Contains(c.Message, "spec.serviceEntrySelector") {
+		t.Fatalf("Enrolled = %+v, want InvalidSelector naming spec.serviceEntrySelector", c)
+	}
+	env.WaitForCondition(t, key, egressv1alpha1.ConditionReady, metav1.ConditionFalse)
+	waitForEvent(t, ns, "waypoint", egressv1alpha1.ReasonInvalidSelector)
+	deleteAndWait(t, key)
+	assertNothingLeft(t, ns)
+}

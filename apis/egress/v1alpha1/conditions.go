@@ -94,6 +94,9 @@ const (
 	ReasonSimulationDisabled = "SimulationDisabled"
 	// ReasonSimulationFailed means the inputs could not be read or simulated.
 	ReasonSimulationFailed = "SimulationFailed"
+	// ReasonInvalidSelector means a label selector of the spec does not
+	// parse; the message names the field.
+	ReasonInvalidSelector = "InvalidSelector"
 	// ReasonTooComplex means the simulation budget ran out on at least one
 	// destination: the report is written, but those destinations' entries
 	// are inexact (access unknown).

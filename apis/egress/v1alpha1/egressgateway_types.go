@@ -25,7 +25,12 @@ type EgressGatewaySpec struct {
 
 	// ServiceEntrySelector selects ServiceEntries in this namespace to label
 	// with istio.io/use-waypoint one by one, instead of the whole namespace.
-	// Requires enrollNamespace: false.
+	// Requires enrollNamespace: false. The API server checks its operators
+	// and values (the rules below; key and value syntax is left to the
+	// operator's condition, as CEL's cost budget cannot bound an unbounded
+	// selector's strings).
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="serviceEntrySelector.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="serviceEntrySelector.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
 	// +optional
 	ServiceEntrySelector *metav1.LabelSelector `json:"serviceEntrySelector,omitempty"`
 
@@ -239,6 +244,8 @@ type SimulationSpec struct {
 	// Sources selects the namespaces whose service accounts are the possible
 	// callers. Defaults to ambient namespaces (istio.io/dataplane-mode=ambient).
 	// +kubebuilder:default={matchLabels: {"istio.io/dataplane-mode": "ambient"}}
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="simulation.sources.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="simulation.sources.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
 	// +optional
 	Sources *metav1.LabelSelector `json:"sources,omitempty"`
 
