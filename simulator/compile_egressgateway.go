@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"slices"
+	"sort"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +23,7 @@ const waypointHBONEPort = 15008
 // in the snapshot (addEgressDestinations); the destinations the operator
 // would refuse are reported here.
 func (c *compiler) expandEgressGateways() {
-	for _, egw := range c.snap.EgressGateways {
+	for _, egw := range byAge(c.snap.EgressGateways) {
 		c.addEgressWaypoint(egw)
 		if problems := egw.Annotations[annotationDestinationProblems]; problems != "" {
 			for _, p := range strings.Split(problems, "\n") {
@@ -40,6 +42,22 @@ func (c *compiler) expandEgressGateways() {
 				"enrollNamespace is false and no serviceEntrySelector is set: nothing is bound to waypoint %s", egw.WaypointName)
 		}
 	}
+}
+
+// byAge orders EgressGateways as the operator settles a namespace both
+// enroll: the older one first (it keeps the label), names breaking ties, so
+// the result never depends on file order. Hand-written manifests have no
+// creation time, and then the name decides, as the operator's tie-break.
+func byAge(gws []*EgressGateway) []*EgressGateway {
+	out := slices.Clone(gws)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Created.Equal(b.Created) {
+			return a.Created.Before(b.Created)
+		}
+		return a.Name < b.Name
+	})
+	return out
 }
 
 func (c *compiler) addEgressWaypoint(egw *EgressGateway) {

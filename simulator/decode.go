@@ -358,7 +358,7 @@ func (s *Snapshot) addObject(file string, line int, raw *rawObject) Issues {
 	if !dec.namespaced {
 		o.Namespace = ""
 	}
-	meta := Meta{Origin: o, Labels: raw.Metadata.Labels, Annotations: raw.Metadata.Annotations}
+	meta := Meta{Origin: o, Labels: raw.Metadata.Labels, Annotations: raw.Metadata.Annotations, Created: raw.Metadata.CreationTimestamp.Time}
 	if err := dec.decode(s, meta, raw.Spec); err != nil {
 		return Issues{{Severity: SeverityError, File: file, Line: line, Object: o.Object(), Field: "spec", Message: err.Error()}}
 	}

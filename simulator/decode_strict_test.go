@@ -255,3 +255,41 @@ func TestIstioCRDCopyIsCurrent(t *testing.T) {
 		t.Fatal("config/crd/istio/istio-crds.gen.yaml differs from istio.io/api's CRDs: run make manifests")
 	}
 }
+
+// TestOlderGatewayWinsTheNamespace: of two EgressGateways enrolling one
+// namespace, the older one binds it, as the operator decides, whatever
+// the file order; without creation times the name decides.
+func TestOlderGatewayWinsTheNamespace(t *testing.T) {
+	gw := func(name, waypoint, created string) string {
+		ts := ""
+		if created != "" {
+			ts = ", creationTimestamp: " + created
+		}
+		return fmt.Sprintf("apiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: %s, namespace: egress%s}\nspec: {waypoint: {name: %s}}\n", name, ts, waypoint)
+	}
+	se := "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: api, namespace: egress}\nspec: {hosts: [api.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n"
+	ns := "apiVersion: v1\nkind: Namespace\nmetadata: {name: egress}\n"
+	cases := []struct {
+		name, docs, want string
+	}{
+		{"older second in the file", ns + "---\n" + gw("a-new", "wp-new", "2026-02-01T00:00:00Z") + "---\n" + gw("z-old", "wp-old", "2026-01-01T00:00:00Z") + "---\n" + se, "egress/wp-old"},
+		{"older first in the file", ns + "---\n" + gw("z-old", "wp-old", "2026-01-01T00:00:00Z") + "---\n" + gw("a-new", "wp-new", "2026-02-01T00:00:00Z") + "---\n" + se, "egress/wp-old"},
+		{"no creation times: the name", ns + "---\n" + gw("zz", "wp-z", "") + "---\n" + gw("aa", "wp-a", "") + "---\n" + se, "egress/wp-a"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			snap, issues, err := Parse("f.yaml", []byte(tc.docs))
+			if err != nil || issues.HasErrors() {
+				t.Fatalf("%v %v", err, issues)
+			}
+			prog, _ := Compile(snap, Options{})
+			d, err := prog.Eval(&Request{Principal: "cluster.local/ns/x/sa/y", DestHost: "api.example.com", Port: 80, HTTP: true, Method: "GET", Path: "/", Host: "api.example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Waypoint != tc.want {
+				t.Fatalf("waypoint %q, want %q (%s)", d.Waypoint, tc.want, d.Reason)
+			}
+		})
+	}
+}

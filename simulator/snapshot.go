@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"sort"
+	"time"
 
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	securityv1beta1 "istio.io/api/security/v1beta1"
@@ -35,6 +36,9 @@ type Meta struct {
 	Origin
 	// Labels and Annotations are the object's metadata maps.
 	Labels, Annotations map[string]string
+	// Created is metadata.creationTimestamp, zero in hand-written
+	// manifests; it decides which of two EgressGateways wins a namespace.
+	Created time.Time
 }
 
 // AuthorizationPolicy is a security.istio.io AuthorizationPolicy.
