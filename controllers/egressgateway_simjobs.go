@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -68,10 +69,9 @@ func (j *simJobs) Start(ctx context.Context) error {
 
 // result returns the report of gw's inputs with the given digest, waiting at
 // most grace (or until ctx is done) for it. A job for other inputs is
-// canceled and replaced; a finished job is handed over once. ok is false
-// while the simulation still runs.
-func (j *simJobs) result(ctx context.Context, gw types.NamespacedName, digest string, in reach.Input, grace time.Duration) (job *simJob, ok bool, err error) {
-	job, err = j.start(gw, digest, in)
+// canceled and replaced. ok is false while the simulation still runs.
+func (j *simJobs) result(ctx context.Context, gw types.NamespacedName, prepared *simulation.Prepared, in reach.Input, grace time.Duration) (job *simJob, ok bool, err error) {
+	job, err = j.start(gw, prepared, in)
 	if err != nil {
 		return nil, false, err
 	}
@@ -84,16 +84,16 @@ func (j *simJobs) result(ctx context.Context, gw types.NamespacedName, digest st
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	j.mu.Lock()
-	if j.jobs[gw] == job {
-		delete(j.jobs, gw)
-	}
-	j.mu.Unlock()
+	// The finished job stays until inputs change: a reconcile that reads
+	// a cached status older than the one just written asks again for the
+	// same digest, and gets the same report (and so writes nothing new)
+	// instead of simulating again.
 	return job, true, job.err
 }
 
 // start returns the job for gw's digest, starting it when there is none.
-func (j *simJobs) start(gw types.NamespacedName, digest string, in reach.Input) (*simJob, error) {
+func (j *simJobs) start(gw types.NamespacedName, prepared *simulation.Prepared, in reach.Input) (*simJob, error) {
+	digest := prepared.Digest
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.stopped {
@@ -114,6 +114,10 @@ func (j *simJobs) start(gw types.NamespacedName, digest string, in reach.Input) 
 		defer cancel()
 		job.report, _, job.err = reach.BuildContext(ctx, in)
 		job.took = time.Since(job.started)
+		if job.err == nil {
+			// Once, here: the report may be handed to several reconciles.
+			simulation.AddInputIssues(job.report, prepared.Issues)
+		}
 		close(job.finished)
 		if ctx.Err() != nil {
 			return // canceled: replaced, forgotten or stopping

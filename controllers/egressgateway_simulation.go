@@ -80,7 +80,7 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 	// The simulation runs beside the reconcile; a slow one is picked up
 	// by the reconcile its end triggers. The error issues are findings in
 	// the report; the only error is a cancellation (the manager stopping).
-	job, done, err := r.sims.result(ctx, client.ObjectKeyFromObject(s.egw), prepared.Digest, in, simulationGrace)
+	job, done, err := r.sims.result(ctx, client.ObjectKeyFromObject(s.egw), prepared, in, simulationGrace)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,6 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 		return nil
 	}
 	report := job.report
-	simulation.AddInputIssues(report, prepared.Issues)
 	run := simulation.Run{Digest: prepared.Digest, Started: job.started, Took: job.took, Policies: policies, Report: report}
 	metrics.RecordSimulation(s.egw.Namespace, s.egw.Name, run.Took)
 	st, dests, full, err := simulation.Status(run, r.statusBudget(), simulation.ReportName(s.egw.Name), s.egw.Namespace+"/"+s.gatewayName)
