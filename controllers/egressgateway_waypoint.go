@@ -126,9 +126,15 @@ func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmr
 // or uninstalls it when it was never deployed, so it can be installed again.
 func (r *EgressGatewayReconciler) recoverFailed(s *scope, req helmrelease.Request, obs helmrelease.Observed) error {
 	why := ""
-	if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c != nil && c.Status == metav1.ConditionFalse &&
+	// Say why, once: the failed revision's own description, which Helm
+	// wrote with the error, and which a cached status read just after the
+	// failure may not hold yet; else the condition, if it is not the
+	// previous recovery's own message.
+	if obs.Last != nil && obs.Last.Info != nil && obs.Last.Info.Description != "" {
+		why = " after: " + helmrelease.Message(errors.New(obs.Last.Info.Description))
+	} else if c := meta.FindStatusCondition(s.egw.Status.Conditions, egressv1alpha1.ConditionReleased); c != nil && c.Status == metav1.ConditionFalse &&
 		c.Reason != egressv1alpha1.ReasonRolledBack && c.Reason != egressv1alpha1.ReasonUninstalled {
-		why = " after: " + c.Message // say why, once: not the previous recovery's own message
+		why = " after: " + c.Message
 	}
 	if obs.LastDeployed != nil {
 		err := r.Helm.Rollback(req.Namespace, req.Name, obs.LastDeployed.Version)
