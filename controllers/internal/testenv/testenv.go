@@ -120,7 +120,10 @@ func Start() (*Env, error) {
 	}
 	cfg, err := te.Start()
 	if err != nil {
-		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
+		// envtest leaves etcd and kube-apiserver running when a later step
+		// (installing a CRD the API server refuses) fails: stop them, or
+		// they outlive the test run.
+		return nil, errors.Join(fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err), te.Stop())
 	}
 	e := &Env{Config: cfg, Scheme: scheme, CRDs: te.CRDs, Root: root, env: te}
 	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
