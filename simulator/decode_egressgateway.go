@@ -23,6 +23,17 @@ type egressGatewaySpec struct {
 	EnrollNamespace      *bool                 `json:"enrollNamespace"`
 	ServiceEntrySelector *metav1.LabelSelector `json:"serviceEntrySelector"`
 	Destinations         []egressDestination   `json:"destinations"`
+	Simulation           struct {
+		Disabled bool                  `json:"disabled"`
+		Sources  *metav1.LabelSelector `json:"sources"`
+		Probes   []struct {
+			From   string `json:"from"`
+			Method string `json:"method"`
+			Host   string `json:"host"`
+			Path   string `json:"path"`
+			Port   int    `json:"port"`
+		} `json:"probes"`
+	} `json:"simulation"`
 }
 
 // egressDestination mirrors one spec.destinations entry.
@@ -68,6 +79,16 @@ func decodeEgressGateway(s *Snapshot, m Meta, spec json.RawMessage) error {
 	}
 	if es.EnrollNamespace != nil {
 		egw.EnrollNamespace = *es.EnrollNamespace
+	}
+	// spec.simulation as the operator reads it: the source namespaces
+	// (ambient ones unless selected otherwise) and the probes to answer.
+	egw.SimulationDisabled = es.Simulation.Disabled
+	egw.Sources = es.Simulation.Sources
+	if egw.Sources == nil {
+		egw.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{LabelDataplaneMode: DataplaneAmbient}}
+	}
+	for _, p := range es.Simulation.Probes {
+		egw.Probes = append(egw.Probes, RequestSpec{From: p.From, Method: p.Method, Host: p.Host, Path: p.Path, Port: p.Port})
 	}
 	if egw.TrafficType != TrafficService && egw.TrafficType != TrafficAll {
 		return fmt.Errorf("spec.waypoint.trafficType: must be %q or %q, got %q", TrafficService, TrafficAll, egw.TrafficType)

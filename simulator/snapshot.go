@@ -124,7 +124,19 @@ type EgressGateway struct {
 	EnrollNamespace bool
 	// ServiceEntrySelector is spec.serviceEntrySelector.
 	ServiceEntrySelector *metav1.LabelSelector
+	// Sources is spec.simulation.sources, defaulted as the API server does
+	// (ambient namespaces); Probes are spec.simulation.probes; and
+	// SimulationDisabled is spec.simulation.disabled.
+	Sources            *metav1.LabelSelector
+	Probes             []RequestSpec
+	SimulationDisabled bool
 }
+
+// The label that puts a namespace in the ambient mesh, and its value.
+const (
+	LabelDataplaneMode = "istio.io/dataplane-mode"
+	DataplaneAmbient   = "ambient"
+)
 
 // Snapshot is every object read from the inputs, after "later file wins"
 // deduplication. Build one with Load or Parse, or fill it directly.

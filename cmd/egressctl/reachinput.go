@@ -66,8 +66,19 @@ func (m *meshOptions) loadReachInput(input inputOptions, stdin io.Reader) (reach
 	if man.issues.HasErrors() {
 		return reach.Input{}, badInput("invalid input:\n%s", renderIssues(man.issues.Filter(simulator.SeverityError)))
 	}
-	return reach.Input{Snapshot: man.snap, ServiceAccounts: man.accounts, Sources: m.sources, Options: opts, Budget: m.budget,
-		LoadIssues: man.issues}, nil
+	in := reach.Input{Snapshot: man.snap, ServiceAccounts: man.accounts, Sources: m.sources, Options: opts, Budget: m.budget,
+		LoadIssues: man.issues}
+	// An EgressGateway's spec.simulation.probes are answered as the
+	// operator answers them in its status.
+	for _, egw := range man.snap.EgressGateways {
+		if egw.SimulationDisabled {
+			continue
+		}
+		for _, p := range egw.Probes {
+			in.Probes = append(in.Probes, reach.Probe{RequestSpec: p})
+		}
+	}
+	return in, nil
 }
 
 // buildReport builds the report and fails on the simulator's error findings

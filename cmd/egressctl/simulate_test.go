@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -206,5 +207,69 @@ func TestSimulateBudget(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "simulate", "-f", path, "--max-work", "-1"); code != exitBadInput || !strings.Contains(errOut, "--max-work") {
 		t.Fatalf("--max-work -1: exit %d (%s), want %d naming the flag", code, errOut, exitBadInput)
+	}
+}
+
+// TestSimulateUsesTheGatewaysSimulationSpec: egressctl reads an
+// EgressGateway's spec.simulation as the operator does: its sources
+// selector picks the callers (here a namespace that is not ambient), and
+// its probes are answered.
+func TestSimulateUsesTheGatewaysSimulationSpec(t *testing.T) {
+	dir := t.TempDir()
+	manifests := `apiVersion: v1
+kind: Namespace
+metadata: {name: team, labels: {egress-callers: "yes"}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: app, namespace: team}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: mesh, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: other, namespace: mesh}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-egress}
+---
+apiVersion: egress.ambient.io/v1alpha1
+kind: EgressGateway
+metadata: {name: waypoint, namespace: istio-egress}
+spec:
+  simulation:
+    sources: {matchLabels: {egress-callers: "yes"}}
+    probes: [{from: cluster.local/ns/team/sa/app, method: GET, host: httpbin.org, path: /get}]
+---
+` + seedSE + "---\n" + seedAP
+	path := filepath.Join(dir, "m.yaml")
+	if err := os.WriteFile(path, []byte(manifests), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "simulate", "-f", path, "-o", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got struct {
+		Groups []struct{ Principals []string }
+		Probes []struct{ Name, Verdict string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	var principals []string
+	for _, g := range got.Groups {
+		principals = append(principals, g.Principals...)
+	}
+	slices.Sort(principals)
+	want := []string{"cluster.local/ns/team/sa/app", "cluster.local/ns/team/sa/default"}
+	if !slices.Equal(principals, want) {
+		t.Errorf("sources %v, want the selected namespace's %v (not the ambient one's)", principals, want)
+	}
+	if len(got.Probes) != 1 || got.Probes[0].Verdict != "ALLOW" {
+		t.Errorf("probes %+v, want the gateway's GET /get answered ALLOW", got.Probes)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"os"
 	"sort"
 	"strings"
@@ -102,10 +104,14 @@ func appendAccounts(out []Ref, env saEnvelope) []Ref {
 // service account of a namespace labeled istio.io/dataplane-mode=ambient
 // (its "default" account always exists), plus the extra principals.
 func sourcePrincipals(snap *simulator.Snapshot, accounts []Ref, extra []string, trustDomain string) []string {
+	selectors := sourceSelectors(snap)
 	ambient := map[string]bool{}
 	for _, ns := range snap.Namespaces {
-		if ns.Labels[labelDataplaneMode] == dataplaneAmbient {
-			ambient[ns.Name] = true
+		for _, sel := range selectors {
+			if sel.Matches(labels.Set(ns.Labels)) {
+				ambient[ns.Name] = true
+				break
+			}
 		}
 	}
 	set := map[string]bool{}
@@ -130,4 +136,25 @@ func sourcePrincipals(snap *simulator.Snapshot, accounts []Ref, extra []string, 
 
 func principal(td, ns, sa string) string {
 	return td + "/ns/" + ns + "/sa/" + sa
+}
+
+// sourceSelectors are the namespaces whose service accounts are sources, as
+// the operator picks them: each EgressGateway's spec.simulation.sources
+// (ambient namespaces by default); without an EgressGateway that simulates,
+// the ambient namespaces. A selector that does not parse selects nothing
+// (the loader refused it already).
+func sourceSelectors(snap *simulator.Snapshot) []labels.Selector {
+	var out []labels.Selector
+	for _, egw := range snap.EgressGateways {
+		if egw.SimulationDisabled || egw.Sources == nil {
+			continue
+		}
+		if sel, err := metav1.LabelSelectorAsSelector(egw.Sources); err == nil {
+			out = append(out, sel)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, labels.SelectorFromSet(labels.Set{labelDataplaneMode: dataplaneAmbient}))
+	}
+	return out
 }
