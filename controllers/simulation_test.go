@@ -1,9 +1,13 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -188,6 +192,33 @@ func TestSimulationSeed(t *testing.T) {
 			c := meta.FindStatusCondition(getEGW(t, key).Status.Conditions, egressv1alpha1.ConditionPoliciesValid)
 			return c != nil && !strings.Contains(c.Message, "istiod"), nil
 		})
+	})
+
+	t.Run("egressctl on a dump of the cluster gives the same report", func(t *testing.T) {
+		sim := getEGW(t, key).Status.Simulation
+		dump := dumpObjects(t, []string{ns, src, other}, ns)
+		cli := egressctlSimulate(t, dump, "--root-namespace", ns)
+		for _, part := range []string{"reachability", "probes"} {
+			var fromStatus any
+			switch part {
+			case "reachability":
+				fromStatus = sim.Reachability
+			case "probes":
+				fromStatus = sim.Probes
+			}
+			want, got := normalizedJSON(t, fromStatus), normalizedJSON(t, cli[part])
+			if part == "probes" {
+				// match is egressctl's answer to an expected verdict; the
+				// gateway's probes expect none, and the status has no such
+				// field.
+				for _, p := range got.([]any) {
+					delete(p.(map[string]any), "match")
+				}
+			}
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("%s differs:\n operator  %v\n egressctl %v", part, want, got)
+			}
+		}
 	})
 
 	t.Run("no-op reconcile writes nothing", func(t *testing.T) {
@@ -466,4 +497,131 @@ func TestSimulationReportConfigMap(t *testing.T) {
 			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
 		})
 	})
+}
+
+// dumpObjects writes, as kubectl get -o yaml would, the objects the report
+// depends on: the namespaces with their labels, their ServiceAccounts, the
+// gateway namespace's Istio objects, EgressGateways and Gateways.
+func dumpObjects(t *testing.T, namespaces []string, gatewayNS string) string {
+	t.Helper()
+	var docs []string
+	add := func(u unstructured.Unstructured) {
+		obj := map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}
+		meta := map[string]any{"name": u.GetName()}
+		if u.GetNamespace() != "" {
+			meta["namespace"] = u.GetNamespace()
+		}
+		if l := u.GetLabels(); len(l) > 0 {
+			meta["labels"] = l
+		}
+		if a := u.GetAnnotations(); len(a) > 0 {
+			meta["annotations"] = a
+		}
+		meta["creationTimestamp"] = u.GetCreationTimestamp().UTC().Format("2006-01-02T15:04:05Z")
+		obj["metadata"] = meta
+		if spec, ok := u.Object["spec"]; ok {
+			obj["spec"] = spec
+		}
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(data))
+	}
+	list := func(apiVersion, kind, namespace string) {
+		l := &unstructured.UnstructuredList{}
+		l.SetAPIVersion(apiVersion)
+		l.SetKind(kind + "List")
+		if err := env.Client.List(context.Background(), l, client.InNamespace(namespace)); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range l.Items {
+			add(u)
+		}
+	}
+	for _, n := range namespaces {
+		u := unstructured.Unstructured{}
+		u.SetAPIVersion("v1")
+		u.SetKind("Namespace")
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Name: n}, &u); err != nil {
+			t.Fatal(err)
+		}
+		delete(u.Object, "spec") // finalizers only
+		add(u)
+		list("v1", "ServiceAccount", n)
+	}
+	for _, k := range [][2]string{{"networking.istio.io/v1", "ServiceEntry"}, {"networking.istio.io/v1", "DestinationRule"},
+		{"security.istio.io/v1", "AuthorizationPolicy"}, {"egress.ambient.io/v1alpha1", "EgressGateway"}, {"gateway.networking.k8s.io/v1", "Gateway"}} {
+		list(k[0], k[1], gatewayNS)
+	}
+	return strings.Join(docs, "---\n")
+}
+
+// egressctlSimulate builds egressctl from this tree, runs simulate -o json
+// on the manifests and returns its JSON.
+func egressctlSimulate(t *testing.T, manifests string, args ...string) map[string]any {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "egressctl")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/egressctl")
+	build.Dir = env.Root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building egressctl: %v\n%s", err, out)
+	}
+	file := filepath.Join(dir, "dump.yaml")
+	if err := os.WriteFile(file, []byte(manifests), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"simulate", "-f", file, "-o", "json"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("egressctl simulate: %v\n%s\n%s", err, stderr.String(), manifests)
+	}
+	var report map[string]any
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatal(err)
+	}
+	return report
+}
+
+// normalizedJSON is v as generic JSON without empty lists, nulls and
+// false booleans: the status leaves them out where egressctl writes them.
+func normalizedJSON(t *testing.T, v any) any {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	var prune func(any) any
+	prune = func(x any) any {
+		switch x := x.(type) {
+		case map[string]any:
+			for k, v := range x {
+				v = prune(v)
+				if v == nil || v == false || v == "" {
+					delete(x, k)
+					continue
+				}
+				if l, ok := v.([]any); ok && len(l) == 0 {
+					delete(x, k)
+					continue
+				}
+				x[k] = v
+			}
+			return x
+		case []any:
+			for i := range x {
+				x[i] = prune(x[i])
+			}
+			return x
+		}
+		return x
+	}
+	return prune(out)
 }
