@@ -113,6 +113,35 @@ func TestSimulationAtScale(t *testing.T) {
 		t.Errorf("the ConfigMap's report is not the full report: %d groups, %d destinations, %d entries", len(full.Groups), len(full.Destinations), len(full.Reachability))
 	}
 
+	// egressctl on a dump of the same objects gives the same report.
+	cliJSON, err := json.Marshal(egressctlSimulate(t, dumpObjects(t, cacheNamespaces, ns), "--root-namespace", ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cli reach.Report
+	if err := json.Unmarshal(cliJSON, &cli); err != nil {
+		t.Fatalf("egressctl's report: %v", err)
+	}
+	// The same sources and destinations, and the same access for each:
+	// Diff compares the request spaces, which two runs may split into
+	// cubes differently.
+	for _, part := range []struct {
+		name          string
+		operator, cli any
+	}{{"groups", full.Groups, cli.Groups}, {"destinations", full.Destinations, cli.Destinations}} {
+		a, errA := json.Marshal(part.operator)
+		b, errB := json.Marshal(part.cli)
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("egressctl on a dump differs from the operator's report in %s", part.name)
+		}
+	}
+	if d := reach.Diff(&full, &cli); len(d.Changes) > 0 {
+		t.Errorf("egressctl on a dump gives other access than the operator's report: %d changes, first on %s", len(d.Changes), d.Changes[0].Destination)
+	}
+
 	settle()
 	n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
 	mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: ns}, `{"metadata":{"annotations":{"test/touch":"1"}}}`)
