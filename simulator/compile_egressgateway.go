@@ -31,6 +31,7 @@ func (c *compiler) expandEgressGateways() {
 				c.issues.add(SeverityWarning, egw.Origin, field, "%s (the operator does not create this destination)", msg)
 			}
 		}
+		c.declaredConflicts(egw)
 		if egw.EnrollNamespace {
 			c.enrollNamespace(egw)
 		}
@@ -42,6 +43,49 @@ func (c *compiler) expandEgressGateways() {
 				"enrollNamespace is false and no serviceEntrySelector is set: nothing is bound to waypoint %s", egw.WaypointName)
 		}
 	}
+}
+
+// declaredConflicts warns about each object spec.destinations asks for
+// whose name an object the gateway does not own already takes: the
+// operator never overwrites it (DestinationsReady=False/Conflict), so that
+// object, not the declared one, is what takes effect.
+func (c *compiler) declaredConflicts(egw *EgressGateway) {
+	for _, o := range egw.declared {
+		labels := c.objectLabels(o)
+		if labels == nil || labels[labelEgressGateway] == egw.Name {
+			continue
+		}
+		c.issues.add(SeverityWarning, egw.Origin, "spec.destinations",
+			"%s %s/%s exists and is not this EgressGateway's: the operator leaves it and reports DestinationsReady=False/Conflict, so it, not the declared destination, takes effect",
+			o.Kind, o.Namespace, o.Name)
+	}
+}
+
+// objectLabels returns the labels of the ServiceEntry or DestinationRule
+// o names, or nil when there is none.
+func (c *compiler) objectLabels(o Origin) map[string]string {
+	switch o.Kind {
+	case "ServiceEntry":
+		for _, se := range c.snap.ServiceEntries {
+			if se.Namespace == o.Namespace && se.Name == o.Name {
+				return nonNil(se.Labels)
+			}
+		}
+	case "DestinationRule":
+		for _, dr := range c.snap.DestinationRules {
+			if dr.Namespace == o.Namespace && dr.Name == o.Name {
+				return nonNil(dr.Labels)
+			}
+		}
+	}
+	return nil
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // byAge orders EgressGateways as the operator settles a namespace both

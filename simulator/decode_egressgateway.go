@@ -195,6 +195,13 @@ func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestin
 		}
 	}
 	derived, problems := deriveDestinations(dests)
+	egw.declared = nil
+	for _, d := range derived {
+		egw.declared = append(egw.declared, Origin{Kind: "ServiceEntry", Namespace: egw.Namespace, Name: d.ServiceEntryName})
+		if d.DestinationRule != nil {
+			egw.declared = append(egw.declared, Origin{Kind: "DestinationRule", Namespace: egw.Namespace, Name: d.DestinationRuleName})
+		}
+	}
 	for _, d := range derived {
 		se := &ServiceEntry{Meta: meta("ServiceEntry", d.ServiceEntryName), Spec: d.ServiceEntry}
 		if !has(s, se.Origin) {

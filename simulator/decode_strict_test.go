@@ -293,3 +293,34 @@ func TestOlderGatewayWinsTheNamespace(t *testing.T) {
 		})
 	}
 }
+
+// TestDeclaredDestinationConflict: a ServiceEntry the gateway does not own,
+// with the name a declared destination needs, is what takes effect (the
+// operator never overwrites it and reports a Conflict), in either file
+// order, and the simulator says so.
+func TestDeclaredDestinationConflict(t *testing.T) {
+	gw := "apiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: egress}\n" +
+		"spec: {destinations: [{host: api.example.com, ports: [{number: 80, protocol: HTTP}]}]}\n"
+	snap, _, err := Parse("probe.yaml", []byte(gw))
+	if err != nil || len(snap.ServiceEntries) != 1 {
+		t.Fatalf("the declared destination: %v %v", err, snap)
+	}
+	name := snap.ServiceEntries[0].Name
+	user := fmt.Sprintf("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: %s, namespace: egress}\n"+
+		"spec: {hosts: [api.example.com], ports: [{number: 8080, name: http, protocol: HTTP}], resolution: DNS}\n", name)
+	for _, docs := range []string{gw + "---\n" + user, user + "---\n" + gw} {
+		snap, issues, err := Parse("f.yaml", []byte(docs))
+		if err != nil || issues.HasErrors() {
+			t.Fatalf("%v %v", err, issues)
+		}
+		if len(snap.ServiceEntries) != 1 || snap.ServiceEntries[0].Spec.GetPorts()[0].GetNumber() != 8080 {
+			t.Fatalf("the user's ServiceEntry does not take effect: %+v", snap.ServiceEntries)
+		}
+		_, found := Compile(snap, Options{})
+		if !slices.ContainsFunc(found, func(is Issue) bool {
+			return is.Severity == SeverityWarning && strings.Contains(is.Message, "DestinationsReady=False/Conflict")
+		}) {
+			t.Errorf("no Conflict warning: %v", found)
+		}
+	}
+}

@@ -130,6 +130,9 @@ type EgressGateway struct {
 	Sources            *metav1.LabelSelector
 	Probes             []RequestSpec
 	SimulationDisabled bool
+	// declared are the objects spec.destinations makes the operator
+	// create, by kind and name.
+	declared []Origin
 }
 
 // The label that puts a namespace in the ambient mesh, and its value.
