@@ -90,7 +90,7 @@ func computeStatus(s *scope) {
 	} else if s.declared != nil {
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionDestinationsReady)
 	}
-	set(readyCondition(st.Conditions))
+	set(readyCondition(st.Conditions, expectedConditions(s.egw)))
 	st.ObservedGeneration = gen
 }
 
@@ -303,22 +303,31 @@ func quoteFindings(findings []egressv1alpha1.Finding, keep func(egressv1alpha1.F
 	return strings.Join(quoted, "; ")
 }
 
-// readyConditionInputs are the conditions Ready summarizes, when present.
-var readyConditionInputs = []string{
-	egressv1alpha1.ConditionReleased,
-	egressv1alpha1.ConditionWaypointReady,
-	egressv1alpha1.ConditionEnrolled,
-	egressv1alpha1.ConditionPoliciesValid,
-	egressv1alpha1.ConditionSimulated,
-	egressv1alpha1.ConditionDestinationsReady,
+// expectedConditions are the conditions Ready requires for egw's spec:
+// the waypoint's and the enrollment's always, the simulation's unless it is
+// disabled, and DestinationsReady when spec.destinations asks for objects.
+// A condition not reported yet is not True: a phase that failed before
+// setting its condition cannot leave Ready True.
+func expectedConditions(egw *egressv1alpha1.EgressGateway) []string {
+	out := []string{egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionWaypointReady, egressv1alpha1.ConditionEnrolled}
+	if !egw.Spec.Simulation.Disabled {
+		out = append(out, egressv1alpha1.ConditionPoliciesValid, egressv1alpha1.ConditionSimulated)
+	}
+	if len(egw.Spec.Destinations) > 0 {
+		out = append(out, egressv1alpha1.ConditionDestinationsReady)
+	}
+	return out
 }
 
-// readyCondition is True when every other condition present is True, and
-// otherwise names the ones that are not.
-func readyCondition(conds []metav1.Condition) *metav1.Condition {
+// readyCondition is True when every expected condition is present and
+// True; otherwise it names each that is not, and why.
+func readyCondition(conds []metav1.Condition, expected []string) *metav1.Condition {
 	var notReady []string
-	for _, t := range readyConditionInputs {
-		if c := meta.FindStatusCondition(conds, t); c != nil && c.Status != metav1.ConditionTrue {
+	for _, t := range expected {
+		switch c := meta.FindStatusCondition(conds, t); {
+		case c == nil:
+			notReady = append(notReady, t+" (not reported yet)")
+		case c.Status != metav1.ConditionTrue:
 			notReady = append(notReady, fmt.Sprintf("%s (%s: %s)", t, c.Reason, c.Message))
 		}
 	}

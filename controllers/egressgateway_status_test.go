@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -52,28 +54,52 @@ func TestReadyCondition(t *testing.T) {
 	cond := func(t string, s metav1.ConditionStatus) metav1.Condition {
 		return metav1.Condition{Type: t, Status: s, Reason: "R", Message: "m"}
 	}
+	base := []string{egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionWaypointReady, egressv1alpha1.ConditionEnrolled}
+	allTrue := func(types ...string) []metav1.Condition {
+		var out []metav1.Condition
+		for _, t := range types {
+			out = append(out, cond(t, metav1.ConditionTrue))
+		}
+		return out
+	}
 	for _, tc := range []struct {
-		name  string
-		conds []metav1.Condition
-		want  metav1.ConditionStatus
+		name     string
+		conds    []metav1.Condition
+		expected []string
+		want     metav1.ConditionStatus
+		says     string
 	}{
-		{"all true", []metav1.Condition{
-			cond(egressv1alpha1.ConditionReleased, metav1.ConditionTrue),
-			cond(egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue),
-			cond(egressv1alpha1.ConditionEnrolled, metav1.ConditionTrue),
-		}, metav1.ConditionTrue},
-		{"one false", []metav1.Condition{
-			cond(egressv1alpha1.ConditionReleased, metav1.ConditionTrue),
-			cond(egressv1alpha1.ConditionWaypointReady, metav1.ConditionFalse),
-		}, metav1.ConditionFalse},
-		{"unknown counts as not ready", []metav1.Condition{cond(egressv1alpha1.ConditionSimulated, metav1.ConditionUnknown)}, metav1.ConditionFalse},
-		{"Ready itself is not an input", []metav1.Condition{cond(egressv1alpha1.ConditionReady, metav1.ConditionFalse)}, metav1.ConditionTrue},
+		{"all true", allTrue(base...), base, metav1.ConditionTrue, ""},
+		{"one false", append(allTrue(egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionEnrolled),
+			cond(egressv1alpha1.ConditionWaypointReady, metav1.ConditionFalse)), base, metav1.ConditionFalse, "WaypointReady (R: m)"},
+		{"a missing condition is not True", allTrue(egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionWaypointReady), base,
+			metav1.ConditionFalse, "Enrolled (not reported yet)"},
+		{"nothing reported yet", nil, base, metav1.ConditionFalse, "Released (not reported yet)"},
+		{"unknown counts as not ready", append(allTrue(base...), cond(egressv1alpha1.ConditionSimulated, metav1.ConditionUnknown)),
+			append(base, egressv1alpha1.ConditionSimulated), metav1.ConditionFalse, "Simulated"},
+		{"a condition not expected is not required", allTrue(base...), base, metav1.ConditionTrue, ""},
+		{"Ready itself is not an input", append(allTrue(base...), cond(egressv1alpha1.ConditionReady, metav1.ConditionFalse)), base, metav1.ConditionTrue, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := readyCondition(tc.conds); got.Status != tc.want {
-				t.Errorf("Ready = %s (%s), want %s", got.Status, got.Message, tc.want)
+			got := readyCondition(tc.conds, tc.expected)
+			if got.Status != tc.want || !strings.Contains(got.Message, tc.says) {
+				t.Errorf("Ready = %s (%s), want %s saying %q", got.Status, got.Message, tc.want, tc.says)
 			}
 		})
+	}
+}
+
+// TestExpectedConditions: what Ready requires follows the spec.
+func TestExpectedConditions(t *testing.T) {
+	egw := &egressv1alpha1.EgressGateway{}
+	if got := expectedConditions(egw); len(got) != 5 || slices.Contains(got, egressv1alpha1.ConditionDestinationsReady) {
+		t.Errorf("default spec: %v, want the waypoint's, enrollment's and simulation's five", got)
+	}
+	egw.Spec.Simulation.Disabled = true
+	egw.Spec.Destinations = []egressv1alpha1.Destination{{Host: "api.example.com"}}
+	got := expectedConditions(egw)
+	if slices.Contains(got, egressv1alpha1.ConditionSimulated) || !slices.Contains(got, egressv1alpha1.ConditionDestinationsReady) {
+		t.Errorf("simulation off, destinations on: %v", got)
 	}
 }
 
