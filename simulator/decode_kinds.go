@@ -67,6 +67,17 @@ func decodeServiceEntry(s *Snapshot, m Meta, spec json.RawMessage) error {
 	if err := unmarshalSpec(spec, se.Spec); err != nil {
 		return err
 	}
+	// istiod's validation (pkg/config/validation, ValidateServiceEntry):
+	// with resolution DNS and no endpoints every host must be a fully
+	// qualified name, which a wildcard is not. The CRD does not check it.
+	if se.Spec.GetResolution() == networkingv1alpha3.ServiceEntry_DNS && len(se.Spec.GetEndpoints()) == 0 {
+		for i, h := range se.Spec.GetHosts() {
+			if strings.Contains(h, "*") {
+				return fmt.Errorf("hosts[%d] %q: hosts must be FQDN if no endpoints are provided for resolution mode DNS "+
+					"(Istio refuses it): use resolution DYNAMIC_DNS or NONE for a wildcard host", i, h)
+			}
+		}
+	}
 	put(s, &s.ServiceEntries, m.Origin, se)
 	return nil
 }

@@ -83,6 +83,7 @@ func TestStrictLoading(t *testing.T) {
 		{"service entry target port above 65535", se("{hosts: [a.example], ports: [{number: 80, name: http, protocol: HTTP, targetPort: 70000}], resolution: DNS}"), []string{"spec.ports[0].targetPort"}},
 		{"service entry without hosts", se("{ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}"), []string{"spec.hosts: Required value"}},
 		{"service entry duplicate port", se("{hosts: [a.example], ports: [{number: 80, name: a, protocol: HTTP}, {number: 80, name: b, protocol: HTTP}]}"), []string{"port number cannot be duplicated"}},
+		{"service entry wildcard host with DNS", se("{hosts: [\"*.a.example\"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}"), []string{"hosts[0]", "must be FQDN", "DNS"}},
 		{"policy with 17 targetRefs", strings.Replace(ap, "spec: {}", "spec: {targetRefs: ["+strings.Repeat("{kind: ServiceEntry, group: networking.istio.io, name: s}, ", 16)+"{kind: ServiceEntry, group: networking.istio.io, name: s}]}", 1), []string{"spec.targetRefs", "must have at most 16 items"}},
 		{"policy unknown field", strings.Replace(ap, "spec: {}", "spec: {rule: []}", 1), []string{"spec.rule", "unknown field"}},
 		{"valid", ap, nil},
