@@ -97,8 +97,7 @@ func decodeNamespace(s *Snapshot, m Meta, _ json.RawMessage) error {
 }
 
 func decodeServiceAccount(s *Snapshot, m Meta, _ json.RawMessage) error {
-	mm := m
-	put(s, &s.ServiceAccounts, m.Origin, &mm)
+	put(s, &s.ServiceAccounts, m.Origin, &m)
 	return nil
 }
 

@@ -44,11 +44,12 @@ type crdValidator struct {
 // crdValidators holds, by "group/version/kind", the validators of the
 // embedded CRDs, built on first use (CEL compilation takes a while).
 var crdValidators struct {
-	once sync.Once
-	defs map[string]crdSource
-	mu   sync.Mutex
-	byID map[string]*crdValidator
-	errs map[string]error
+	once    sync.Once
+	defs    map[string]crdSource
+	loadErr error
+	mu      sync.Mutex
+	byID    map[string]*crdValidator
+	errs    map[string]error
 }
 
 // crdSource is one CRD version's schema, not yet compiled.
@@ -63,13 +64,11 @@ func validatorFor(group, version, kind string) (*crdValidator, error) {
 	v.once.Do(func() {
 		v.defs, v.byID, v.errs = map[string]crdSource{}, map[string]*crdValidator{}, map[string]error{}
 		for _, data := range [][]byte{crd.EgressGateway, crd.Istio} {
-			if err := addCRDs(v.defs, data); err != nil {
-				v.errs["*"] = err
-			}
+			v.loadErr = errors.Join(v.loadErr, addCRDs(v.defs, data))
 		}
 	})
-	if err := v.errs["*"]; err != nil {
-		return nil, err
+	if v.loadErr != nil {
+		return nil, v.loadErr
 	}
 	id := group + "/" + version + "/" + kind
 	src, ok := v.defs[id]

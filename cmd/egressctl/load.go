@@ -45,9 +45,5 @@ func (o *inputOptions) load(stdin io.Reader) (*manifests, error) {
 	if err != nil {
 		return nil, badInput("%w", err)
 	}
-	m := &manifests{snap: snap, issues: issues}
-	for _, sa := range snap.ServiceAccounts {
-		m.accounts = append(m.accounts, reach.Ref{Namespace: sa.Namespace, Name: sa.Name})
-	}
-	return m, nil
+	return &manifests{snap: snap, issues: issues, accounts: reach.ServiceAccountsOf(snap)}, nil
 }

@@ -1,19 +1,11 @@
 package reach
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"os"
 	"sort"
 	"strings"
 
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
@@ -25,77 +17,32 @@ const (
 )
 
 // LoadServiceAccounts reads the ServiceAccounts of the manifests at paths
-// (files or directories, read as simulator.Load reads them). The simulator
-// core ignores ServiceAccounts; the report needs them as sources.
+// with the simulator's loader (simulator.Load). The simulator core ignores
+// ServiceAccounts; the report needs them as sources.
 func LoadServiceAccounts(paths ...string) ([]Ref, error) {
-	var out []Ref
-	for _, p := range paths {
-		files, err := simulator.ManifestFiles(p)
-		if err != nil {
-			return nil, fmt.Errorf("list manifests: %w", err)
-		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", f, err)
-			}
-			refs, err := ServiceAccountsIn(data)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			out = append(out, refs...)
-		}
+	snap, _, err := simulator.Load(paths...)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
-}
-
-// saEnvelope is the part of an object the source loader reads.
-type saEnvelope struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
-	} `json:"metadata"`
-	Items []saEnvelope `json:"items"`
+	return ServiceAccountsOf(snap), nil
 }
 
 // ServiceAccountsIn returns the ServiceAccounts of one multi-document YAML
-// stream, including those inside List kinds. Documents that are not objects
-// are skipped: simulator.Load reports them.
+// stream, including those inside List kinds, read by the simulator's
+// loader. Documents it refuses are skipped: simulator.Load reports them.
 func ServiceAccountsIn(data []byte) ([]Ref, error) {
-	var out []Ref
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		chunk, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read YAML: %w", err)
-		}
-		// Most documents are not ServiceAccounts; skip decoding them.
-		if !bytes.Contains(chunk, []byte("ServiceAccount")) {
-			continue
-		}
-		var env saEnvelope
-		if yaml.Unmarshal(chunk, &env) != nil {
-			continue
-		}
-		out = appendAccounts(out, env)
+	snap, _, err := simulator.Parse("manifests", data)
+	if err != nil {
+		return nil, err
 	}
+	return ServiceAccountsOf(snap), nil
 }
 
-func appendAccounts(out []Ref, env saEnvelope) []Ref {
-	for _, item := range env.Items {
-		out = appendAccounts(out, item)
-	}
-	if env.Kind == "ServiceAccount" && env.APIVersion == "v1" && env.Metadata.Name != "" {
-		ns := env.Metadata.Namespace
-		if ns == "" {
-			ns = "default"
-		}
-		out = append(out, Ref{Namespace: ns, Name: env.Metadata.Name})
+// ServiceAccountsOf lists the ServiceAccounts a snapshot holds.
+func ServiceAccountsOf(snap *simulator.Snapshot) []Ref {
+	out := make([]Ref, 0, len(snap.ServiceAccounts))
+	for _, sa := range snap.ServiceAccounts {
+		out = append(out, Ref{Namespace: sa.Namespace, Name: sa.Name})
 	}
 	return out
 }
