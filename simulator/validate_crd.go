@@ -42,51 +42,54 @@ type crdValidator struct {
 }
 
 // crdValidators holds, by "group/version/kind", the validators of the
-// embedded CRDs, built on first use (CEL compilation takes a while).
+// embedded CRDs. The schemas are read once; each version's validator is
+// built on first use (CEL compilation takes a while), each under its own
+// once, so documents of different kinds do not wait for each other.
 var crdValidators struct {
 	once    sync.Once
-	defs    map[string]crdSource
+	defs    map[string]*crdSource
 	loadErr error
-	mu      sync.Mutex
-	byID    map[string]*crdValidator
-	errs    map[string]error
 }
 
-// crdSource is one CRD version's schema, not yet compiled.
+// crdSource is one CRD version's schema and, once built, its validator.
 type crdSource struct {
 	props *apiextensionsv1.JSONSchemaProps
+	once  sync.Once
+	val   *crdValidator
+	err   error
+}
+
+func loadCRDs() {
+	v := &crdValidators
+	v.once.Do(func() {
+		v.defs = map[string]*crdSource{}
+		for _, data := range [][]byte{crd.EgressGateway, crd.Istio} {
+			v.loadErr = errors.Join(v.loadErr, addCRDs(v.defs, data))
+		}
+	})
 }
 
 // validatorFor returns the validator of group/version/kind, or nil when no
 // embedded CRD defines it.
 func validatorFor(group, version, kind string) (*crdValidator, error) {
-	v := &crdValidators
-	v.once.Do(func() {
-		v.defs, v.byID, v.errs = map[string]crdSource{}, map[string]*crdValidator{}, map[string]error{}
-		for _, data := range [][]byte{crd.EgressGateway, crd.Istio} {
-			v.loadErr = errors.Join(v.loadErr, addCRDs(v.defs, data))
-		}
-	})
-	if v.loadErr != nil {
-		return nil, v.loadErr
+	loadCRDs()
+	if err := crdValidators.loadErr; err != nil {
+		return nil, err
 	}
-	id := group + "/" + version + "/" + kind
-	src, ok := v.defs[id]
+	src, ok := crdValidators.defs[group+"/"+version+"/"+kind]
 	if !ok {
 		return nil, nil
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if val, ok := v.byID[id]; ok {
-		return val, v.errs[id]
-	}
-	val, err := newCRDValidator(src.props)
-	v.byID[id], v.errs[id] = val, err
-	return val, err
+	return src.build()
+}
+
+func (src *crdSource) build() (*crdValidator, error) {
+	src.once.Do(func() { src.val, src.err = newCRDValidator(src.props) })
+	return src.val, src.err
 }
 
 // addCRDs records the schema of every version of every CRD in data.
-func addCRDs(defs map[string]crdSource, data []byte) error {
+func addCRDs(defs map[string]*crdSource, data []byte) error {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for {
 		chunk, err := r.Read()
@@ -102,7 +105,7 @@ func addCRDs(defs map[string]crdSource, data []byte) error {
 		}
 		for _, ver := range def.Spec.Versions {
 			if ver.Served && ver.Schema != nil && ver.Schema.OpenAPIV3Schema != nil {
-				defs[def.Spec.Group+"/"+ver.Name+"/"+def.Spec.Names.Kind] = crdSource{props: ver.Schema.OpenAPIV3Schema}
+				defs[def.Spec.Group+"/"+ver.Name+"/"+def.Spec.Names.Kind] = &crdSource{props: ver.Schema.OpenAPIV3Schema}
 			}
 		}
 	}

@@ -5,11 +5,23 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// gcPercent is the garbage collector's target for one run of egressctl,
+// unless GOGC says otherwise. A run is a short batch job whose garbage is
+// mostly the parsed manifests it drops after loading; with Go's default of
+// 100 the collector runs many times over a large input for little memory
+// back (at the full benchmark size, 10k accounts and 2k policies, 400
+// takes about a fifth off the wall time for some 70 MB more peak memory).
+const gcPercent = 400
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

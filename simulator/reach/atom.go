@@ -2,6 +2,7 @@ package reach
 
 import (
 	"sort"
+	"sync"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/match"
@@ -24,13 +25,15 @@ type atomInfo struct {
 	patterned bool
 	// anon is the value for a caller no policy names; diff lists the sources
 	// whose value differs from it. Both are filled lazily by the index.
-	anon     bool
-	diff     []int32
-	resolved bool
+	anon    bool
+	diff    []int32
+	resolve sync.Once
 }
 
-// atomTable interns atoms for one report build.
+// atomTable interns atoms for one report build. Destinations are evaluated
+// concurrently, so lookups and inserts are locked.
 type atomTable struct {
+	mu   sync.RWMutex
 	byID map[string]*atomInfo
 }
 
@@ -38,10 +41,18 @@ func newAtomTable() *atomTable { return &atomTable{byID: map[string]*atomInfo{}}
 
 func (t *atomTable) intern(a simulator.Atom) *atomInfo {
 	id := a.ID()
+	t.mu.RLock()
+	ai, ok := t.byID[id]
+	t.mu.RUnlock()
+	if ok {
+		return ai
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if ai, ok := t.byID[id]; ok {
 		return ai
 	}
-	ai := &atomInfo{atom: a, id: id, key: a.Key(), source: a.OnSource()}
+	ai = &atomInfo{atom: a, id: id, key: a.Key(), source: a.OnSource()}
 	ai.ms, ai.tpls, ai.fold = a.Patterns()
 	ai.patterned = len(ai.ms)+len(ai.tpls) > 0
 	t.byID[id] = ai

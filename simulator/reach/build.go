@@ -2,6 +2,9 @@ package reach
 
 import (
 	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
@@ -48,9 +51,11 @@ type builder struct {
 	atoms *atomTable
 	index *sourceIndex
 	// forms caches interned policies by key and chain.
-	forms        map[string]policyRules
+	forms        *formCache
 	customDenies bool
-	scratch      *scratch
+	// scratch is the working memory of one worker: each worker
+	// evaluating destinations has its own copy of the builder.
+	scratch *scratch
 	// ctx, budget and deadline bound the work (see Budget); deadline is
 	// the report's, zero when it has none.
 	ctx      context.Context
@@ -78,16 +83,58 @@ func (b *builder) policies(d *destSpec) []policyRules {
 		if d.http {
 			k += "\x00http"
 		}
-		pr, ok := b.forms[k]
-		if !ok {
-			pr = internForms(b.atoms, forms[i:i+1])[0]
-			b.forms[k] = pr
-		}
-		out[i] = pr
+		out[i] = b.forms.get(k, func() policyRules {
+			pr := internForms(b.atoms, forms[i:i+1])[0]
+			// Evaluating a caller reads what each source condition says
+			// about it, so they are resolved before any evaluation.
+			for _, a := range sourceAtoms([]policyRules{pr}) {
+				b.index.resolve(a)
+			}
+			return pr
+		})
 	}
 	return out
 }
 
+// formCache holds the interned policies of one build, shared by the
+// workers evaluating destinations.
+type formCache struct {
+	mu sync.Mutex
+	m  map[string]policyRules
+}
+
+func newFormCache() *formCache { return &formCache{m: map[string]policyRules{}} }
+
+func (c *formCache) get(k string, intern func() policyRules) policyRules {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pr, ok := c.m[k]
+	if !ok {
+		pr = intern()
+		c.m[k] = pr
+	}
+	return pr
+}
+
 func (b *builder) evalOptions() evalOptions {
 	return evalOptions{customDenies: b.customDenies}
+}
+
+// each calls f for every index of todo on GOMAXPROCS workers, each with its
+// own copy of the builder (its own scratch space), and stops handing out
+// work once the context is done.
+func (b *builder) each(todo []int, f func(w *builder, i int)) {
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		w := *b
+		w.scratch = nil
+		wg.Go(func() {
+			for n := int(next.Add(1)) - 1; n < len(todo) && w.ctx.Err() == nil; n = int(next.Add(1)) - 1 {
+				f(&w, todo[n])
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -124,32 +124,38 @@ func (bl *Builder) buildWith(ctx context.Context, in Input, prog *simulator.Prog
 		bl.findings = policyFindingsCache{}
 	}
 	bl.sameSources = false
-	b := &builder{prog: prog, atoms: bl.atoms, index: bl.index, forms: map[string]policyRules{},
+	b := &builder{prog: prog, atoms: bl.atoms, index: bl.index, forms: newFormCache(),
 		customDenies: opts.CustomProviderVerdict == simulator.Deny, ctx: ctx, budget: in.Budget.withDefaults()}
 	if b.budget.Total > 0 {
 		b.deadline = time.Now().Add(b.budget.Total)
 	}
 	dests := topology(prog, in.Snapshot)
 	hashes := bl.policyHashes(in.Snapshot)
-	next := make(map[string]destResult, len(dests))
+	// Destinations are independent (each has its own meter), so the ones
+	// to compute are evaluated on every core; results keep their order.
+	ids := make([]string, len(dests))
+	fps := make([]uint64, len(dests))
 	results := make([]destResult, len(dests))
+	var todo []int
 	for i, d := range dests {
-		fp := fingerprint(d, hashes) ^ b.budget.fingerprint()
-		id := d.Key() + "\x00" + d.ServiceEntry
-		r, ok := bl.dests[id]
-		if !ok || r.fingerprint != fp {
-			r = b.destResult(d, fp)
-		}
-		if err := ctx.Err(); err != nil {
-			bl.dests = nil
-			return nil, issues, err
-		}
-		if r.timedOut {
-			delete(next, id)
+		ids[i] = d.Key() + "\x00" + d.ServiceEntry
+		fps[i] = fingerprint(d, hashes) ^ b.budget.fingerprint()
+		if r, ok := bl.dests[ids[i]]; ok && r.fingerprint == fps[i] {
+			results[i] = r
 		} else {
-			next[id] = r
+			todo = append(todo, i)
 		}
-		results[i] = r
+	}
+	b.each(todo, func(w *builder, i int) { results[i] = w.destResult(dests[i], fps[i]) })
+	if err := ctx.Err(); err != nil {
+		bl.dests = nil
+		return nil, issues, err
+	}
+	next := make(map[string]destResult, len(dests))
+	for i, r := range results {
+		if !r.timedOut {
+			next[ids[i]] = r
+		}
 	}
 	bl.dests = next
 	return assemble(b, in, dests, results, issues, &bl.findings), issues, nil

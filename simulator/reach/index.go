@@ -64,19 +64,17 @@ func reserved(parts ...string) bool {
 }
 
 // resolve fills the atom's anonymous value and the sources that differ
-// from it, once per atom.
+// from it, once per atom, whichever destination needs it first.
 func (x *sourceIndex) resolve(a *atomInfo) {
-	if a.resolved {
-		return
-	}
-	a.resolved = true
-	a.anon = a.atom.MatchesPrincipal(x.anonymous)
-	matched := x.matching(a)
-	if !a.anon {
-		a.diff = matched
-		return
-	}
-	a.diff = complement(matched, len(x.principals))
+	a.resolve.Do(func() {
+		a.anon = a.atom.MatchesPrincipal(x.anonymous)
+		matched := x.matching(a)
+		if !a.anon {
+			a.diff = matched
+			return
+		}
+		a.diff = complement(matched, len(x.principals))
+	})
 }
 
 // matching returns the sorted indexes of the sources the condition matches.

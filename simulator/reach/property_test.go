@@ -36,12 +36,89 @@ func TestReportAgreesWithEval(t *testing.T) {
 			cases["finding-"+c.code] = parseLenient(t, findingsBase+c.triggers)
 		}
 	}
+	cases["anonymous-matching"] = parseInput(t, anonymousMatchingManifests)
 	for name, in := range cases {
 		// Most finding configurations allow (or deny) everything by design.
 		mixed := !strings.HasPrefix(name, "finding-")
 		t.Run(name, func(t *testing.T) { checkAgreement(t, in, mixed) })
 	}
 }
+
+// anonymousMatchingManifests has source conditions that every caller
+// matches, the anonymous one included (principals "*", a trust-domain
+// prefix, namespaces "*"), on the first destinations in the report's order:
+// a report that evaluated the other sources before resolving what such a
+// condition says about them got those destinations wrong.
+const anonymousMatchingManifests = `apiVersion: v1
+kind: Namespace
+metadata: {name: a, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: x, namespace: a}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: z, namespace: a}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: istio-egress}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a, namespace: istio-egress, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [a.example.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b, namespace: istio-egress, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [b.example.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: c, namespace: istio-egress, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [c.example.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: any-principal, namespace: istio-egress}
+spec:
+  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: a}]
+  rules:
+  - from: [{source: {principals: ["*"]}}]
+    to: [{operation: {methods: [GET]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: any-namespace, namespace: istio-egress}
+spec:
+  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: b}]
+  rules:
+  - from: [{source: {namespaces: ["*"], notPrincipals: ["cluster.local/ns/a/sa/x"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: trust-domain, namespace: istio-egress}
+spec:
+  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: c}]
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/*"]}}]
+    to: [{operation: {paths: ["/admin/*"]}}]
+`
 
 // checkAgreement compares the report with Eval on random requests; with
 // mixed set, both verdicts must occur, or the case proves little.

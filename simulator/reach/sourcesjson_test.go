@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -167,4 +168,23 @@ func FuzzCubeJSON(f *testing.F) {
 			t.Fatalf("not stable: %s -> %s -> %s (%q vs %q)", data, once, twice, c.Text(), again.Text())
 		}
 	})
+}
+
+// TestWireReportMirrorsReport keeps the encoded form's fields those of
+// Report, in its order and with its tags: a field added to Report and not
+// to wireReport would otherwise vanish from every JSON report.
+func TestWireReportMirrorsReport(t *testing.T) {
+	report, wire := reflect.TypeFor[Report](), reflect.TypeFor[wireReport]()
+	if report.NumField() != wire.NumField() {
+		t.Fatalf("Report has %d fields, wireReport %d", report.NumField(), wire.NumField())
+	}
+	for i := range report.NumField() {
+		r, w := report.Field(i), wire.Field(i)
+		if r.Name != w.Name || r.Tag != w.Tag {
+			t.Errorf("field %d: Report has %s %q, wireReport %s %q", i, r.Name, r.Tag, w.Name, w.Tag)
+		}
+		if r.Name != "Reachability" && r.Type != w.Type {
+			t.Errorf("field %s: Report has %s, wireReport %s", r.Name, r.Type, w.Type)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,9 +36,27 @@ func Write(w io.Writer, r *reach.Report, format string) error {
 // JSON writes v as indented JSON with a trailing newline; map keys are
 // sorted by encoding/json, so the output is stable.
 func JSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	// A value that encodes itself (the report does, on every core) is
+	// indented straight from its own bytes: going through an Encoder
+	// would scan the megabytes of a large report once more to compact
+	// them first. Indent still refuses malformed JSON.
+	var data []byte
+	var err error
+	if m, ok := v.(json.Marshaler); ok {
+		data, err = m.MarshalJSON()
+	} else {
+		data, err = json.Marshal(v)
+	}
+	if err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	var out bytes.Buffer
+	out.Grow(len(data) * 2)
+	if err := json.Indent(&out, data, "", "  "); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	out.WriteByte('\n')
+	if _, err := out.WriteTo(w); err != nil {
 		return fmt.Errorf("write JSON: %w", err)
 	}
 	return nil
