@@ -181,6 +181,7 @@ func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			return result, err
 		}
 	}
+	s.complete = true
 	return result, nil
 }
 

@@ -31,14 +31,22 @@ func (r *EgressGatewayReconciler) reconcileEnrollment(ctx context.Context, s *sc
 		return ctrl.Result{}, nil
 	}
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, r.enrollmentFailed(s, err)
 	}
 	plan := enrollment.NewPlan(in)
 	if err := enrollment.Apply(ctx, r.Client, plan.Changes, enrollmentObject(s.egw.Namespace)); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, r.enrollmentFailed(s, err)
 	}
 	s.enrollment = &plan
 	return ctrl.Result{}, nil
+}
+
+// enrollmentFailed records a read or write of the enrollment that failed,
+// for Enrolled and a Warning Event, and returns it for a retry.
+func (r *EgressGatewayReconciler) enrollmentFailed(s *scope, err error) error {
+	s.enrollmentFailed = err
+	r.Recorder.Eventf(s.egw, nil, corev1.EventTypeWarning, egressv1alpha1.ReasonApplyFailed, "Enroll", "%s", err.Error())
+	return err
 }
 
 // enrollmentInput reads, from the cache, what an enrollment plan for egw

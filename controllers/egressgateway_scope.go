@@ -30,13 +30,21 @@ type scope struct {
 	release *egressv1alpha1.HelmReleaseStatus
 	// gatewayName is the waypoint Gateway's name.
 	gatewayName string
-	// gateway and deployment are the live waypoint objects, nil when absent.
-	gateway    *gatewayv1.Gateway
-	deployment *appsv1.Deployment
+	// gateway and deployment are the live waypoint objects, nil when absent;
+	// they mean something only once waypointObserved is set. waypointErr
+	// is a read that failed before that: the waypoint's state is unknown,
+	// so its status stays as it was.
+	gateway          *gatewayv1.Gateway
+	deployment       *appsv1.Deployment
+	waypointObserved bool
+	waypointErr      error
 	// enrollment is the label plan, nil when the phase did not run;
 	// enrollmentErr is set when the spec's selector does not parse.
 	enrollment    *enrollment.Plan
 	enrollmentErr error
+	// enrollmentFailed is a read or write of the enrollment that failed; it
+	// is retried.
+	enrollmentFailed error
 
 	// simulation is the report to write: a new one, or the current one when
 	// the inputs did not change; nil when the phase did not get that far.
@@ -58,6 +66,10 @@ type scope struct {
 	// wrote on the ServiceEntries and policies the simulation read.
 	istioWaypointBound  map[string]*egressv1alpha1.IstioCondition
 	istioPolicyAccepted map[string]*egressv1alpha1.IstioCondition
+
+	// complete is set when every phase ran to its end for this
+	// generation; only then does status.observedGeneration move.
+	complete bool
 }
 
 func newScope(egw *egressv1alpha1.EgressGateway) *scope {

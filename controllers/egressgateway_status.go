@@ -43,7 +43,7 @@ func (r *EgressGatewayReconciler) patchStatus(ctx context.Context, s *scope) err
 func computeStatus(s *scope) {
 	st := &s.egw.Status
 	gen := s.egw.Generation
-	if s.gatewayName != "" {
+	if s.gatewayName != "" && s.waypointObserved {
 		st.Waypoint = waypointStatus(s.gatewayName, s.release, s.deployment)
 	}
 	set := func(c *metav1.Condition) {
@@ -57,12 +57,19 @@ func computeStatus(s *scope) {
 		set(&kept) // the last action's word stands; only the generation moves
 	}
 	set(s.released)
-	if s.gatewayName != "" {
+	switch {
+	case s.waypointErr != nil:
+		set(condition(egressv1alpha1.ConditionWaypointReady, metav1.ConditionFalse, egressv1alpha1.ReasonObserveFailed,
+			"the waypoint's state could not be read (retrying): "+s.waypointErr.Error()))
+	case s.waypointObserved:
 		set(waypointReadyCondition(s.gatewayName, s.gateway, s.deployment))
 	}
 	switch {
 	case s.enrollmentErr != nil:
 		set(condition(egressv1alpha1.ConditionEnrolled, metav1.ConditionFalse, egressv1alpha1.ReasonInvalidSelector, s.enrollmentErr.Error()))
+	case s.enrollmentFailed != nil:
+		set(condition(egressv1alpha1.ConditionEnrolled, metav1.ConditionFalse, egressv1alpha1.ReasonApplyFailed,
+			"the enrollment could not be read or written (retrying): "+s.enrollmentFailed.Error()))
 	case s.enrollment != nil:
 		set(enrolledCondition(s.egw, *s.enrollment))
 	}
@@ -90,8 +97,13 @@ func computeStatus(s *scope) {
 	} else if s.declared != nil {
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionDestinationsReady)
 	}
-	set(readyCondition(st.Conditions, expectedConditions(s.egw)))
-	st.ObservedGeneration = gen
+	set(readyCondition(st.Conditions, expectedConditions(s.egw), gen))
+	// kstatus-based tools (Argo CD, Flux, kubectl wait) read
+	// observedGeneration as "this spec was acted on": a pass that stopped
+	// at a failed phase has not acted on all of it.
+	if s.complete {
+		st.ObservedGeneration = gen
+	}
 }
 
 // waypointStatus describes the Gateway, its release and its Deployment.
@@ -319,14 +331,16 @@ func expectedConditions(egw *egressv1alpha1.EgressGateway) []string {
 	return out
 }
 
-// readyCondition is True when every expected condition is present and
-// True; otherwise it names each that is not, and why.
-func readyCondition(conds []metav1.Condition, expected []string) *metav1.Condition {
+// readyCondition is True when every expected condition is present, True
+// and about generation gen; otherwise it names each that is not, and why.
+func readyCondition(conds []metav1.Condition, expected []string, gen int64) *metav1.Condition {
 	var notReady []string
 	for _, t := range expected {
 		switch c := meta.FindStatusCondition(conds, t); {
 		case c == nil:
 			notReady = append(notReady, t+" (not reported yet)")
+		case c.ObservedGeneration != gen:
+			notReady = append(notReady, fmt.Sprintf("%s (not reported for generation %d yet)", t, gen))
 		case c.Status != metav1.ConditionTrue:
 			notReady = append(notReady, fmt.Sprintf("%s (%s: %s)", t, c.Reason, c.Message))
 		}

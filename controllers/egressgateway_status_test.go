@@ -1,12 +1,14 @@
 package controllers
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -52,7 +54,7 @@ func TestWaypointReadyCondition(t *testing.T) {
 
 func TestReadyCondition(t *testing.T) {
 	cond := func(t string, s metav1.ConditionStatus) metav1.Condition {
-		return metav1.Condition{Type: t, Status: s, Reason: "R", Message: "m"}
+		return metav1.Condition{Type: t, Status: s, Reason: "R", Message: "m", ObservedGeneration: 2}
 	}
 	base := []string{egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionWaypointReady, egressv1alpha1.ConditionEnrolled}
 	allTrue := func(types ...string) []metav1.Condition {
@@ -79,9 +81,12 @@ func TestReadyCondition(t *testing.T) {
 			append(base, egressv1alpha1.ConditionSimulated), metav1.ConditionFalse, "Simulated"},
 		{"a condition not expected is not required", allTrue(base...), base, metav1.ConditionTrue, ""},
 		{"Ready itself is not an input", append(allTrue(base...), cond(egressv1alpha1.ConditionReady, metav1.ConditionFalse)), base, metav1.ConditionTrue, ""},
+		{"a True condition about an older generation is not True now", append(allTrue(egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionWaypointReady),
+			metav1.Condition{Type: egressv1alpha1.ConditionEnrolled, Status: metav1.ConditionTrue, ObservedGeneration: 1}), base,
+			metav1.ConditionFalse, "Enrolled (not reported for generation 2 yet)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := readyCondition(tc.conds, tc.expected)
+			got := readyCondition(tc.conds, tc.expected, 2)
 			if got.Status != tc.want || !strings.Contains(got.Message, tc.says) {
 				t.Errorf("Ready = %s (%s), want %s saying %q", got.Status, got.Message, tc.want, tc.says)
 			}
@@ -126,5 +131,71 @@ func TestComputeStatusIsStable(t *testing.T) {
 		if second.egw.Status.Conditions[i] != c {
 			t.Errorf("condition %s changed: %+v -> %+v", c.Type, c, second.egw.Status.Conditions[i])
 		}
+	}
+}
+
+// TestComputeStatusAfterAFailedPhase: a phase that stopped says so on its
+// own condition, keeps what the status recorded before (the release and its
+// failed-attempt guard), leaves Ready False and observedGeneration where it
+// was; a pass that ran every phase moves observedGeneration.
+func TestComputeStatusAfterAFailedPhase(t *testing.T) {
+	readErr := errors.New("etcdserver: request timed out")
+	before := egressv1alpha1.EgressGatewayStatus{
+		ObservedGeneration: 1,
+		Waypoint: &egressv1alpha1.WaypointStatus{GatewayName: "w",
+			Release: &egressv1alpha1.HelmReleaseStatus{Name: "egw-w", Revision: 2, Status: "deployed", FailedAttempt: "0.1.0/abc"}},
+	}
+	for _, tc := range []struct {
+		name       string
+		observe    func(*scope)
+		condition  string
+		reason     string
+		says       string
+		generation int64
+	}{
+		{"a failed read of the waypoint", func(s *scope) {
+			s.gatewayName, s.waypointErr = "w", readErr
+		}, egressv1alpha1.ConditionWaypointReady, egressv1alpha1.ReasonObserveFailed, "request timed out", 1},
+		{"a Gateway that is really absent", func(s *scope) {
+			s.gatewayName, s.waypointObserved = "w", true
+			s.release = before.Waypoint.Release
+			s.complete = true
+		}, egressv1alpha1.ConditionWaypointReady, egressv1alpha1.ReasonGatewayMissing, "does not exist yet", 2},
+		{"a failed enrollment write", func(s *scope) {
+			s.enrollmentFailed = readErr
+		}, egressv1alpha1.ConditionEnrolled, egressv1alpha1.ReasonApplyFailed, "could not be read or written", 1},
+		{"an invalid selector ran to its end", func(s *scope) {
+			s.enrollmentErr = errors.New(`spec.serviceEntrySelector: "Foo" is not a valid label selector operator`)
+			s.complete = true
+		}, egressv1alpha1.ConditionEnrolled, egressv1alpha1.ReasonInvalidSelector, "spec.serviceEntrySelector", 2},
+		{"a failed read of the simulation inputs", func(s *scope) {
+			s.simulationErr = readErr
+		}, egressv1alpha1.ConditionSimulated, egressv1alpha1.ReasonSimulationFailed, "could not be read", 1},
+		{"a failed write of a declared destination", func(s *scope) {
+			s.declared = &destinationsOutcome{err: readErr}
+		}, egressv1alpha1.ConditionDestinationsReady, egressv1alpha1.ReasonApplyFailed, "request timed out", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			egw := &egressv1alpha1.EgressGateway{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: "ns", Generation: 2},
+				Status: *before.DeepCopy()}
+			egw.Spec.Destinations = []egressv1alpha1.Destination{{Host: "api.example.com"}}
+			s := newScope(egw)
+			tc.observe(s)
+			computeStatus(s)
+			st := s.egw.Status
+			c := meta.FindStatusCondition(st.Conditions, tc.condition)
+			if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tc.reason || !strings.Contains(c.Message, tc.says) {
+				t.Fatalf("%s = %+v, want False/%s saying %q", tc.condition, c, tc.reason, tc.says)
+			}
+			if ready := meta.FindStatusCondition(st.Conditions, egressv1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionFalse {
+				t.Errorf("Ready = %+v, want False", ready)
+			}
+			if st.ObservedGeneration != tc.generation {
+				t.Errorf("observedGeneration = %d, want %d", st.ObservedGeneration, tc.generation)
+			}
+			if st.Waypoint == nil || st.Waypoint.Release == nil || st.Waypoint.Release.FailedAttempt != "0.1.0/abc" {
+				t.Errorf("status.waypoint = %+v, want the recorded release and its failed attempt kept", st.Waypoint)
+			}
+		})
 	}
 }

@@ -35,20 +35,20 @@ func (r *EgressGatewayReconciler) reconcileWaypoint(ctx context.Context, s *scop
 	req := r.releaseRequest(s.egw, values)
 	obs, err := r.observeRelease(ctx, req)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, r.waypointFailed(s, err)
 	}
 	digest := waypoint.Digest(values)
 	var drifts []helmrelease.Drift
 	if helmrelease.DetermineState(obs, r.Helm.ChartVersion(), digest, false) == helmrelease.StateInSync {
 		if drifts, err = helmrelease.DetectDrift(ctx, r.Client, r.Scheme, obs.Last); err != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, r.waypointFailed(s, fmt.Errorf("checking the release's objects for drift: %w", err))
 		}
 	}
 	state := helmrelease.DetermineState(obs, r.Helm.ChartVersion(), digest, len(drifts) > 0)
 	result, acted, actErr := r.act(ctx, s, state, req, obs, drifts, r.Helm.ChartVersion()+"/"+digest)
 	if acted {
 		if obs, err = r.observeRelease(ctx, req); err != nil {
-			return ctrl.Result{}, errors.Join(actErr, err)
+			return ctrl.Result{}, errors.Join(actErr, r.waypointFailed(s, err))
 		}
 	}
 	failedAttempt := ""
@@ -60,12 +60,23 @@ func (r *EgressGatewayReconciler) reconcileWaypoint(ctx context.Context, s *scop
 	}
 	s.release = releaseStatus(req.Name, obs, failedAttempt)
 	if err := r.observeWaypoint(ctx, s); err != nil {
-		return ctrl.Result{}, errors.Join(actErr, err)
+		return ctrl.Result{}, errors.Join(actErr, r.waypointFailed(s, err))
 	}
+	s.waypointObserved = true
 	if err := r.releaseReplicas(ctx, s); err != nil {
 		return ctrl.Result{}, errors.Join(actErr, err)
 	}
 	return result, actErr
+}
+
+// waypointFailed records a read that left the waypoint's state unknown:
+// WaypointReady says so (ObserveFailed, not GatewayMissing), the status
+// keeps the release it recorded (and its failed-attempt guard), and a
+// Warning Event carries the error. It returns err for a retry with backoff.
+func (r *EgressGatewayReconciler) waypointFailed(s *scope, err error) error {
+	s.waypointErr = err
+	r.Recorder.Eventf(s.egw, nil, corev1.EventTypeWarning, egressv1alpha1.ReasonObserveFailed, "Observe", "%s", err.Error())
+	return err
 }
 
 // act takes the one action state calls for and reports whether it ran one.

@@ -84,6 +84,11 @@ const (
 	// ReasonGatewayMissing means the waypoint Gateway the release renders
 	// does not exist yet.
 	ReasonGatewayMissing = "GatewayMissing"
+	// ReasonObserveFailed means the operator could not read what the
+	// condition is about (the release, the Gateway or its Deployment, a
+	// namespace): the state is not known, not absent; the operator retries
+	// and the message carries the error.
+	ReasonObserveFailed = "ObserveFailed"
 	// ReasonDeleting means the EgressGateway is being deleted.
 	ReasonDeleting = "Deleting"
 	// ReasonConflict means a label this gateway needs is owned by someone else.
