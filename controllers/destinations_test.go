@@ -182,7 +182,7 @@ spec:
 		// A label on the ServiceEntry, as enrollment or a person may add,
 		// is not the operator's to remove.
 		mergePatch(t, "networking.istio.io/v1", "ServiceEntry", seKey, `{"metadata":{"labels":{"unrelated":"yes"}}}`)
-		settle()
+		settle(t, op)
 		n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
 		// An annotation on the gateway's namespace reconciles it and
 		// changes none of its inputs.
@@ -190,7 +190,7 @@ spec:
 		testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
 			return metricSum(t, "controller_runtime_reconcile_total") > reconciles, nil
 		})
-		settle()
+		settle(t, op)
 		if w := writes(op.requests.since(n)); len(w) != 0 {
 			t.Errorf("a reconcile with unchanged destinations wrote: %v", w)
 		}
@@ -239,7 +239,7 @@ spec:
 					e.Regarding.Kind == "EgressGateway" && e.Regarding.Name == "waypoint" && strings.Contains(e.Note, "api.example.com")
 			}), nil
 		})
-		settle()
+		settle(t, op)
 		after := &istionetworkingv1.ServiceEntry{}
 		if err := env.Client.Get(ctx, userKey, after); err != nil {
 			t.Fatal(err)
@@ -347,9 +347,9 @@ func TestDestinationsEnrolledBySelector(t *testing.T) {
 			return d.Host == "httpbin.org" && d.BoundToThisGateway
 		}), nil
 	})
-	settle()
+	settle(t, op)
 	n := op.requests.count()
-	settle()
+	settle(t, op)
 	if w := writes(op.requests.since(n)); len(w) != 0 {
 		t.Errorf("enrollment and destinations keep writing: %v", w)
 	}

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
@@ -109,8 +110,10 @@ func (j *simJobs) start(gw types.NamespacedName, prepared *simulation.Prepared, 
 	job := &simJob{digest: digest, cancel: cancel, finished: make(chan struct{}), started: time.Now()}
 	j.jobs[gw] = job
 	j.wg.Add(1)
+	metrics.SimulationsRunning.Inc()
 	go func() {
 		defer j.wg.Done()
+		defer metrics.SimulationsRunning.Dec() // after the gateway is queued again, if it is
 		defer cancel()
 		job.report, _, job.err = reach.BuildContext(ctx, in)
 		job.took = time.Since(job.started)

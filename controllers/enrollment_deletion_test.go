@@ -122,7 +122,7 @@ func TestDeletionLeavesNothingBehind(t *testing.T) {
 
 func TestDeletionDuringInstallLeavesNothingBehind(t *testing.T) {
 	ns := env.CreateNamespace(t, "delete-early", nil).Name
-	startOperator(t, ns, controllers.Options{})
+	op := startOperator(t, ns, controllers.Options{})
 	egw := newEgressGateway(ns, "waypoint")
 	if err := env.Client.Create(context.Background(), egw); err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestDeletionDuringInstallLeavesNothingBehind(t *testing.T) {
 		return err == nil && len(egw.Finalizers) > 0, err
 	})
 	deleteAndWait(t, client.ObjectKeyFromObject(egw))
-	settle()
+	settle(t, op)
 	assertNothingLeft(t, ns)
 }
 
@@ -230,7 +230,7 @@ func seLabel(t *testing.T, ns, name string) string {
 // rendered objects before the EgressGateway.
 func TestNamespaceDeletionLeavesNothingBehind(t *testing.T) {
 	ns := env.CreateNamespace(t, "delete-ns", nil).Name
-	startOperator(t, ns, controllers.Options{})
+	op := startOperator(t, ns, controllers.Options{})
 	key, _ := installed(t, ns, "waypoint")
 	ctx := context.Background()
 	failures := helmActions(t, "", "failure")
@@ -243,7 +243,7 @@ func TestNamespaceDeletionLeavesNothingBehind(t *testing.T) {
 		}
 	}
 	deleteAndWait(t, key)
-	settle()
+	settle(t, op)
 	if s := releaseSecrets(t, ns); len(s) != 0 {
 		t.Errorf("release Secrets left: %v", s)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/go-logr/logr"
 	dto "github.com/prometheus/client_model/go"
@@ -47,6 +46,17 @@ type operator struct {
 	cancel     context.CancelFunc
 	done       chan error
 	panics     float64
+	// idleQueue is what the work-queue gauges read before this operator
+	// started: the registry is global, and a manager stopped with items in
+	// its queue leaves its gauges where they were.
+	idleQueue [2]float64
+}
+
+// queueGauges reads the EgressGateway controller's queue depth and active
+// workers.
+func queueGauges(t *testing.T) [2]float64 {
+	return [2]float64{metricWhere(t, "workqueue_depth", "name", "egressgateway"),
+		metricWhere(t, "controller_runtime_active_workers", "controller", "egressgateway")}
 }
 
 // startOperator starts a manager for namespace; it stops when the test ends
@@ -112,7 +122,8 @@ func startOperatorServing(t *testing.T, base *rest.Config, namespaces []string, 
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	op := &operator{reconciler: r, requests: log, cancel: cancel, done: make(chan error, 1), panics: metricSum(t, "controller_runtime_reconcile_panics_total")}
+	op := &operator{reconciler: r, requests: log, cancel: cancel, done: make(chan error, 1), panics: metricSum(t, "controller_runtime_reconcile_panics_total"),
+		idleQueue: queueGauges(t)}
 	go func() { op.done <- mgr.Start(ctx) }()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatal("cache did not sync")
@@ -139,17 +150,36 @@ func (op *operator) stop(t *testing.T) {
 
 // requestLog counts the API requests a manager makes.
 type requestLog struct {
-	mu   sync.Mutex
-	seen []string
+	mu       sync.Mutex
+	seen     []string
+	inFlight int
 }
 
 func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		watch := req.URL.Query().Get("watch") == "true"
 		l.mu.Lock()
 		l.seen = append(l.seen, req.Method+" "+req.URL.Path+"?"+req.URL.RawQuery)
+		if !watch {
+			l.inFlight++
+		}
 		l.mu.Unlock()
-		return rt.RoundTrip(req)
+		resp, err := rt.RoundTrip(req)
+		if !watch {
+			l.mu.Lock()
+			l.inFlight--
+			l.mu.Unlock()
+		}
+		return resp, err
 	})
+}
+
+// idle reports the number of requests made so far and whether none but
+// watches is in flight.
+func (l *requestLog) idle() (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seen), l.inFlight == 0
 }
 
 // since returns the requests made after the first n.
@@ -343,6 +373,46 @@ func writes(requests []string) []string {
 	return out
 }
 
-// settle waits long enough for watch events caused by earlier writes to be
-// reconciled; tests assert on what happened, never on the wall clock.
-func settle() { time.Sleep(time.Second) }
+// settle waits until the operator is quiet: its work queue is empty, no
+// reconcile and no background simulation runs, no request of its own is in
+// flight, and that holds on two looks in a row with no request in between.
+// It waits for that state, not for a length of time, so it holds on a busy
+// machine; tests then assert on what happened.
+func settle(t *testing.T, op *operator) {
+	t.Helper()
+	last := -1
+	testenv.Eventually(t, testenv.DefaultTimeout, "the operator to be quiet", func(context.Context) (bool, error) {
+		n, idle := op.requests.idle()
+		quiet := idle && queueGauges(t) == op.idleQueue && metricSum(t, "egressgateway_simulations_running") == 0
+		if !quiet {
+			last = -1
+			return false, nil
+		}
+		done := n == last
+		last = n
+		return done, nil
+	})
+}
+
+// metricWhere sums the series of name whose label is want.
+func metricWhere(t *testing.T, name, label, want string) float64 {
+	t.Helper()
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == want {
+					sum += value(m)
+				}
+			}
+		}
+	}
+	return sum
+}

@@ -142,13 +142,13 @@ func TestSimulationAtScale(t *testing.T) {
 		t.Errorf("egressctl on a dump gives other access than the operator's report: %d changes, first on %s", len(d.Changes), d.Changes[0].Destination)
 	}
 
-	settle()
+	settle(t, op)
 	n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
 	mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: ns}, `{"metadata":{"annotations":{"test/touch":"1"}}}`)
 	testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
 		return metricSum(t, "controller_runtime_reconcile_total") > reconciles, nil
 	})
-	settle()
+	settle(t, op)
 	if w := writes(op.requests.since(n)); len(w) != 0 {
 		t.Errorf("a reconcile with unchanged inputs wrote: %v", w)
 	}

@@ -222,7 +222,7 @@ func TestSimulationSeed(t *testing.T) {
 	})
 
 	t.Run("no-op reconcile writes nothing", func(t *testing.T) {
-		settle()
+		settle(t, op)
 		n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
 		// An annotation on a source namespace reconciles the gateway, and
 		// changes nothing it reads (a namespace's labels are inputs: a
@@ -231,18 +231,18 @@ func TestSimulationSeed(t *testing.T) {
 		testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
 			return metricSum(t, "controller_runtime_reconcile_total") > reconciles, nil
 		})
-		settle()
+		settle(t, op)
 		if w := writes(op.requests.since(n)); len(w) != 0 {
 			t.Errorf("a reconcile with unchanged inputs wrote: %v", w)
 		}
 	})
 
 	t.Run("a namespace the gateway does not read does not reconcile it", func(t *testing.T) {
-		settle()
+		settle(t, op)
 		reconciles := metricSum(t, "controller_runtime_reconcile_total")
 		// other is not a source (not ambient) and holds no gateway.
 		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: other}, `{"metadata":{"labels":{"unrelated":"again"}}}`)
-		settle()
+		settle(t, op)
 		if got := metricSum(t, "controller_runtime_reconcile_total"); got != reconciles {
 			t.Errorf("a label on a namespace no gateway reads caused %v reconciles", got-reconciles)
 		}

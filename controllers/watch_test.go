@@ -20,7 +20,7 @@ func TestWatchNamespaces(t *testing.T) {
 	ns := env.CreateNamespace(t, "watched", nil).Name
 	unwatched := env.CreateNamespace(t, "unwatched", nil).Name
 	_, admin := seedInNamespace(t, ns) // the source namespace is not watched
-	startOperatorIn(t, env.Config, []string{ns}, controllers.Options{})
+	op := startOperatorIn(t, env.Config, []string{ns}, controllers.Options{})
 	mine := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
 	})
@@ -33,7 +33,7 @@ func TestWatchNamespaces(t *testing.T) {
 	waitForSimulation(t, client.ObjectKeyFromObject(mine), "the admin of an unwatched namespace among the sources", func(sim *egressv1alpha1.SimulationStatus) bool {
 		return slices.ContainsFunc(sim.Groups, func(g egressv1alpha1.SourceGroup) bool { return slices.Contains(g.Principals, admin) })
 	})
-	settle()
+	settle(t, op)
 	got := getEGW(t, client.ObjectKeyFromObject(other))
 	if len(got.Finalizers) != 0 || got.Status.ObservedGeneration != 0 {
 		t.Errorf("the gateway in unwatched namespace %s was reconciled: finalizers %v, status %+v", unwatched, got.Finalizers, got.Status)

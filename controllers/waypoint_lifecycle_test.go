@@ -111,7 +111,7 @@ func TestNoOpReconcilesChangeNothing(t *testing.T) {
 		e.Spec.Waypoint.Autoscaling = &egressv1alpha1.AutoscalingSpec{MaxReplicas: 4}
 		e.Spec.Waypoint.PodDisruptionBudget = &egressv1alpha1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1))}
 	})
-	settle()
+	settle(t, op)
 	before := getEGW(t, key)
 	actions := helmActions(t, "", "")
 	n := op.requests.count()
@@ -158,7 +158,7 @@ func TestNoOpReconcilesChangeNothing(t *testing.T) {
 			return metricSum(t, "controller_runtime_reconcile_total") > done, nil
 		})
 	}
-	settle()
+	settle(t, op)
 	if w := writes(op.requests.since(n)); len(w) != 0 {
 		t.Errorf("reconciles triggered by watch events wrote: %v", w)
 	}
@@ -172,12 +172,12 @@ func TestNoOpReconcilesChangeNothing(t *testing.T) {
 
 func TestSpecChangeMakesOneRevision(t *testing.T) {
 	ns := env.CreateNamespace(t, "upgrade", nil).Name
-	startOperator(t, ns, controllers.Options{})
+	op := startOperator(t, ns, controllers.Options{})
 	key, _ := installed(t, ns, "waypoint", func(e *egressv1alpha1.EgressGateway) { e.Spec.Waypoint.Replicas = ptr.To[int32](1) })
 	upgrades := helmActions(t, "upgrade", "")
 	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Waypoint.Replicas = ptr.To[int32](3) })
 	waitForRelease(t, key, 2, "deployed")
-	settle()
+	settle(t, op)
 	if got := getEGW(t, key).Status.Waypoint.Release.Revision; got != 2 {
 		t.Errorf("revision after one spec change = %d, want 2", got)
 	}
@@ -191,7 +191,7 @@ func TestSpecChangeMakesOneRevision(t *testing.T) {
 	// A change that does not touch the chart values makes no revision.
 	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.EnrollNamespace = ptr.To(false) })
 	env.WaitForCondition(t, key, egressv1alpha1.ConditionEnrolled, metav1.ConditionTrue)
-	settle()
+	settle(t, op)
 	if got := getEGW(t, key).Status.Waypoint.Release.Revision; got != 2 {
 		t.Errorf("revision after a change outside the chart values = %d, want 2", got)
 	}
@@ -242,7 +242,7 @@ func TestAutoscalingAndFixedReplicasSwitch(t *testing.T) {
 
 func TestGatewayDeletedByHandIsRecreated(t *testing.T) {
 	ns := env.CreateNamespace(t, "drift", nil).Name
-	startOperator(t, ns, controllers.Options{})
+	op := startOperator(t, ns, controllers.Options{})
 	key, _ := installed(t, ns, "waypoint")
 	ctx := context.Background()
 	gwKey := client.ObjectKey{Namespace: ns, Name: "waypoint"}
@@ -273,7 +273,7 @@ func TestGatewayDeletedByHandIsRecreated(t *testing.T) {
 		err := env.Client.Get(ctx, gwKey, gw)
 		return err == nil && gw.Spec.Listeners[0].Port == 15008, err
 	})
-	settle()
+	settle(t, op)
 	if got := helmActions(t, "repair", "success") - repairs; got != 2 {
 		t.Errorf("%v drift repairs, want 2", got)
 	}

@@ -103,7 +103,7 @@ func TestPendingUpgradeIsRolledBack(t *testing.T) {
 
 func TestFailedUpgradeRollsBackAndSaysWhy(t *testing.T) {
 	ns := env.CreateNamespace(t, "failed", nil).Name
-	startOperator(t, ns, controllers.Options{})
+	op := startOperator(t, ns, controllers.Options{})
 	key, _ := installed(t, ns, "waypoint")
 	upgradeFailures := helmActions(t, "upgrade", "failure")
 
@@ -128,7 +128,7 @@ func TestFailedUpgradeRollsBackAndSaysWhy(t *testing.T) {
 	if _, bad := gw.Labels["bad key!"]; bad || gw.Spec.Listeners[0].Port != 15008 {
 		t.Errorf("Gateway is not the previous waypoint: %v", gw.Labels)
 	}
-	settle()
+	settle(t, op)
 	if got := helmActions(t, "upgrade", "failure") - upgradeFailures; got != 1 {
 		t.Errorf("%v failed upgrades, want 1: the same bad values must not be retried in a loop", got)
 	}
@@ -153,7 +153,7 @@ func TestManagerRestartResumes(t *testing.T) {
 	// A restart with nothing changed takes no Helm action.
 	actions := helmActions(t, "", "")
 	op = startOperator(t, ns, controllers.Options{})
-	settle()
+	settle(t, op)
 	if got := helmActions(t, "", "") - actions; got != 0 {
 		t.Errorf("%v Helm actions after a restart with nothing changed, want 0", got)
 	}
@@ -162,13 +162,13 @@ func TestManagerRestartResumes(t *testing.T) {
 	// A spec change made while the operator was down is applied once, and a
 	// new operator version upgrades the release once.
 	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Waypoint.Replicas = ptr.To[int32](3) })
-	startOperator(t, ns, controllers.Options{Version: "1.0.1"})
+	op = startOperator(t, ns, controllers.Options{Version: "1.0.1"})
 	got := waitForRelease(t, key, 2, "deployed")
 	if got.Status.Waypoint.Release.ChartVersion != "1.0.1" {
 		t.Errorf("chart version = %s, want 1.0.1", got.Status.Waypoint.Release.ChartVersion)
 	}
 	env.WaitForCondition(t, key, egressv1alpha1.ConditionReady, metav1.ConditionTrue)
-	settle()
+	settle(t, op)
 	if got := getEGW(t, key).Status.Waypoint.Release.Revision; got != 2 {
 		t.Errorf("revision = %d, want 2", got)
 	}

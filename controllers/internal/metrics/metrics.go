@@ -26,8 +26,16 @@ var HelmActions = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Helm actions run on EgressGateway waypoint releases, by action and result.",
 }, []string{"action", "result"})
 
+// SimulationsRunning is the number of simulations running in the
+// background, from their start until their gateway is queued again. In
+// steady state it is zero.
+var SimulationsRunning = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "egressgateway_simulations_running",
+	Help: "Reachability simulations running in the background, not yet handed back to their EgressGateway's reconcile.",
+})
+
 func init() {
-	crmetrics.Registry.MustRegister(HelmActions)
+	crmetrics.Registry.MustRegister(HelmActions, SimulationsRunning)
 }
 
 // RecordHelmAction counts one action with its outcome.
