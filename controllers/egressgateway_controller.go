@@ -48,9 +48,14 @@ type EgressGatewayReconciler struct {
 	// Upgradeable keeps OLM from upgrading the operator mid-action; nil or a
 	// no-op gate outside OLM.
 	Upgradeable *upgradeable.Gate
-	// RootNamespace is Istio's root namespace, whose policies apply to every
-	// gateway; empty means istio-system.
-	RootNamespace string
+	// Mesh are mesh settings fixed by flags over Istio's mesh config.
+	Mesh MeshOverrides
+	// IstioNamespace is where istiod's mesh config ConfigMap lives;
+	// empty means istio-system.
+	IstioNamespace string
+	// WatchNamespaces are the namespaces the cache holds, nil for all; the
+	// root namespace must be one of them.
+	WatchNamespaces []string
 	// StatusBudget overrides the bytes status.simulation may take before
 	// the full report moves to a ConfigMap, for tests.
 	StatusBudget int
@@ -66,6 +71,8 @@ type EgressGatewayReconciler struct {
 
 	// sims runs the simulations in the background (SetupWithManager).
 	sims *simJobs
+	// meshParses caches the decoded mesh config.
+	meshParses meshParses
 }
 
 // DefaultSimulationTimeout bounds the symbolic work of one simulation.
@@ -80,10 +87,16 @@ type Options struct {
 	Chart fs.FS
 	// RetryFailedAfter overrides DefaultRetryFailedAfter when set.
 	RetryFailedAfter time.Duration
-	// RootNamespace is Istio's root namespace (meshConfig.rootNamespace),
-	// whose policies and ServiceEntries apply to every gateway; empty means
-	// istio-system.
-	RootNamespace string
+	// Mesh are mesh settings that override Istio's mesh config (flags);
+	// empty fields take Istio's values.
+	Mesh MeshOverrides
+	// IstioNamespace is where istiod and its mesh config ConfigMap run;
+	// empty means istio-system. The cache must hold its ConfigMaps
+	// (CacheOptions).
+	IstioNamespace string
+	// WatchNamespaces are the namespaces the manager's cache holds, nil for
+	// every one (as given to CacheOptions).
+	WatchNamespaces []string
 	// StatusBudget overrides simulation.DefaultBudget, the bytes
 	// status.simulation may take, when set; for tests.
 	StatusBudget int
@@ -125,7 +138,9 @@ func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayR
 		Helm:                    runner,
 		RetryFailedAfter:        opts.RetryFailedAfter,
 		Upgradeable:             gate,
-		RootNamespace:           opts.RootNamespace,
+		Mesh:                    opts.Mesh,
+		IstioNamespace:          opts.IstioNamespace,
+		WatchNamespaces:         opts.WatchNamespaces,
 		StatusBudget:            opts.StatusBudget,
 		SimulationBudget:        opts.SimulationBudget,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,

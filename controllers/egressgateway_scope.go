@@ -46,6 +46,9 @@ type scope struct {
 	// is retried.
 	enrollmentFailed error
 
+	// mesh is the mesh config the simulation phase read, nil when it did
+	// not get that far.
+	mesh *egressv1alpha1.MeshStatus
 	// simulation is the report to write: a new one, or the current one when
 	// the inputs did not change; nil when the phase did not get that far.
 	simulation *egressv1alpha1.SimulationStatus

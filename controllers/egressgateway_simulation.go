@@ -22,7 +22,6 @@ import (
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
-	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -202,8 +201,20 @@ func (r *EgressGatewayReconciler) statusBudget() int {
 // simulationInputs reads, from the cache, every object the report of s.egw
 // depends on.
 func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope) (*simulation.Inputs, error) {
-	root := r.rootNamespace()
-	in := &simulation.Inputs{EgressGateway: s.egw, Gateway: s.gateway, RootNamespace: root}
+	mesh, undecodable, err := r.meshSettings(ctx, s.egw)
+	if mesh != nil {
+		s.mesh = mesh // shown even when the root namespace is out of reach
+		if undecodable != nil && (s.original.Status.Mesh == nil || s.original.Status.Mesh.Source != mesh.Source) {
+			r.Recorder.Eventf(s.egw, nil, corev1.EventTypeWarning, egressv1alpha1.ReasonMeshConfigInvalid, "Simulate",
+				"the report assumes %s", mesh.Source)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	root := mesh.RootNamespace
+	in := &simulation.Inputs{EgressGateway: s.egw, Gateway: s.gateway, RootNamespace: root,
+		TrustDomain: mesh.TrustDomain, TrustDomainAliases: mesh.TrustDomainAliases}
 	sources, err := r.sourceNamespaces(ctx, s.egw)
 	if err != nil {
 		return nil, err
@@ -292,13 +303,6 @@ func sourceSelector(egw *egressv1alpha1.EgressGateway) (labels.Selector, error) 
 		return nil, fmt.Errorf("spec.simulation.sources: %w", err)
 	}
 	return sel, nil
-}
-
-func (r *EgressGatewayReconciler) rootNamespace() string {
-	if r.RootNamespace != "" {
-		return r.RootNamespace
-	}
-	return simulator.DefaultRootNamespace
 }
 
 func uniq(a, b string) []string {

@@ -73,9 +73,12 @@ func computeStatus(s *scope) {
 	case s.enrollment != nil:
 		set(enrolledCondition(s.egw, *s.enrollment))
 	}
+	if s.mesh != nil {
+		st.Mesh = s.mesh
+	}
 	switch {
 	case s.simulationDisabled:
-		st.Simulation, st.Destinations = nil, nil
+		st.Simulation, st.Destinations, st.Mesh = nil, nil, nil
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionSimulated)
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionPoliciesValid)
 	case !s.simulationSince.IsZero():

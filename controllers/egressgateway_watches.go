@@ -35,6 +35,7 @@ import (
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
 
 const (
@@ -53,12 +54,16 @@ const (
 // kubectl's last-applied copy, which the reconciler never reads and which
 // are often the larger part of an Istio object.
 //
+// In istioNamespace every ConfigMap is cached, as istiod's mesh config is
+// one of them (istio or istio-<revision>), but of those the operator did not
+// render only the mesh config's "mesh" key is kept (trimIstioConfigMap).
+//
 // namespaces, when given, further limits every namespaced kind the
 // reconciler reads to those namespaces (the EgressGateways' namespaces and
 // Istio's root namespace, which the caller includes), except the
 // ServiceAccounts, which are sources wherever spec.simulation.sources
-// finds them; Namespaces are cluster-scoped.
-func CacheOptions(namespaces ...string) cache.Options {
+// finds them, and the mesh config; Namespaces are cluster-scoped.
+func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 	has := func(key string) labels.Selector {
 		req, err := labels.NewRequirement(key, selection.Exists, nil)
 		if err != nil {
@@ -67,7 +72,6 @@ func CacheOptions(namespaces ...string) cache.Options {
 		return labels.NewSelector().Add(*req)
 	}
 	opts := cache.Options{DefaultTransform: stripUnread, ByObject: map[client.Object]cache.ByObject{
-		&corev1.ConfigMap{}:                      {Label: has(renderedLabel)},
 		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(renderedLabel)},
 		&policyv1.PodDisruptionBudget{}:          {Label: has(renderedLabel)},
 		&appsv1.Deployment{}:                     {Label: has(gatewayNameLabel), Transform: stripLastApplied},
@@ -82,7 +86,43 @@ func CacheOptions(namespaces ...string) cache.Options {
 		accounts.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
 		opts.ByObject[accounts] = cache.ByObject{Namespaces: map[string]cache.Config{cache.AllNamespaces: {}}}
 	}
+	// ConfigMaps: the rendered ones wherever the other kinds are cached,
+	// and every one in the Istio namespace (a namespace listed beside
+	// cache.AllNamespaces is left out of the latter's informer).
+	rendered := cache.Config{LabelSelector: has(renderedLabel)}
+	configMaps := map[string]cache.Config{}
+	if len(namespaces) == 0 {
+		configMaps[cache.AllNamespaces] = rendered
+	}
+	for _, ns := range namespaces {
+		configMaps[ns] = rendered
+	}
+	if istioNamespace == "" {
+		istioNamespace = DefaultIstioNamespace
+	}
+	configMaps[istioNamespace] = cache.Config{LabelSelector: labels.Everything(), Transform: trimIstioConfigMap(istioNamespace)}
+	opts.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Namespaces: configMaps}
 	return opts
+}
+
+// trimIstioConfigMap is stripUnread that also drops the data of the Istio
+// namespace's ConfigMaps the reconciler never reads (the sidecar injector's
+// template, the CA root certificate, ...), and of the mesh config keeps only
+// the "mesh" key.
+func trimIstioConfigMap(istioNamespace string) func(any) (any, error) {
+	return func(in any) (any, error) {
+		out, err := stripUnread(in)
+		cm, ok := out.(*corev1.ConfigMap)
+		if !ok || err != nil || hasLabel(cm, renderedLabel) {
+			return out, err
+		}
+		mesh, isMesh := cm.Data[simulator.MeshConfigKey]
+		cm.Data, cm.BinaryData = nil, nil
+		if isMesh && isMeshConfigMap(istioNamespace, cm) {
+			cm.Data = map[string]string{simulator.MeshConfigKey: mesh}
+		}
+		return cm, nil
+	}
 }
 
 // stripUnread drops, from every object entering the cache, the metadata
@@ -152,6 +192,7 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(specOrLifecycleChanged)).
 		Watches(&gatewayv1.Gateway{}, owner, builder.WithPredicates(predicate.Or(contentChanged, gatewayReadinessChanged))).
 		Watches(&corev1.ConfigMap{}, owner, builder.WithPredicates(contentChanged)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfMeshConfig), builder.WithPredicates(contentChanged)).
 		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, owner, builder.WithPredicates(contentChanged)).
 		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(contentChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfDeployment),
@@ -200,9 +241,8 @@ func (r *EgressGatewayReconciler) namespaceEvents() handler.Funcs {
 // gatewaysOfNamespace lists the EgressGateways a namespace with any of the
 // label sets matters to (see namespaceEvents).
 func (r *EgressGatewayReconciler) gatewaysOfNamespace(ctx context.Context, name string, labelSets ...map[string]string) []reconcile.Request {
-	root := name == r.rootNamespace()
 	return r.gatewaysIn(ctx, "", func(egw *egressv1alpha1.EgressGateway) bool {
-		if root || egw.Namespace == name {
+		if egw.Namespace == name || r.rootNamespaceOf(ctx, egw) == name {
 			return true
 		}
 		sel, err := sourceSelector(egw)
@@ -219,14 +259,24 @@ func (r *EgressGatewayReconciler) gatewaysOfNamespace(ctx context.Context, name 
 }
 
 // gatewaysOfConfig maps a ServiceEntry, DestinationRule or
-// AuthorizationPolicy to the EgressGateways beside it, or to every one when
-// it is in the root namespace and so applies mesh-wide.
+// AuthorizationPolicy to the EgressGateways beside it, and to those whose
+// mesh has its namespace as root namespace, where it applies mesh-wide.
 func (r *EgressGatewayReconciler) gatewaysOfConfig(ctx context.Context, obj client.Object) []reconcile.Request {
 	ns := obj.GetNamespace()
-	if ns == r.rootNamespace() {
-		ns = ""
+	return r.gatewaysIn(ctx, "", func(egw *egressv1alpha1.EgressGateway) bool {
+		return egw.Namespace == ns || r.rootNamespaceOf(ctx, egw) == ns
+	})
+}
+
+// gatewaysOfMeshConfig maps an istiod mesh config ConfigMap to the
+// EgressGateways of its revision.
+func (r *EgressGatewayReconciler) gatewaysOfMeshConfig(ctx context.Context, cm client.Object) []reconcile.Request {
+	if !isMeshConfigMap(r.istioNamespace(), cm) {
+		return nil
 	}
-	return r.gatewaysIn(ctx, ns, func(*egressv1alpha1.EgressGateway) bool { return true })
+	return r.gatewaysIn(ctx, "", func(egw *egressv1alpha1.EgressGateway) bool {
+		return simulator.MeshConfigMapName(egw.Spec.Waypoint.Revision) == cm.GetName()
+	})
 }
 
 // gatewaysSourcing maps a ServiceAccount to the EgressGateways whose
@@ -360,4 +410,9 @@ func (r *EgressGatewayReconciler) maxConcurrentReconciles() int {
 		return r.MaxConcurrentReconciles
 	}
 	return DefaultMaxConcurrentReconciles
+}
+
+func hasLabel(obj metav1.Object, key string) bool {
+	_, ok := obj.GetLabels()[key]
+	return ok
 }

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -85,9 +86,13 @@ func startOperatorIn(t *testing.T, base *rest.Config, namespaces []string, opts 
 // endpoint configured by metrics.
 func startOperatorServing(t *testing.T, base *rest.Config, namespaces []string, opts controllers.Options, metrics metricsserver.Options) *operator {
 	t.Helper()
-	if opts.RootNamespace == "" {
-		opts.RootNamespace = namespaces[0]
+	// The first namespace plays Istio's: it holds the mesh config, which
+	// names it the root namespace, as Istio's charts render it.
+	if opts.IstioNamespace == "" {
+		opts.IstioNamespace = namespaces[0]
+		ensureMeshConfig(t, namespaces[0], "rootNamespace: "+namespaces[0]+"\n")
 	}
+	opts.WatchNamespaces = namespaces
 	setLogger.Do(func() {
 		if os.Getenv("TEST_OPERATOR_LOGS") != "" {
 			ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
@@ -104,7 +109,7 @@ func startOperatorServing(t *testing.T, base *rest.Config, namespaces []string, 
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return log.wrap(rt) }
 	// The manager watches only the test's namespaces, as
 	// --watch-namespaces does, so tests never act on each other's objects.
-	cacheOpts := controllers.CacheOptions(namespaces...)
+	cacheOpts := controllers.CacheOptions(opts.IstioNamespace, namespaces...)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:     env.Scheme,
 		Cache:      cacheOpts,
@@ -130,6 +135,16 @@ func startOperatorServing(t *testing.T, base *rest.Config, namespaces []string, 
 	}
 	t.Cleanup(func() { op.stop(t) })
 	return op
+}
+
+// ensureMeshConfig creates Istio's mesh config ConfigMap in namespace with
+// the mesh document given, unless one is there already.
+func ensureMeshConfig(t *testing.T, namespace, mesh string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "istio"}, Data: map[string]string{"mesh": mesh}}
+	if err := env.Client.Create(context.Background(), cm); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 }
 
 // stop stops the manager and fails the test if a reconcile panicked.

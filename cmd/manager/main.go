@@ -41,7 +41,8 @@ func main() {
 		secureMetrics bool
 		enableHTTP2   bool
 		leaderElect   bool
-		rootNamespace string
+		mesh          controllers.MeshOverrides
+		istioNS       string
 		watch         string
 		concurrency   int
 		budget        = reach.DefaultBudget
@@ -51,8 +52,19 @@ func main() {
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, allowing only authenticated and authorized scrapers.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server (off by default: CVE-2023-44487, CVE-2023-39325).")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Run only while holding the leader lease, so replicas never act twice.")
-	flag.StringVar(&rootNamespace, "root-namespace", "istio-system", "Istio's root namespace (meshConfig.rootNamespace): its ServiceEntries, DestinationRules and AuthorizationPolicies apply to every EgressGateway.")
-	flag.StringVar(&watch, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "Comma-separated namespaces whose EgressGateways, and the Istio objects beside them, the operator watches (the root namespace is added); empty watches all. ServiceAccounts are read in every namespace, as simulation sources. Defaults to $WATCH_NAMESPACE.")
+	flag.StringVar(&istioNS, "istio-namespace", controllers.DefaultIstioNamespace, "Namespace of istiod and its mesh config ConfigMap (istio, or istio-<revision> for spec.waypoint.revision), from which the operator reads trustDomain, trustDomainAliases and rootNamespace.")
+	flag.StringVar(&mesh.RootNamespace, "root-namespace", "", "Overrides meshConfig.rootNamespace: the namespace whose ServiceEntries, DestinationRules and AuthorizationPolicies apply to every EgressGateway. Empty reads it from the mesh config.")
+	flag.StringVar(&mesh.TrustDomain, "trust-domain", "", "Overrides meshConfig.trustDomain, the trust domain of the sources' principals. Empty reads it from the mesh config.")
+	flag.Func("trust-domain-aliases", "Overrides meshConfig.trustDomainAliases (comma-separated; given empty, no aliases). Unset reads them from the mesh config.", func(v string) error {
+		mesh.TrustDomainAliases = []string{}
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				mesh.TrustDomainAliases = append(mesh.TrustDomainAliases, a)
+			}
+		}
+		return nil
+	})
+	flag.StringVar(&watch, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "Comma-separated namespaces whose EgressGateways, and the Istio objects beside them, the operator watches (the root namespace, --root-namespace or else --istio-namespace, is added); empty watches all. ServiceAccounts are read in every namespace, as simulation sources. Defaults to $WATCH_NAMESPACE.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "EgressGateways reconciled at once; a slow one (a Helm action, a simulation at its budget) holds one worker only.")
 	flag.Int64Var(&budget.Work, "simulation-max-work", reach.DefaultBudget.Work, "Simulation budget: cube operations per destination; past it the destination is reported inexactly (Simulated=False/TooComplex).")
 	flag.DurationVar(&budget.PerDestination, "simulation-destination-timeout", reach.DefaultBudget.PerDestination, "Simulation budget: time per destination.")
@@ -63,7 +75,11 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
 
-	namespaces, err := watchNamespaces(watch, rootNamespace)
+	root := mesh.RootNamespace
+	if root == "" {
+		root = istioNS // Istio's charts render meshConfig.rootNamespace as Istio's own namespace
+	}
+	namespaces, err := watchNamespaces(watch, root)
 	if err != nil {
 		setupLog.Error(err, "invalid --watch-namespaces")
 		os.Exit(1)
@@ -75,7 +91,7 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "ambient-egress-operator.egress.ambient.io",
-		Cache:                  controllers.CacheOptions(namespaces...),
+		Cache:                  controllers.CacheOptions(istioNS, namespaces...),
 		// Reconciles honor their context (the simulation included), so
 		// a stop does not need controller-runtime's 30 s default.
 		GracefulShutdownTimeout: ptr.To(5 * time.Second),
@@ -84,8 +100,8 @@ func main() {
 		setupLog.Error(err, "creating manager")
 		os.Exit(1)
 	}
-	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version, RootNamespace: rootNamespace,
-		SimulationBudget: budget, MaxConcurrentReconciles: concurrency})
+	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version, Mesh: mesh,
+		IstioNamespace: istioNS, WatchNamespaces: namespaces, SimulationBudget: budget, MaxConcurrentReconciles: concurrency})
 	if err != nil {
 		setupLog.Error(err, "creating controller", "controller", "EgressGateway")
 		os.Exit(1)

@@ -102,6 +102,10 @@ const (
 	// ReasonInvalidSelector means a label selector of the spec does not
 	// parse; the message names the field.
 	ReasonInvalidSelector = "InvalidSelector"
+	// ReasonMeshConfigInvalid is the Event sent when Istio's mesh config
+	// ConfigMap does not decode: istiod ignores it, and the report assumes
+	// Istio's defaults (status.mesh.source says so).
+	ReasonMeshConfigInvalid = "MeshConfigInvalid"
 	// ReasonTooComplex means the simulation budget ran out on at least one
 	// destination: the report is written, but those destinations' entries
 	// are inexact (access unknown).

@@ -310,6 +310,12 @@ type EgressGatewayStatus struct {
 	// +optional
 	Waypoint *WaypointStatus `json:"waypoint,omitempty"`
 
+	// Mesh is the mesh configuration the simulation used: Istio's own
+	// (the istio or istio-<revision> ConfigMap), with the operator's
+	// flags as overrides.
+	// +optional
+	Mesh *MeshStatus `json:"mesh,omitempty"`
+
 	// Destinations are the external hosts declared in this namespace and in
 	// the root namespace, as ServiceEntries, and whether their traffic
 	// passes this waypoint. Sorted by host; cut, with a note in
@@ -321,6 +327,23 @@ type EgressGatewayStatus struct {
 	// with which methods and paths.
 	// +optional
 	Simulation *SimulationStatus `json:"simulation,omitempty"`
+}
+
+// MeshStatus is the part of Istio's mesh config the report depends on.
+type MeshStatus struct {
+	// TrustDomain is the mesh trust domain: the first part of every
+	// source principal in the report.
+	TrustDomain string `json:"trustDomain"`
+	// TrustDomainAliases are trust domains treated as the local one.
+	// +optional
+	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
+	// RootNamespace is the namespace whose Istio objects apply to every
+	// gateway.
+	RootNamespace string `json:"rootNamespace"`
+	// Source says where the values come from: the ConfigMap read (or that
+	// it is absent, so Istio's defaults apply) and any operator flag that
+	// overrides it.
+	Source string `json:"source"`
 }
 
 // WaypointStatus describes the waypoint Gateway and its Helm release.

@@ -50,6 +50,11 @@ type Inputs struct {
 	// RootNamespace is the mesh root namespace, whose policies apply
 	// mesh-wide.
 	RootNamespace string
+	// TrustDomain and TrustDomainAliases are the mesh's (meshConfig):
+	// the sources' principals are in TrustDomain, and istiod rewrites
+	// policies' principals across the aliases. Empty means cluster.local.
+	TrustDomain        string
+	TrustDomainAliases []string
 }
 
 // Prepared is the simulator's input and the digest that identifies it.
@@ -161,21 +166,26 @@ func Prepare(in *Inputs) (*Prepared, error) {
 		}
 		return accounts[i].Name < accounts[j].Name
 	})
+	td := in.TrustDomain
+	if td == "" {
+		td = simulator.DefaultTrustDomain
+	}
 	sources := make([]string, 0, len(accounts))
 	for _, a := range accounts {
-		sources = append(sources, simulator.DefaultTrustDomain+"/ns/"+a.Namespace+"/sa/"+a.Name)
+		sources = append(sources, td+"/ns/"+a.Namespace+"/sa/"+a.Name)
 	}
 	h.Write([]byte(strings.Join(sources, "\n")))
 	root := in.RootNamespace
 	if root == "" {
 		root = simulator.DefaultRootNamespace
 	}
-	h.Write([]byte("\nroot=" + root))
+	// The mesh settings change verdicts without changing any object.
+	h.Write([]byte("\nroot=" + root + "\ntrustDomain=" + td + "\naliases=" + strings.Join(in.TrustDomainAliases, ",")))
 	return &Prepared{
 		Input: reach.Input{
 			Snapshot: snap,
 			Sources:  sources,
-			Options:  simulator.Options{RootNamespace: root},
+			Options:  simulator.Options{RootNamespace: root, TrustDomain: td, TrustDomainAliases: in.TrustDomainAliases},
 			Probes:   probes(in.EgressGateway),
 		},
 		Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)),

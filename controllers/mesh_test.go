@@ -1,0 +1,93 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/testenv"
+)
+
+// TestMeshConfigDrivesTheReport: the trust domain, its aliases and the root
+// namespace come from Istio's mesh config ConfigMap; an edit of it moves the
+// report, and one that istiod cannot decode is reported, not trusted.
+func TestMeshConfigDrivesTheReport(t *testing.T) {
+	ns := env.CreateNamespace(t, "mesh-egress", nil).Name
+	ensureMeshConfig(t, ns, "rootNamespace: "+ns+"\ntrustDomain: example.org\n")
+	src := env.CreateNamespace(t, "mesh-src", map[string]string{sourcesLabel: ns}).Name
+	if err := env.Client.Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
+	// The policy names the admin in a trust domain that is the mesh's only
+	// once it is an alias: istiod rewrites aliased principals.
+	createSeedDestination(t, ns, "old.example/ns/"+src+"/sa/admin")
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+	})
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	waitForRelease(t, key, 1, "deployed")
+	istiod{}.programs(t, ns, "waypoint", 1)
+	cmKey := client.ObjectKey{Namespace: ns, Name: "istio"}
+
+	expect := func(t *testing.T, what string, mesh egressv1alpha1.MeshStatus, principal string, access egressv1alpha1.Access) {
+		t.Helper()
+		testenv.Eventually(t, testenv.DefaultTimeout, what, func(context.Context) (bool, error) {
+			e := getEGW(t, key)
+			if e.Status.Mesh == nil || !reflect.DeepEqual(*e.Status.Mesh, mesh) || e.Status.Simulation == nil {
+				return false, fmt.Errorf("status.mesh %+v", e.Status.Mesh)
+			}
+			entry := entryFor(e.Status.Simulation, "httpbin.org:80", principal)
+			if entry == nil || entry.Access != access {
+				return false, fmt.Errorf("entry %+v in %+v", entry, e.Status.Simulation.Reachability)
+			}
+			return true, nil
+		})
+	}
+	t.Run("trust domain from the ConfigMap", func(t *testing.T) {
+		// Without the alias the policy's admin is another mesh's: the
+		// admin only has what everyone has, GET /get, so it is one of the
+		// other sources.
+		expect(t, "the admin among the other sources", egressv1alpha1.MeshStatus{TrustDomain: "example.org", RootNamespace: ns,
+			Source: "ConfigMap " + cmKey.String()}, "", egressv1alpha1.AccessPartial)
+		if sim := getEGW(t, key).Status.Simulation; len(sim.Reachability) != 1 {
+			t.Errorf("want only the other sources' entry, got %+v", sim.Reachability)
+		}
+	})
+	t.Run("an alias added to the ConfigMap", func(t *testing.T) {
+		mergePatch(t, "v1", "ConfigMap", cmKey, fmt.Sprintf(`{"data":{"mesh":"rootNamespace: %s\ntrustDomain: example.org\ntrustDomainAliases: [old.example]\n"}}`, ns))
+		expect(t, "the admin's policy applies through the alias", egressv1alpha1.MeshStatus{TrustDomain: "example.org",
+			TrustDomainAliases: []string{"old.example"}, RootNamespace: ns, Source: "ConfigMap " + cmKey.String()},
+			"example.org/ns/"+src+"/sa/admin", egressv1alpha1.AccessAll)
+	})
+	t.Run("a root namespace the operator does not watch", func(t *testing.T) {
+		mergePatch(t, "v1", "ConfigMap", cmKey, `{"data":{"mesh":"rootNamespace: elsewhere\ntrustDomain: example.org\n"}}`)
+		c := env.WaitForCondition(t, key, egressv1alpha1.ConditionSimulated, metav1.ConditionFalse)
+		if !strings.Contains(c.Message, "root namespace elsewhere") || !strings.Contains(c.Message, "--watch-namespaces") {
+			t.Errorf("Simulated message %q does not say why", c.Message)
+		}
+		if m := getEGW(t, key).Status.Mesh; m == nil || m.RootNamespace != "elsewhere" {
+			t.Errorf("status.mesh %+v, want the root namespace read", m)
+		}
+	})
+	t.Run("a ConfigMap istiod cannot decode", func(t *testing.T) {
+		mergePatch(t, "v1", "ConfigMap", cmKey, fmt.Sprintf(`{"data":{"mesh":"rootNamespace: %s\ntrustDomainAliases: old.example\n"}}`, ns))
+		testenv.Eventually(t, testenv.DefaultTimeout, "status.mesh says the ConfigMap is ignored", func(context.Context) (bool, error) {
+			m := getEGW(t, key).Status.Mesh
+			return m != nil && m.TrustDomain == "cluster.local" && strings.Contains(m.Source, "does not decode") &&
+				strings.Contains(m.Source, cmKey.String()), nil
+		})
+		waitForEvent(t, ns, "waypoint", egressv1alpha1.ReasonMeshConfigInvalid)
+	})
+}
