@@ -86,11 +86,18 @@ func startOperatorIn(t *testing.T, base *rest.Config, namespaces []string, opts 
 // endpoint configured by metrics.
 func startOperatorServing(t *testing.T, base *rest.Config, namespaces []string, opts controllers.Options, metrics metricsserver.Options) *operator {
 	t.Helper()
-	// The first namespace plays Istio's: it holds the mesh config, which
-	// names it the root namespace, as Istio's charts render it.
+	return startOperatorCaching(t, base, namespaces[0], namespaces, opts, metrics)
+}
+
+// startOperatorCaching starts a manager whose cache holds cacheNamespaces,
+// or every namespace when nil, as in production; istioNamespace plays
+// Istio's: it holds the mesh config, which names it the root namespace, as
+// Istio's charts render it.
+func startOperatorCaching(t *testing.T, base *rest.Config, istioNamespace string, namespaces []string, opts controllers.Options, metrics metricsserver.Options) *operator {
+	t.Helper()
 	if opts.IstioNamespace == "" {
-		opts.IstioNamespace = namespaces[0]
-		ensureMeshConfig(t, namespaces[0], "rootNamespace: "+namespaces[0]+"\n")
+		opts.IstioNamespace = istioNamespace
+		ensureMeshConfig(t, istioNamespace, "rootNamespace: "+istioNamespace+"\n")
 	}
 	opts.WatchNamespaces = namespaces
 	setLogger.Do(func() {
