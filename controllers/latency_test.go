@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,6 +104,16 @@ func TestEditLatencyAtFullSize(t *testing.T) {
 	t.Logf("first report %s after the EgressGateway was created (the simulation itself took %s)", first.Round(time.Millisecond), got.Status.Simulation.Duration.Duration)
 	settle(t, op)
 
+	if path := os.Getenv("EGRESS_LATENCY_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pprof.StopCPUProfile)
+	}
 	var took []time.Duration
 	for i := range edits {
 		digest := getEGW(t, key).Status.Simulation.InputsDigest
@@ -129,6 +140,10 @@ func TestEditLatencyAtFullSize(t *testing.T) {
 			took[len(took)/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 	}
 
+	pprof.StopCPUProfile()
+	if os.Getenv("EGRESS_LATENCY_SKIP_IDLE") == "1" {
+		return
+	}
 	// An idle minute: the operator writes nothing. The minute is what is
 	// measured, not a wait for anything to settle.
 	settle(t, op)

@@ -184,26 +184,7 @@ func Summarize(r *reach.Report, policies int) egressv1alpha1.SimulationSummary {
 	for _, g := range r.Groups {
 		s.Sources += int32(g.Count)
 	}
-	byDest := map[string][]reach.Entry{}
-	for _, e := range r.Reachability {
-		byDest[e.Destination] = append(byDest[e.Destination], e)
-	}
-	for _, d := range r.Destinations {
-		for _, g := range r.Groups {
-			if len(g.Principals) == 0 {
-				continue
-			}
-			switch accessOf(byDest[d.Key()], g.Principals[0]) {
-			case reach.AccessAll:
-				s.Pairs.All++
-			case reach.AccessPartial, reach.AccessUnknown:
-				// An inexact entry may reach: counted with the partial ones.
-				s.Pairs.Partial++
-			default:
-				s.Pairs.None++
-			}
-		}
-	}
+	countPairs(r, &s.Pairs)
 	s.Reachable = s.Pairs.All + s.Pairs.Partial
 	inexact := map[string]bool{}
 	for _, e := range r.Reachability {
@@ -226,18 +207,53 @@ func Summarize(r *reach.Report, policies int) egressv1alpha1.SimulationSummary {
 	return s
 }
 
-func accessOf(entries []reach.Entry, principal string) reach.Access {
-	other := reach.AccessNone
-	for _, e := range entries {
-		if e.OtherSources {
-			other = e.Access
-			continue
-		}
-		for _, p := range e.Sources {
-			if p == principal {
-				return e.Access
-			}
+// countPairs counts the source group x destination pairs by access. A
+// group's access to a destination is that of the first entry listing the
+// group's first principal, else that of the destination's other-sources
+// entry, else none. It walks each entry's sources once: the cost is the
+// report's size, never destinations x groups x sources.
+func countPairs(r *reach.Report, pairs *egressv1alpha1.AccessCounts) {
+	group := map[string]int{} // a group's first principal -> its index
+	counted := 0
+	for i, g := range r.Groups {
+		if len(g.Principals) > 0 {
+			group[g.Principals[0]] = i
+			counted++
 		}
 	}
-	return other
+	add := func(a reach.Access, n int) {
+		switch a {
+		case reach.AccessAll:
+			pairs.All += int32(n)
+		case reach.AccessPartial, reach.AccessUnknown:
+			// An inexact entry may reach: counted with the partial ones.
+			pairs.Partial += int32(n)
+		default:
+			pairs.None += int32(n)
+		}
+	}
+	byDest := map[string][]int{}
+	for i, e := range r.Reachability {
+		byDest[e.Destination] = append(byDest[e.Destination], i)
+	}
+	// seen[g] is 1 + the index of the last destination that counted g.
+	seen := make([]int, len(r.Groups))
+	for di, d := range r.Destinations {
+		other, listed := reach.AccessNone, 0
+		for _, ei := range byDest[d.Key()] {
+			e := &r.Reachability[ei]
+			if e.OtherSources {
+				other = e.Access
+				continue
+			}
+			for _, p := range e.Sources {
+				if gi, ok := group[p]; ok && seen[gi] != di+1 {
+					seen[gi] = di + 1
+					listed++
+					add(e.Access, 1)
+				}
+			}
+		}
+		add(other, counted-listed)
+	}
 }
