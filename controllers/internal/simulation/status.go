@@ -51,16 +51,15 @@ func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1
 		Duration:     &metav1.Duration{Duration: run.Took.Round(time.Microsecond)},
 		Summary:      Summarize(run.Report, run.Policies),
 	}
-	if err := convert(run.Report.Reachability, &st.Reachability); err != nil {
-		return nil, nil, false, err
-	}
 	for _, p := range run.Report.Probes {
 		st.Probes = append(st.Probes, egressv1alpha1.ProbeResult{Name: p.Name, Verdict: p.Verdict, Policy: p.Policy,
 			Rule: int32(p.Rule), Reason: p.Reason, Error: p.Error})
 	}
 	dests = Destinations(run.Report, waypoint)
 	allDests := len(dests)
-	trimTail(DestinationsBudget, func() int { return len(dests) }, func(k int) { dests = dests[:k] }, func() int { return size(dests) })
+	destSizes := newListSizes(dests)
+	trimTail(DestinationsBudget, func() int { return len(dests) }, func(k int) { dests = dests[:k] },
+		func() int { return destSizes.json(len(dests), DestinationsBudget) })
 	for _, g := range run.Report.Groups {
 		st.Groups = append(st.Groups, egressv1alpha1.SourceGroup{Name: g.Name, Principals: g.Principals, Count: int32(g.Count)})
 	}
@@ -70,8 +69,20 @@ func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1
 			Field: f.Field, Message: f.Message, Fix: f.Fix,
 		})
 	}
-	if size(st) <= budget && len(dests) == allDests {
-		return st, dests, true, nil
+	// The status is measured as the sum of its parts, each list element
+	// encoded once and only as far as a budget can reach: re-encoding the
+	// whole status at each step of the cuts below took seconds on a large
+	// report. The reachability entries become API types only for the part
+	// that is kept.
+	m := &statusMeasure{st: st, lists: []*listField{
+		newListField("reachability", run.Report.Reachability),
+		newListField("groups", st.Groups),
+		newListField("probes", st.Probes),
+		newListField("findings", st.Findings),
+	}}
+	entries, groups, probes, findings := m.lists[0], m.lists[1], m.lists[2], m.lists[3]
+	if m.size(budget) <= budget && len(dests) == allDests {
+		return st, dests, true, m.keepReachability(run.Report.Reachability)
 	}
 	st.ReportConfigMap = reportConfigMap
 	budget -= truncatedRoom
@@ -81,56 +92,145 @@ func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1
 	}
 	if n := trimGroups(st.Groups); n > 0 {
 		cut = append(cut, fmt.Sprintf("%d group principals", n))
+		groups.sizes = newListSizes(st.Groups)
 	}
 	// Each list first gets a share of the budget, so that no list crowds
 	// out the others; then, in the order least useful first, lists shrink
 	// further until the whole fits.
-	lists := []struct {
+	shares := []struct {
 		name  string
-		total int
+		list  *listField
 		share int
-		len   func() int
-		cut   func(int)
-		size  func() int
 	}{
-		{"reachability entries", len(run.Report.Reachability), budget / 4, func() int { return len(st.Reachability) },
-			func(k int) { st.Reachability = st.Reachability[:k] }, func() int { return size(st.Reachability) }},
-		{"groups", len(run.Report.Groups), budget / 4, func() int { return len(st.Groups) },
-			func(k int) { st.Groups = st.Groups[:k] }, func() int { return size(st.Groups) }},
-		{"probe answers", len(run.Report.Probes), budget / 8, func() int { return len(st.Probes) },
-			func(k int) { st.Probes = st.Probes[:k] }, func() int { return size(st.Probes) }},
-		{"findings", len(run.Report.Findings), budget / 2, func() int { return len(st.Findings) },
-			func(k int) { st.Findings = st.Findings[:k] }, func() int { return size(st.Findings) }},
+		{"reachability entries", entries, budget / 4},
+		{"groups", groups, budget / 4},
+		{"probe answers", probes, budget / 8},
+		{"findings", findings, budget / 2},
 	}
-	for _, l := range lists {
-		if size(st) > budget {
-			trimTail(l.share, l.len, l.cut, l.size)
+	for _, l := range shares {
+		if m.size(budget) > budget {
+			trimTail(l.share, l.list.length, l.list.cut, func() int { return l.list.sizes.json(l.list.n, l.share) })
 		}
 	}
-	for _, l := range lists {
-		trimTail(budget, l.len, l.cut, func() int { return size(st) })
-		if n := l.total - l.len(); n > 0 {
-			cut = append(cut, fmt.Sprintf("%d of %d %s", n, l.total, l.name))
+	for _, l := range shares {
+		trimTail(budget, l.list.length, l.list.cut, func() int { return m.size(budget) })
+		if n := l.list.total - l.list.n; n > 0 {
+			cut = append(cut, fmt.Sprintf("%d of %d %s", n, l.list.total, l.name))
 		}
 	}
+	st.Groups, st.Probes, st.Findings = st.Groups[:groups.n], st.Probes[:probes.n], st.Findings[:findings.n]
 	st.Truncated = "left out " + strings.Join(cut, ", ") + "; ConfigMap " + reportConfigMap + " holds the full report"
-	return st, dests, false, nil
+	return st, dests, false, m.keepReachability(run.Report.Reachability)
 }
 
-// convert re-reads the report's JSON into the API types, so the status has
-// exactly the shape egressctl simulate prints.
-func convert(in []reach.Entry, out *[]egressv1alpha1.ReachabilityEntry) error {
-	data, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("encoding reachability: %w", err)
+// statusMeasure sizes status.simulation with each list cut to its length n:
+// the JSON of the status without its lists, plus each non-empty list's key
+// and elements.
+type statusMeasure struct {
+	st    *egressv1alpha1.SimulationStatus
+	lists []*listField
+}
+
+// listField is one list of the status, kept to its first n elements.
+type listField struct {
+	key      string
+	total, n int
+	sizes    *listSizes
+}
+
+func newListField[T any](key string, list []T) *listField {
+	return &listField{key: key, total: len(list), n: len(list), sizes: newListSizes(list)}
+}
+
+func (l *listField) length() int { return l.n }
+func (l *listField) cut(k int)   { l.n = k }
+
+// size is the status's JSON size, exact up to limit; past it, some value
+// above limit.
+func (m *statusMeasure) size(limit int) int {
+	st := *m.st
+	st.Reachability, st.Groups, st.Probes, st.Findings = nil, nil, nil, nil
+	total := jsonSize(&st)
+	for _, l := range m.lists {
+		if l.n == 0 || total > limit {
+			continue
+		}
+		// ,"key": then the array: the status without its lists has
+		// fields, so each list adds a comma.
+		total += len(`,"":`) + len(l.key) + l.sizes.json(l.n, limit-total)
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decoding reachability into the status: %w", err)
+	return total
+}
+
+// keepReachability converts the kept reachability entries to the API type
+// through their JSON, so the status has exactly the shape egressctl
+// simulate prints.
+func (m *statusMeasure) keepReachability(entries []reach.Entry) error {
+	l := m.lists[0]
+	m.st.Reachability = make([]egressv1alpha1.ReachabilityEntry, l.n)
+	for i := range l.n {
+		data := l.sizes.element(i)
+		if data == nil {
+			return fmt.Errorf("encoding the reachability entry of %s", entries[i].Destination)
+		}
+		if err := json.Unmarshal(data, &m.st.Reachability[i]); err != nil {
+			return fmt.Errorf("decoding reachability into the status: %w", err)
+		}
+	}
+	if l.n == 0 {
+		m.st.Reachability = nil
 	}
 	return nil
 }
 
-func size(v any) int {
+// listSizes encodes a list's elements one by one, only as far as asked,
+// and keeps their JSON.
+type listSizes struct {
+	at      func(int) any
+	n, done int
+	encoded [][]byte
+	prefix  []int // prefix[i] is the size of elements 0..i-1
+}
+
+func newListSizes[T any](list []T) *listSizes {
+	return &listSizes{at: func(i int) any { return &list[i] }, n: len(list), prefix: []int{0}}
+}
+
+// element is element i's JSON, nil when it does not encode.
+func (l *listSizes) element(i int) []byte {
+	l.encodeTo(i + 1)
+	return l.encoded[i]
+}
+
+func (l *listSizes) encodeTo(k int) {
+	for l.done < k && l.done < l.n {
+		data, err := json.Marshal(l.at(l.done))
+		if err != nil {
+			data = nil
+		}
+		l.encoded = append(l.encoded, data)
+		l.prefix = append(l.prefix, l.prefix[l.done]+len(data))
+		l.done++
+	}
+}
+
+// json is the size of the JSON array of the first k elements, exact up to
+// limit: it encodes elements only until the array passes limit.
+func (l *listSizes) json(k, limit int) int {
+	if k == 0 {
+		return len("[]")
+	}
+	array := func(k int) int { return 2 + l.prefix[k] + k - 1 } // brackets and commas
+	for l.done < k {
+		l.encodeTo(l.done + 1)
+		if array(l.done) > limit {
+			return array(l.done)
+		}
+	}
+	return array(k)
+}
+
+func jsonSize(v any) int {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return 0

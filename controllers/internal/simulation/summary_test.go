@@ -90,3 +90,46 @@ func BenchmarkSummarizeFullSize(b *testing.B) {
 		Summarize(r, 2000)
 	}
 }
+
+// TestStatusMeasureIsExact: the status measured as the sum of its parts is
+// the size of its JSON, for every cut of its lists.
+func TestStatusMeasureIsExact(t *testing.T) {
+	r := generatedReport(t, 100)
+	st, _, _, err := Status(Run{Digest: "d", Report: r, Policies: 20}, 1<<30, "cm", "ns/waypoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.ReportConfigMap = "cm"
+	m := &statusMeasure{st: st, lists: []*listField{
+		newListField("reachability", st.Reachability),
+		newListField("groups", st.Groups),
+		newListField("probes", st.Probes),
+		newListField("findings", st.Findings),
+	}}
+	full := *st
+	for _, k := range [][4]int{{0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 1}, {len(st.Reachability), len(st.Groups), len(st.Probes), len(st.Findings)}, {3, 2, 0, 5}} {
+		cut := full
+		cut.Reachability, cut.Groups, cut.Probes, cut.Findings = full.Reachability[:min(k[0], len(full.Reachability))],
+			full.Groups[:min(k[1], len(full.Groups))], full.Probes[:min(k[2], len(full.Probes))], full.Findings[:min(k[3], len(full.Findings))]
+		lens := []int{len(cut.Reachability), len(cut.Groups), len(cut.Probes), len(cut.Findings)}
+		for i, l := range m.lists {
+			l.n = lens[i]
+		}
+		if got, want := m.size(1<<30), jsonSize(&cut); got != want {
+			t.Errorf("cut %v: measured %d bytes, the JSON has %d", lens, got, want)
+		}
+	}
+}
+
+// BenchmarkStatusFullSize renders the full-size report as status within the
+// default budget: the cuts must not re-encode the report at every step.
+func BenchmarkStatusFullSize(b *testing.B) {
+	r := generatedReport(b, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, _, err := Status(Run{Digest: "d", Report: r, Policies: 2000}, DefaultBudget, "cm", "ns/waypoint"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
