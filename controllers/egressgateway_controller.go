@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 	"io/fs"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -73,6 +74,8 @@ type EgressGatewayReconciler struct {
 	sims *simJobs
 	// meshParses caches the decoded mesh config.
 	meshParses meshParses
+	// encodings holds each gateway's *simulation.Encodings.
+	encodings sync.Map
 }
 
 // DefaultSimulationTimeout bounds the symbolic work of one simulation.

@@ -17,7 +17,7 @@ import (
 // EgressGateway added, then removes the finalizer, in that order, so a
 // failure at any step is retried and nothing is left behind.
 func (r *EgressGatewayReconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
-	r.sims.forget(client.ObjectKeyFromObject(s.egw))
+	r.forgetSimulation(client.ObjectKeyFromObject(s.egw))
 	if !controllerutil.ContainsFinalizer(s.egw, egressv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}

@@ -39,7 +39,7 @@ var defaultSources = &metav1.LabelSelector{MatchLabels: map[string]string{"istio
 // set only when the inputs cannot be read.
 func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.egw.Spec.Simulation.Disabled {
-		r.sims.forget(client.ObjectKeyFromObject(s.egw))
+		r.forgetSimulation(client.ObjectKeyFromObject(s.egw))
 		s.simulationDisabled = true
 		metrics.ForgetReport(s.egw.Namespace, s.egw.Name)
 		return ctrl.Result{}, r.deleteReport(ctx, s)
@@ -47,7 +47,7 @@ func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *sc
 	in, err := r.simulationInputs(ctx, s)
 	if err == nil {
 		var prepared *simulation.Prepared
-		if prepared, err = simulation.Prepare(in); err == nil {
+		if prepared, err = simulation.Prepare(in, r.encodingsOf(client.ObjectKeyFromObject(s.egw))); err == nil {
 			err = r.simulate(ctx, s, prepared, len(in.AuthorizationPolicies))
 		}
 	}
@@ -310,4 +310,18 @@ func uniq(a, b string) []string {
 		return []string{a}
 	}
 	return []string{a, b}
+}
+
+// encodingsOf is the gateway's input encodings, kept from one reconcile to
+// the next so that an edit re-encodes only what changed.
+func (r *EgressGatewayReconciler) encodingsOf(key client.ObjectKey) *simulation.Encodings {
+	e, _ := r.encodings.LoadOrStore(key, &simulation.Encodings{})
+	return e.(*simulation.Encodings)
+}
+
+// forgetSimulation drops what the gateway's simulations keep: its running
+// job and its input encodings.
+func (r *EgressGatewayReconciler) forgetSimulation(key client.ObjectKey) {
+	r.sims.forget(key)
+	r.encodings.Delete(key)
 }

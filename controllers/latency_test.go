@@ -75,7 +75,6 @@ func TestEditLatencyAtFullSize(t *testing.T) {
 	createAll(t, namespaces)
 	createAll(t, objects)
 	t.Logf("created %d namespaces and %d objects in %s", len(namespaces), len(objects), time.Since(start).Round(time.Millisecond))
-	objects = nil
 	runtime.GC()
 
 	peak := watchPeakRSS(t)

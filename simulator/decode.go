@@ -200,6 +200,20 @@ func (s *Snapshot) AddYAML(name string, data []byte) (Issues, error) {
 	return issues, nil
 }
 
+// AddJSON adds one object (or List) encoded as JSON, as AddYAML would: for
+// callers that hold objects rather than manifests, it skips the YAML reader.
+func (s *Snapshot) AddJSON(name string, js []byte) Issues {
+	if isEmptyDocument(js) {
+		return nil
+	}
+	var errs []schemaError
+	if !s.opts.Admitted {
+		errs = schemaErrors(js)
+	}
+	s.documents++
+	return s.addJSON(name, 1, 1, js, errs)
+}
+
 // parsedDoc is one document converted to JSON, with what validating it
 // against its CRD found.
 type parsedDoc struct {

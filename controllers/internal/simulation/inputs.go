@@ -8,9 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,6 +80,9 @@ type document struct {
 	Kind       string       `json:"kind"`
 	Metadata   documentMeta `json:"metadata"`
 	Spec       any          `json:"spec,omitempty"`
+	// version changes whenever the object does (its resourceVersion), so
+	// an unchanged object's encoding can be reused; empty never reuses.
+	version string
 }
 
 type documentMeta struct {
@@ -95,7 +102,7 @@ func newDocument(apiVersion, kind string, om *metav1.ObjectMeta, spec any) docum
 			}
 		}
 	}
-	return document{APIVersion: apiVersion, Kind: kind, Spec: spec,
+	return document{APIVersion: apiVersion, Kind: kind, Spec: spec, version: om.ResourceVersion,
 		Metadata: documentMeta{Name: om.Name, Namespace: om.Namespace, Labels: om.Labels, Annotations: annotations}}
 }
 
@@ -105,7 +112,7 @@ func (in *Inputs) documents() []document {
 	var docs []document
 	for i := range in.Namespaces {
 		// Only a namespace's labels matter; its annotations change often.
-		om := metav1.ObjectMeta{Name: in.Namespaces[i].Name, Labels: in.Namespaces[i].Labels}
+		om := metav1.ObjectMeta{Name: in.Namespaces[i].Name, Labels: in.Namespaces[i].Labels, ResourceVersion: in.Namespaces[i].ResourceVersion}
 		docs = append(docs, newDocument("v1", "Namespace", &om, nil))
 	}
 	for _, se := range in.ServiceEntries {
@@ -121,7 +128,7 @@ func (in *Inputs) documents() []document {
 		docs = append(docs, newDocument("gateway.networking.k8s.io/v1", "Gateway", &gw.ObjectMeta, &gw.Spec))
 	}
 	if egw := in.EgressGateway; egw != nil {
-		om := metav1.ObjectMeta{Name: egw.Name, Namespace: egw.Namespace}
+		om := metav1.ObjectMeta{Name: egw.Name, Namespace: egw.Namespace, ResourceVersion: egw.ResourceVersion}
 		docs = append(docs, newDocument(egressv1alpha1.GroupVersion.String(), "EgressGateway", &om, &egw.Spec))
 	}
 	sort.SliceStable(docs, func(i, j int) bool {
@@ -137,27 +144,83 @@ func (in *Inputs) documents() []document {
 	return docs
 }
 
+// Encodings remembers the JSON of one gateway's input objects from one
+// Prepare to the next, by resourceVersion: after a policy edit only that
+// policy is encoded again. Each Prepare keeps only the objects it read, so
+// deleted ones do not accumulate. Safe for concurrent use.
+type Encodings struct {
+	mu   sync.Mutex
+	last map[string]encoding
+}
+
+type encoding struct {
+	version string
+	data    []byte
+}
+
+// encode returns the JSON of every document, reusing the remembered
+// encodings of unchanged objects and encoding the others on every core.
+func (e *Encodings) encode(docs []document) ([][]byte, error) {
+	out := make([][]byte, len(docs))
+	keys := make([]string, len(docs))
+	var todo []int
+	e.mu.Lock()
+	for i, d := range docs {
+		keys[i] = d.Kind + "/" + d.Metadata.Namespace + "/" + d.Metadata.Name
+		if c, ok := e.last[keys[i]]; ok && d.version != "" && c.version == d.version {
+			out[i] = c.data
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	e.mu.Unlock()
+	errs := make([]error, len(docs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
+		wg.Go(func() {
+			for j := int(next.Add(1)) - 1; j < len(todo); j = int(next.Add(1)) - 1 {
+				i := todo[j]
+				out[i], errs[i] = json.Marshal(docs[i])
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	last := make(map[string]encoding, len(docs))
+	for i, d := range docs {
+		last[keys[i]] = encoding{version: d.version, data: out[i]}
+	}
+	e.mu.Lock()
+	e.last = last
+	e.mu.Unlock()
+	return out, nil
+}
+
 // Prepare builds the simulator's input and its digest. Objects the simulator
 // rejects are Issues, never errors; the error is set only when an object
-// cannot be encoded at all.
-func Prepare(in *Inputs) (*Prepared, error) {
+// cannot be encoded at all. enc, when not nil, carries encodings over from
+// the gateway's previous Prepare.
+func Prepare(in *Inputs, enc *Encodings) (*Prepared, error) {
+	if enc == nil {
+		enc = &Encodings{}
+	}
 	// The API server validated these objects against their CRDs.
 	snap := simulator.NewSnapshot(simulator.LoadOptions{Admitted: true})
 	h := sha256.New()
 	var issues simulator.Issues
-	for _, d := range in.documents() {
-		data, err := json.Marshal(d)
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s %s/%s: %w", d.Kind, d.Metadata.Namespace, d.Metadata.Name, err)
-		}
+	docs := in.documents()
+	encoded, err := enc.encode(docs)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the inputs: %w", err)
+	}
+	for i, d := range docs {
+		data := encoded[i]
 		h.Write(data)
 		h.Write([]byte{'\n'})
-		name := fmt.Sprintf("%s %s/%s", d.Kind, d.Metadata.Namespace, d.Metadata.Name)
-		is, err := snap.AddYAML(name, data)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", name, err)
-		}
-		issues = append(issues, is...)
+		issues = append(issues, snap.AddJSON(d.Kind+" "+d.Metadata.Namespace+"/"+d.Metadata.Name, data)...)
 	}
 	accounts := append([]reach.Ref(nil), in.ServiceAccounts...)
 	sort.Slice(accounts, func(i, j int) bool {

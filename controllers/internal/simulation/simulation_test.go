@@ -55,7 +55,7 @@ func seed() *Inputs {
 }
 
 func TestPrepareSeed(t *testing.T) {
-	p, err := Prepare(seed())
+	p, err := Prepare(seed(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestDigest(t *testing.T) {
 	digest := func(mutate func(*Inputs)) string {
 		in := seed()
 		mutate(in)
-		p, err := Prepare(in)
+		p, err := Prepare(in, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,6 +123,8 @@ func TestDigest(t *testing.T) {
 		"namespace label": func(in *Inputs) { in.Namespaces[0].Labels["x"] = "y" },
 		"service account": func(in *Inputs) { in.ServiceAccounts = in.ServiceAccounts[:1] },
 		"root namespace":  func(in *Inputs) { in.RootNamespace = "mesh-root" },
+		"trust domain":    func(in *Inputs) { in.TrustDomain = "example.org" },
+		"aliases":         func(in *Inputs) { in.TrustDomainAliases = []string{"old.example"} },
 		"spec":            func(in *Inputs) { in.EgressGateway.Spec.Simulation.Disabled = true },
 	}
 	for name, m := range differ {
@@ -132,11 +134,42 @@ func TestDigest(t *testing.T) {
 	}
 }
 
+// TestEncodingsFollowResourceVersions: a Prepare that reuses the previous
+// one's encodings gives the digest a fresh Prepare gives, and an object
+// with a new resourceVersion is encoded again.
+func TestEncodingsFollowResourceVersions(t *testing.T) {
+	enc := &Encodings{}
+	prepare := func(in *Inputs, enc *Encodings) string {
+		t.Helper()
+		p, err := Prepare(in, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Digest
+	}
+	in := seed()
+	for i, ap := range in.AuthorizationPolicies {
+		ap.ResourceVersion = fmt.Sprint(10 + i)
+	}
+	first := prepare(in, enc)
+	if again := prepare(in, enc); again != first {
+		t.Errorf("the same inputs through the kept encodings: digest %s, want %s", again, first)
+	}
+	in.AuthorizationPolicies[0].Spec.Rules = in.AuthorizationPolicies[0].Spec.Rules[:1]
+	in.AuthorizationPolicies[0].ResourceVersion = "99"
+	if edited, fresh := prepare(in, enc), prepare(in, nil); edited == first || edited != fresh {
+		t.Errorf("an edited policy: digest %s through the kept encodings, %s fresh, %s before", edited, fresh, first)
+	}
+	if n := len(enc.last); n != len(in.documents()) {
+		t.Errorf("the encodings keep %d objects, want the %d last read", n, len(in.documents()))
+	}
+}
+
 func TestInvalidPolicyIsAFinding(t *testing.T) {
 	in := seed()
 	in.AuthorizationPolicies[0].Spec.Rules[1].To[0].Operation.Methods = []string{""}
 	in.AuthorizationPolicies[0].Spec.Rules[0].From[0].Source.IpBlocks = []string{"not-an-ip"}
-	p, err := Prepare(in)
+	p, err := Prepare(in, nil)
 	if err != nil {
 		t.Fatalf("an invalid policy must not be an error: %v", err)
 	}
