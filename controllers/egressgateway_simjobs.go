@@ -28,13 +28,25 @@ const simulationGrace = 250 * time.Millisecond
 // every running simulation is canceled and the runnable returns only once
 // they have ended.
 type simJobs struct {
-	mu      sync.Mutex
-	jobs    map[types.NamespacedName]*simJob
-	stopped bool
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	mu   sync.Mutex
+	jobs map[types.NamespacedName]*simJob
+	// builders keep, per gateway, what the last simulation computed, so
+	// the next one recomputes only the destinations whose inputs changed
+	// (a policy edit: its ServiceEntry's). A replaced job may still be
+	// ending when the next starts: each builder is used under its lock.
+	builders map[types.NamespacedName]*gatewayBuilder
+	stopped  bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
 	// done receives the gateway of each finished job.
 	done chan event.GenericEvent
+}
+
+// gatewayBuilder is one gateway's reach.Builder, which is not safe for
+// concurrent use.
+type gatewayBuilder struct {
+	mu sync.Mutex
+	b  reach.Builder
 }
 
 // simJob is one simulation of one gateway's inputs.
@@ -50,7 +62,7 @@ type simJob struct {
 }
 
 func newSimJobs() *simJobs {
-	return &simJobs{jobs: map[types.NamespacedName]*simJob{}, stop: make(chan struct{}), done: make(chan event.GenericEvent, 1024)}
+	return &simJobs{jobs: map[types.NamespacedName]*simJob{}, builders: map[types.NamespacedName]*gatewayBuilder{}, stop: make(chan struct{}), done: make(chan event.GenericEvent, 1024)}
 }
 
 // Start waits for the manager to stop, then cancels every job and waits for
@@ -106,6 +118,11 @@ func (j *simJobs) start(gw types.NamespacedName, prepared *simulation.Prepared, 
 		}
 		job.cancel() // its inputs are outdated
 	}
+	builder, ok := j.builders[gw]
+	if !ok {
+		builder = &gatewayBuilder{}
+		j.builders[gw] = builder
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	job := &simJob{digest: digest, cancel: cancel, finished: make(chan struct{}), started: time.Now()}
 	j.jobs[gw] = job
@@ -115,7 +132,9 @@ func (j *simJobs) start(gw types.NamespacedName, prepared *simulation.Prepared, 
 		defer j.wg.Done()
 		defer metrics.SimulationsRunning.Dec() // after the gateway is queued again, if it is
 		defer cancel()
-		job.report, _, job.err = reach.BuildContext(ctx, in)
+		builder.mu.Lock()
+		job.report, _, job.err = builder.b.BuildContext(ctx, in)
+		builder.mu.Unlock()
 		job.took = time.Since(job.started)
 		if job.err == nil {
 			// Once, here: the report may be handed to several reconciles.
@@ -145,4 +164,5 @@ func (j *simJobs) forget(gw types.NamespacedName) {
 		job.cancel()
 		delete(j.jobs, gw)
 	}
+	delete(j.builders, gw)
 }

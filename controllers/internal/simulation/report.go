@@ -3,7 +3,6 @@ package simulation
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -30,7 +29,9 @@ func ReportName(gateway string) string { return gateway + "-report" }
 // JSON in data, or gzip-compressed in binaryData when the JSON is too large.
 // The caller sets the owner.
 func ReportConfigMap(namespace, name, digest string, labels map[string]string, report *reach.Report) (*corev1.ConfigMap, error) {
-	data, err := json.Marshal(report)
+	// Called directly: json.Marshal would validate and compact the
+	// megabytes the report's own encoder just wrote.
+	data, err := report.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encoding the report: %w", err)
 	}
