@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers"
@@ -70,6 +73,26 @@ func TestMeshConfigDrivesTheReport(t *testing.T) {
 		expect(t, "the admin's policy applies through the alias", egressv1alpha1.MeshStatus{TrustDomain: "example.org",
 			TrustDomainAliases: []string{"old.example"}, RootNamespace: ns, Source: "ConfigMap " + cmKey.String()},
 			"example.org/ns/"+src+"/sa/admin", egressv1alpha1.AccessAll)
+	})
+	t.Run("egressctl with the same mesh config gives the same report", func(t *testing.T) {
+		sim := getEGW(t, key).Status.Simulation
+		cm := &corev1.ConfigMap{}
+		if err := env.Client.Get(context.Background(), cmKey, cm); err != nil {
+			t.Fatal(err)
+		}
+		data, err := yaml.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": cm.Name, "namespace": cm.Namespace}, "data": cm.Data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "istio.yaml")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cli := egressctlSimulate(t, dumpObjects(t, []string{ns, src}, ns), "--mesh-config", file)
+		if want, got := normalizedJSON(t, sim.Reachability), normalizedJSON(t, cli["reachability"]); !reflect.DeepEqual(want, got) {
+			t.Errorf("reachability differs:\n operator  %v\n egressctl %v", want, got)
+		}
 	})
 	t.Run("a root namespace the operator does not watch", func(t *testing.T) {
 		mergePatch(t, "v1", "ConfigMap", cmKey, `{"data":{"mesh":"rootNamespace: elsewhere\ntrustDomain: example.org\n"}}`)

@@ -20,6 +20,7 @@ type checkOptions struct {
 	trustDomain string
 	aliases     []string
 	rootNS      string
+	meshConfig  string
 	customVerd  string
 	expect      string
 	output      string
@@ -61,6 +62,7 @@ func (o *checkOptions) bindFlags(cmd *cobra.Command) {
 	f.StringVar(&o.spec.DestNamespace, "dest-namespace", "", "destination workload namespace (--at ztunnel)")
 	f.StringVar(&o.destLabels, "dest-labels", "", "destination workload labels k=v,... (--at ztunnel)")
 	f.StringVar(&o.spec.DestProtocol, "dest-protocol", "", "destination protocol HTTP or TCP when the inputs leave it unset")
+	f.StringVar(&o.meshConfig, "mesh-config", "", meshConfigUsage)
 	f.StringVar(&o.trustDomain, "trust-domain", simulator.DefaultTrustDomain, "mesh trust domain")
 	f.StringArrayVar(&o.aliases, "trust-domain-alias", nil, "trust domain alias (repeatable)")
 	f.StringVar(&o.rootNS, "root-namespace", simulator.DefaultRootNamespace, "mesh root namespace")
@@ -70,6 +72,9 @@ func (o *checkOptions) bindFlags(cmd *cobra.Command) {
 }
 
 func (o *checkOptions) run(cmd *cobra.Command) error {
+	if err := applyMeshConfig(cmd.Flags(), o.meshConfig, &o.rootNS, &o.trustDomain, &o.aliases); err != nil {
+		return err
+	}
 	if err := o.complete(); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
@@ -20,10 +21,14 @@ type meshOptions struct {
 	rootNS      string
 	customVerd  string
 	budget      reach.Budget
+	meshConfig  string
+	flags       *pflag.FlagSet
 }
 
 func (m *meshOptions) bindFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
+	m.flags = f
+	f.StringVar(&m.meshConfig, "mesh-config", "", meshConfigUsage)
 	f.StringArrayVar(&m.sources, "source", nil, "extra source principal td/ns/NS/sa/SA (repeatable); "+
 		"service accounts of namespaces labeled istio.io/dataplane-mode=ambient are sources already")
 	f.StringVar(&m.trustDomain, "trust-domain", simulator.DefaultTrustDomain, "mesh trust domain")
@@ -43,6 +48,9 @@ func (m *meshOptions) options() (simulator.Options, error) {
 	case "allow", "deny":
 	default:
 		return simulator.Options{}, badInput("--custom-provider-verdict: %q is not allow or deny", m.customVerd)
+	}
+	if err := applyMeshConfig(m.flags, m.meshConfig, &m.rootNS, &m.trustDomain, &m.aliases); err != nil {
+		return simulator.Options{}, err
 	}
 	return simulator.Options{RootNamespace: m.rootNS, TrustDomain: m.trustDomain, TrustDomainAliases: m.aliases,
 		CustomProviderVerdict: simulator.Verdict(strings.ToUpper(m.customVerd))}, nil
