@@ -192,6 +192,9 @@ func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.reconcileEnrollment,
 		r.reconcileDestinations,
 		r.reconcileSimulation,
+		// Last: a lockdown that cannot be applied (no cluster DNS found)
+		// does not hold up the report.
+		r.reconcileLockdown,
 	} {
 		res, err := phase(ctx, s)
 		result = soonest(result, res)

@@ -44,6 +44,11 @@ func (r *EgressGatewayReconciler) reconcileDelete(ctx context.Context, s *scope)
 	if err := enrollment.Apply(ctx, r.Client, plan.Changes, enrollmentObject(s.egw.Namespace)); err != nil {
 		return ctrl.Result{}, err
 	}
+	// The lockdown policies live in other namespaces, where owner
+	// references cannot reach: they go before the finalizer does.
+	if err := r.pruneLockdown(ctx, s.egw, nil); err != nil {
+		return ctrl.Result{}, err
+	}
 	before := s.egw.DeepCopy()
 	controllerutil.RemoveFinalizer(s.egw, egressv1alpha1.Finalizer)
 	if err := r.Patch(ctx, s.egw, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {

@@ -70,6 +70,9 @@ type scope struct {
 	istioWaypointBound  map[string]*egressv1alpha1.IstioCondition
 	istioPolicyAccepted map[string]*egressv1alpha1.IstioCondition
 
+	// lockdown is what the lockdown phase did, nil when it did not run.
+	lockdown *lockdownOutcome
+
 	// complete is set when every phase ran to its end for this
 	// generation; only then does status.observedGeneration move.
 	complete bool

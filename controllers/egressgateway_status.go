@@ -100,6 +100,14 @@ func computeStatus(s *scope) {
 	} else if s.declared != nil {
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionDestinationsReady)
 	}
+	if s.lockdown != nil {
+		st.Lockdown = lockdownStatus(s.lockdown)
+		if c := lockdownCondition(s.lockdown); c != nil {
+			set(c)
+		} else {
+			meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionLockedDown)
+		}
+	}
 	set(readyCondition(st.Conditions, expectedConditions(s.egw), gen))
 	// kstatus-based tools (Argo CD, Flux, kubectl wait) read
 	// observedGeneration as "this spec was acted on": a pass that stopped
@@ -330,6 +338,9 @@ func expectedConditions(egw *egressv1alpha1.EgressGateway) []string {
 	}
 	if len(egw.Spec.Destinations) > 0 {
 		out = append(out, egressv1alpha1.ConditionDestinationsReady)
+	}
+	if egw.Spec.Lockdown.Mode == egressv1alpha1.LockdownEnforce {
+		out = append(out, egressv1alpha1.ConditionLockedDown)
 	}
 	return out
 }

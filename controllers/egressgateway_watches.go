@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,6 +87,13 @@ func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 		accounts.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
 		opts.ByObject[accounts] = cache.ByObject{Namespaces: map[string]cache.Config{cache.AllNamespaces: {}}}
 	}
+	// The lockdown policies are in the source namespaces, wherever they
+	// are.
+	lockdownPolicies := cache.ByObject{Label: has(renderedLabel)}
+	if len(namespaces) > 0 {
+		lockdownPolicies.Namespaces = map[string]cache.Config{cache.AllNamespaces: {}}
+	}
+	opts.ByObject[&networkingv1.NetworkPolicy{}] = lockdownPolicies
 	// ConfigMaps: the rendered ones wherever the other kinds are cached,
 	// and every one in the Istio namespace (a namespace listed beside
 	// cache.AllNamespaces is left out of the latter's informer).
@@ -207,6 +215,8 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&istiosecurityv1.AuthorizationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
 			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{},
 				istioConditionChanged(simulation.WaypointAcceptedCondition)))).
+		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfLockdownPolicy),
+			builder.WithPredicates(contentChanged)).
 		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing),
 			builder.OnlyMetadata, builder.WithPredicates(createOrDelete)).
 		Named("egressgateway").
@@ -245,13 +255,18 @@ func (r *EgressGatewayReconciler) gatewaysOfNamespace(ctx context.Context, name 
 		if egw.Namespace == name || r.rootNamespaceOf(ctx, egw) == name {
 			return true
 		}
-		sel, err := sourceSelector(egw)
-		if err != nil {
-			return false
-		}
-		for _, l := range labelSets {
-			if sel.Matches(labels.Set(l)) {
-				return true
+		for _, ls := range []*metav1.LabelSelector{egw.Spec.Lockdown.Sources, nil} {
+			sel, err := sourceSelector(egw)
+			if ls != nil {
+				sel, err = metav1.LabelSelectorAsSelector(ls)
+			}
+			if err != nil {
+				continue
+			}
+			for _, l := range labelSets {
+				if sel.Matches(labels.Set(l)) {
+					return true
+				}
 			}
 		}
 		return false

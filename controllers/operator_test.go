@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -414,6 +415,23 @@ func settle(t *testing.T, op *operator) {
 		last = n
 		return done, nil
 	})
+}
+
+// assertNoOpReconcileWritesNothing reconciles the gateways of namespace
+// through an annotation on it, which changes nothing they read, and fails
+// the test if the operator wrote anything.
+func assertNoOpReconcileWritesNothing(t *testing.T, op *operator, namespace string) {
+	t.Helper()
+	settle(t, op)
+	n, reconciles := op.requests.count(), metricSum(t, "controller_runtime_reconcile_total")
+	mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: namespace}, `{"metadata":{"annotations":{"test/touch":"`+strconv.Itoa(n)+`"}}}`)
+	testenv.Eventually(t, testenv.DefaultTimeout, "a reconcile", func(context.Context) (bool, error) {
+		return metricSum(t, "controller_runtime_reconcile_total") > reconciles, nil
+	})
+	settle(t, op)
+	if w := writes(op.requests.since(n)); len(w) != 0 {
+		t.Errorf("a reconcile with unchanged inputs wrote: %v", w)
+	}
 }
 
 // metricWhere sums the series of name whose label is want.

@@ -27,9 +27,14 @@ func TestManagerRBACIsSufficient(t *testing.T) {
 	ns := env.CreateNamespace(t, "rbac", nil).Name
 	asManager := asManagerServiceAccount(t, ns)
 	startOperatorWith(t, asManager, ns, controllers.Options{})
+	// A locked-down source namespace: the lockdown reads the cluster DNS
+	// and the API server's endpoints and writes a NetworkPolicy there.
+	ensureClusterDNS(t)
+	src := env.CreateNamespace(t, "rbac-src", map[string]string{"test.egress.ambient.io/lockdown": ns}).Name
 
 	for _, manifest := range []string{
-		`{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: waypoint}, spec: {enrollNamespace: true}}`,
+		`{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: waypoint}, spec: {enrollNamespace: true,
+		  lockdown: {mode: Enforce, sources: {matchLabels: {test.egress.ambient.io/lockdown: ` + ns + `}}}}}`,
 		`{apiVersion: networking.istio.io/v1, kind: ServiceEntry, metadata: {name: httpbin.org},
 		  spec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}}`,
 		`{apiVersion: security.istio.io/v1, kind: AuthorizationPolicy, metadata: {name: httpbin},
@@ -43,15 +48,23 @@ func TestManagerRBACIsSufficient(t *testing.T) {
 	key := client.ObjectKey{Namespace: ns, Name: "waypoint"}
 	waitForRelease(t, key, 1, "deployed")
 	istiod{}.programs(t, ns, "waypoint", 1)
-	for _, cond := range []string{egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionEnrolled, egressv1alpha1.ConditionWaypointReady} {
+	for _, cond := range []string{egressv1alpha1.ConditionReleased, egressv1alpha1.ConditionEnrolled, egressv1alpha1.ConditionWaypointReady,
+		egressv1alpha1.ConditionLockedDown} {
 		env.WaitForCondition(t, key, cond, metav1.ConditionTrue)
 	}
 	if got := namespaceLabels(t, ns)["istio.io/use-waypoint"]; got != "waypoint" {
 		t.Errorf("namespace label istio.io/use-waypoint = %q under the manager's RBAC, want waypoint", got)
 	}
 
+	if got := lockdownPolicies(t, "egress-lockdown-waypoint", src); len(got) != 1 {
+		t.Errorf("no lockdown NetworkPolicy in %s under the manager's RBAC", src)
+	}
+
 	deleteAndWait(t, key)
 	assertNothingLeft(t, ns)
+	if got := lockdownPolicies(t, "egress-lockdown-waypoint", src); len(got) != 0 {
+		t.Errorf("the lockdown NetworkPolicy in %s outlived the gateway", src)
+	}
 }
 
 // asManagerServiceAccount returns a rest.Config that impersonates a

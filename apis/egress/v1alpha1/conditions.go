@@ -25,6 +25,21 @@ const (
 	// has its ServiceEntry (and DestinationRule) as rendered; absent when
 	// spec.destinations is empty and the gateway owns no such object.
 	ConditionDestinationsReady = "DestinationsReady"
+	// ConditionLockedDown is True when spec.lockdown.mode is Enforce and
+	// every source namespace has the operator's NetworkPolicy; absent when
+	// the mode is Off.
+	ConditionLockedDown = "LockedDown"
+)
+
+// Reasons of LockedDown (besides ReasonConflict and ReasonApplyFailed).
+const (
+	// ReasonEnforced means every source namespace has the NetworkPolicy.
+	ReasonEnforced = "Enforced"
+	// ReasonAudit means the mode is Audit: nothing is written.
+	ReasonAudit = "Audit"
+	// ReasonInvalidLockdown means spec.lockdown cannot be turned into a
+	// NetworkPolicy (an allowCIDRs entry that is not a range).
+	ReasonInvalidLockdown = "InvalidLockdown"
 )
 
 // Reasons of DestinationsReady (besides ReasonConflict).

@@ -46,6 +46,12 @@ type EgressGatewaySpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Simulation SimulationSpec `json:"simulation,omitempty"`
+
+	// Lockdown closes direct egress from the source namespaces: ambient
+	// mode lets their pods reach any host without a ServiceEntry straight
+	// through, bypassing the waypoint. Off by default.
+	// +optional
+	Lockdown LockdownSpec `json:"lockdown,omitempty"`
 }
 
 // TrafficType is the kind of traffic a waypoint handles, written to the
@@ -239,6 +245,64 @@ type TLSOrigination struct {
 	CredentialName string `json:"credentialName,omitempty"`
 }
 
+// LockdownMode says whether the operator gates direct egress.
+// +kubebuilder:validation:Enum=Off;Audit;Enforce
+type LockdownMode string
+
+const (
+	// LockdownOff writes nothing: pods reach hosts outside the mesh directly.
+	LockdownOff LockdownMode = "Off"
+	// LockdownAudit writes nothing, and status.lockdown and the LockedDown
+	// condition say what Enforce would write.
+	LockdownAudit LockdownMode = "Audit"
+	// LockdownEnforce writes a NetworkPolicy in each source namespace that
+	// allows egress only to DNS, the waypoint, the API server, other pods
+	// (allowInCluster) and allowCIDRs.
+	LockdownEnforce LockdownMode = "Enforce"
+)
+
+// LockdownSpec configures the lockdown of direct egress.
+type LockdownSpec struct {
+	// Mode is Off (default), Audit or Enforce.
+	// +kubebuilder:default=Off
+	// +optional
+	Mode LockdownMode `json:"mode,omitempty"`
+
+	// Sources selects the namespaces to lock down; the gateway's own
+	// namespace never is (the waypoint must reach the internet). Defaults
+	// to spec.simulation.sources.
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="lockdown.sources.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="lockdown.sources.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
+	// +optional
+	Sources *metav1.LabelSelector `json:"sources,omitempty"`
+
+	// AllowInCluster keeps egress to every pod of the cluster open
+	// (default true): only destinations outside the cluster's pods must go
+	// through the waypoint.
+	// +kubebuilder:default=true
+	// +optional
+	AllowInCluster *bool `json:"allowInCluster,omitempty"`
+
+	// AllowCIDRs stay reachable directly, each for a stated reason.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=cidr
+	// +optional
+	AllowCIDRs []AllowedCIDR `json:"allowCIDRs,omitempty"`
+}
+
+// AllowedCIDR is an address range pods may reach without the waypoint.
+type AllowedCIDR struct {
+	// CIDR is an IPv4 or IPv6 range such as 192.0.2.0/24.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F:.]+/[0-9]{1,3}$')",message="cidr must be an address range such as 192.0.2.0/24 or 2001:db8::/32"
+	CIDR string `json:"cidr"`
+	// Reason says why this range bypasses the waypoint.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Reason string `json:"reason"`
+}
+
 // SimulationSpec configures the reachability report.
 type SimulationSpec struct {
 	// Sources selects the namespaces whose service accounts are the possible
@@ -310,6 +374,11 @@ type EgressGatewayStatus struct {
 	// +optional
 	Waypoint *WaypointStatus `json:"waypoint,omitempty"`
 
+	// Lockdown says which namespaces are locked down (Enforce) or would
+	// be (Audit).
+	// +optional
+	Lockdown *LockdownStatus `json:"lockdown,omitempty"`
+
 	// Mesh is the mesh configuration the simulation used: Istio's own
 	// (the istio or istio-<revision> ConfigMap), with the operator's
 	// flags as overrides.
@@ -327,6 +396,18 @@ type EgressGatewayStatus struct {
 	// with which methods and paths.
 	// +optional
 	Simulation *SimulationStatus `json:"simulation,omitempty"`
+}
+
+// LockdownStatus is what the lockdown wrote, or would write.
+type LockdownStatus struct {
+	// Mode is the mode acted on.
+	Mode LockdownMode `json:"mode"`
+	// PolicyName is the NetworkPolicy written in each namespace.
+	PolicyName string `json:"policyName"`
+	// Namespaces are the namespaces locked down (Enforce) or that would be
+	// (Audit), sorted.
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
 }
 
 // MeshStatus is the part of Istio's mesh config the report depends on.

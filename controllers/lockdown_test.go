@@ -1,0 +1,179 @@
+package controllers_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/testenv"
+)
+
+// ensureClusterDNS creates the kube-dns Service the lockdown discovers, as
+// a cluster has it; envtest runs no DNS.
+func ensureClusterDNS(t *testing.T) {
+	t.Helper()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-dns"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"k8s-app": "kube-dns"},
+		Ports: []corev1.ServicePort{
+			{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(53)},
+			{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(53)},
+		}}}
+	if err := env.Client.Create(context.Background(), svc); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// lockdownPolicies lists the NetworkPolicies named name in the namespaces.
+func lockdownPolicies(t *testing.T, name string, namespaces ...string) []string {
+	t.Helper()
+	var out []string
+	for _, ns := range namespaces {
+		np := &networkingv1.NetworkPolicy{}
+		err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, np)
+		switch {
+		case err == nil:
+			out = append(out, ns)
+		case !apierrors.IsNotFound(err):
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func TestLockdown(t *testing.T) {
+	ensureClusterDNS(t)
+	ns := env.CreateNamespace(t, "lock-egress", nil).Name
+	src := env.CreateNamespace(t, "lock-src", map[string]string{sourcesLabel: ns}).Name
+	op := startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		// The gateway's own namespace is selected too: it must never
+		// be locked down.
+		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: sourcesLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{ns}}}}
+		e.Spec.Lockdown.Sources = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: sourcesLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{ns, "gateway"}}}}
+		e.Spec.Lockdown.Mode = egressv1alpha1.LockdownEnforce
+		e.Spec.Lockdown.AllowCIDRs = []egressv1alpha1.AllowedCIDR{{CIDR: "192.0.2.0/24", Reason: "partner VPN"}}
+	})
+	mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: ns}, `{"metadata":{"labels":{"`+sourcesLabel+`":"gateway"}}}`)
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	name := "egress-lockdown-waypoint"
+
+	t.Run("Enforce writes one policy per source namespace, none beside the waypoint", func(t *testing.T) {
+		c := env.WaitForCondition(t, key, egressv1alpha1.ConditionLockedDown, metav1.ConditionTrue)
+		if !strings.Contains(c.Message, src) {
+			t.Errorf("LockedDown message %q does not name %s", c.Message, src)
+		}
+		if got := lockdownPolicies(t, name, ns, src); !slices.Equal(got, []string{src}) {
+			t.Fatalf("policies in %v, want only in %s", got, src)
+		}
+		np := &networkingv1.NetworkPolicy{}
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: src, Name: name}, np); err != nil {
+			t.Fatal(err)
+		}
+		var hbone, dns, cidr, api bool
+		for _, r := range np.Spec.Egress {
+			for _, to := range r.To {
+				switch {
+				case to.PodSelector != nil && to.PodSelector.MatchLabels["gateway.networking.k8s.io/gateway-name"] == "waypoint":
+					hbone = len(r.Ports) == 1 && r.Ports[0].Port.IntValue() == 15008
+				case to.PodSelector != nil && to.PodSelector.MatchLabels["k8s-app"] == "kube-dns":
+					dns = len(r.Ports) == 2
+				case to.IPBlock != nil && to.IPBlock.CIDR == "192.0.2.0/24":
+					cidr = true
+				case to.IPBlock != nil:
+					api = len(r.Ports) == 1
+				}
+			}
+		}
+		if !hbone || !dns || !cidr || !api {
+			t.Errorf("policy egress lacks a rule (waypoint 15008 %v, DNS %v, allowCIDRs %v, API server %v): %+v", hbone, dns, cidr, api, np.Spec.Egress)
+		}
+		if st := getEGW(t, key).Status.Lockdown; st == nil || st.Mode != egressv1alpha1.LockdownEnforce || !slices.Equal(st.Namespaces, []string{src}) {
+			t.Errorf("status.lockdown %+v", st)
+		}
+	})
+
+	t.Run("a reconcile with nothing changed writes nothing", func(t *testing.T) {
+		assertNoOpReconcileWritesNothing(t, op, ns)
+	})
+
+	other := env.CreateNamespace(t, "lock-new", nil).Name
+	t.Run("a namespace newly selected is locked down", func(t *testing.T) {
+		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: other}, `{"metadata":{"labels":{"`+sourcesLabel+`":"`+ns+`"}}}`)
+		testenv.Eventually(t, testenv.DefaultTimeout, "a policy in "+other, func(context.Context) (bool, error) {
+			return len(lockdownPolicies(t, name, other)) == 1, nil
+		})
+	})
+
+	foreign := env.CreateNamespace(t, "lock-foreign", nil).Name
+	t.Run("a same-named policy someone else wrote is left alone", func(t *testing.T) {
+		theirs := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: foreign, Name: name},
+			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
+		if err := env.Client.Create(context.Background(), theirs); err != nil {
+			t.Fatal(err)
+		}
+		mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: foreign}, `{"metadata":{"labels":{"`+sourcesLabel+`":"`+ns+`"}}}`)
+		c := env.WaitForCondition(t, key, egressv1alpha1.ConditionLockedDown, metav1.ConditionFalse)
+		if c.Reason != egressv1alpha1.ReasonConflict || !strings.Contains(c.Message, foreign+"/"+name) {
+			t.Errorf("LockedDown %s: %s, want Conflict naming %s/%s", c.Reason, c.Message, foreign, name)
+		}
+		waitForEvent(t, ns, "waypoint", egressv1alpha1.ReasonConflict)
+		got := &networkingv1.NetworkPolicy{}
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(theirs), got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Spec.Egress) != 0 || len(got.Labels) != 0 {
+			t.Errorf("the foreign policy was changed: %+v", got)
+		}
+	})
+
+	t.Run("Off removes what Enforce wrote, and nothing else", func(t *testing.T) {
+		updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Lockdown.Mode = egressv1alpha1.LockdownOff })
+		testenv.Eventually(t, testenv.DefaultTimeout, "the policies pruned", func(context.Context) (bool, error) {
+			e := getEGW(t, key)
+			return slices.Equal(lockdownPolicies(t, name, src, other, foreign), []string{foreign}) &&
+				meta.FindStatusCondition(e.Status.Conditions, egressv1alpha1.ConditionLockedDown) == nil && e.Status.Lockdown == nil, nil
+		})
+	})
+
+	t.Run("Audit writes nothing and says what Enforce would", func(t *testing.T) {
+		updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Lockdown.Mode = egressv1alpha1.LockdownAudit })
+		c := env.WaitForCondition(t, key, egressv1alpha1.ConditionLockedDown, metav1.ConditionFalse)
+		if c.Reason != egressv1alpha1.ReasonAudit || !strings.Contains(c.Message, src) || !strings.Contains(c.Message, other) {
+			t.Errorf("LockedDown %s: %s", c.Reason, c.Message)
+		}
+		if got := lockdownPolicies(t, name, src, other); len(got) != 0 {
+			t.Errorf("Audit wrote policies in %v", got)
+		}
+	})
+
+	t.Run("deleting the gateway removes its policies", func(t *testing.T) {
+		updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Lockdown.Mode = egressv1alpha1.LockdownEnforce })
+		testenv.Eventually(t, testenv.DefaultTimeout, "policies written again", func(context.Context) (bool, error) {
+			return len(lockdownPolicies(t, name, src, other)) == 2, nil
+		})
+		if err := env.Client.Delete(context.Background(), getEGW(t, key)); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, testenv.DefaultTimeout, "the gateway and its policies gone", func(ctx context.Context) (bool, error) {
+			err := env.Client.Get(ctx, key, &egressv1alpha1.EgressGateway{})
+			return apierrors.IsNotFound(err) && len(lockdownPolicies(t, name, src, other)) == 0 &&
+				len(lockdownPolicies(t, name, foreign)) == 1, client.IgnoreNotFound(err)
+		})
+	})
+}
