@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -176,4 +177,56 @@ func TestLockdown(t *testing.T) {
 				len(lockdownPolicies(t, name, foreign)) == 1, client.IgnoreNotFound(err)
 		})
 	})
+}
+
+// TestLockdownCIDRAdmission: the API server refuses what is not an address
+// range; what passes its shape check and still does not parse is the
+// operator's InvalidLockdown.
+func TestLockdownCIDRAdmission(t *testing.T) {
+	ns := env.CreateNamespace(t, "lock-cidr", nil).Name
+	for _, tc := range []struct {
+		cidr  string
+		admit bool
+	}{
+		{"192.0.2.0/24", true}, {"0.0.0.0/0", true}, {"2001:db8::/32", true}, {"::/0", true},
+		{"300.0.0.0/8", false}, {"10.0.0.1/33", false}, {"10.0.0/8", false}, {"2001:db8::/129", false},
+		{"not-a-cidr", false}, {"192.0.2.0", false}, {"", false},
+	} {
+		egw := newEgressGateway(ns, "g"+strconv.Itoa(len(tc.cidr))+strings.NewReplacer(".", "-", ":", "-", "/", "-").Replace(tc.cidr), func(e *egressv1alpha1.EgressGateway) {
+			e.Spec.Lockdown.AllowCIDRs = []egressv1alpha1.AllowedCIDR{{CIDR: tc.cidr, Reason: "test"}}
+		})
+		egw.Name = strings.Trim(strings.ToLower(egw.Name), "-")
+		err := env.Client.Create(context.Background(), egw)
+		if tc.admit && err != nil {
+			t.Errorf("%q refused: %v", tc.cidr, err)
+		}
+		if !tc.admit && (err == nil || !strings.Contains(err.Error(), "cidr")) {
+			t.Errorf("%q: error %v, want a refusal naming cidr", tc.cidr, err)
+		}
+	}
+}
+
+// TestLockdownInvalidRange: a range that passes the API server's shape
+// check but does not parse is a False LockedDown naming it; nothing is
+// written.
+func TestLockdownInvalidRange(t *testing.T) {
+	ensureClusterDNS(t)
+	ns := env.CreateNamespace(t, "lock-bad", nil).Name
+	src := env.CreateNamespace(t, "lock-bad-src", map[string]string{sourcesLabel: ns}).Name
+	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.Lockdown.Mode = egressv1alpha1.LockdownEnforce
+		e.Spec.Lockdown.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+		e.Spec.Lockdown.AllowCIDRs = []egressv1alpha1.AllowedCIDR{{CIDR: "2001:::1/64", Reason: "typo"}}
+	})
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatal(err)
+	}
+	c := env.WaitForCondition(t, client.ObjectKeyFromObject(egw), egressv1alpha1.ConditionLockedDown, metav1.ConditionFalse)
+	if c.Reason != egressv1alpha1.ReasonInvalidLockdown || !strings.Contains(c.Message, "2001:::1/64") || !strings.Contains(c.Message, "allowCIDRs") {
+		t.Errorf("LockedDown %s: %s, want InvalidLockdown naming the range", c.Reason, c.Message)
+	}
+	if got := lockdownPolicies(t, "egress-lockdown-waypoint", src); len(got) != 0 {
+		t.Errorf("an invalid lockdown wrote policies in %v", got)
+	}
 }

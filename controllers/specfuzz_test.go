@@ -280,9 +280,9 @@ func randomSpec(r *rand.Rand) map[string]any {
 			ld["allowInCluster"] = g.maybe(0.5)
 		}
 		if g.maybe(0.4) {
-			// 300.0.0.0/8 passes the API server's shape check and
-			// fails the operator's parse: an InvalidLockdown condition.
-			ld["allowCIDRs"] = []any{map[string]any{"cidr": g.pick([]any{"192.0.2.0/24", "2001:db8::/32", "300.0.0.0/8", "10.0.0.1/33"}, "not-a-cidr", ""),
+			// 2001:::1/64 passes the API server's shape check for IPv6
+			// and fails the operator's parse: InvalidLockdown.
+			ld["allowCIDRs"] = []any{map[string]any{"cidr": g.pick([]any{"192.0.2.0/24", "2001:db8::/32", "2001:::1/64"}, "300.0.0.0/8", "10.0.0.1/33", "not-a-cidr", ""),
 				"reason": g.pick([]any{"partner VPN"}, "")}}
 		}
 		spec["lockdown"] = ld

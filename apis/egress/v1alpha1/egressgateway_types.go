@@ -295,7 +295,10 @@ type LockdownSpec struct {
 type AllowedCIDR struct {
 	// CIDR is an IPv4 or IPv6 range such as 192.0.2.0/24.
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F:.]+/[0-9]{1,3}$')",message="cidr must be an address range such as 192.0.2.0/24 or 2001:db8::/32"
+	// IPv4 is checked here in full; IPv6 by its shape and prefix length,
+	// the rest by the operator (LockedDown=False/InvalidLockdown): CEL's
+	// isCIDR needs Kubernetes 1.31.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$') || self.matches('^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$')",message="cidr must be an address range such as 192.0.2.0/24 or 2001:db8::/32"
 	CIDR string `json:"cidr"`
 	// Reason says why this range bypasses the waypoint.
 	// +kubebuilder:validation:MinLength=1
