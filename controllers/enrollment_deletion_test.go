@@ -264,7 +264,7 @@ func TestInvalidSelectorIsReportedAndDeletes(t *testing.T) {
 	ns := env.CreateNamespace(t, "bad-selector", nil).Name
 	startOperator(t, ns, controllers.Options{})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.EnrollNamespace = ptrTo(false)
+		e.Spec.EnrollNamespace = ptr.To(false)
 		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"bad key": "x"}}
 	})
 	if err := env.Client.Create(context.Background(), egw); err != nil {

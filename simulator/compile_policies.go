@@ -1,8 +1,6 @@
 package simulator
 
 import (
-	"sort"
-
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 )
@@ -94,14 +92,4 @@ func appendOnce(list []*compiledPolicy, cp *compiledPolicy) []*compiledPolicy {
 		}
 	}
 	return append(list, cp)
-}
-
-// sortedKeys returns a map's keys in order, for deterministic findings.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	securityv1beta1 "istio.io/api/security/v1beta1"
@@ -63,7 +65,7 @@ type WaypointView struct {
 // Waypoints lists the waypoints in the inputs, sorted by namespace and name.
 func (p *Program) Waypoints() []WaypointView {
 	out := make([]WaypointView, 0, len(p.waypoints))
-	for _, k := range sortedKeys(p.waypoints) {
+	for _, k := range slices.Sorted(maps.Keys(p.waypoints)) {
 		w := p.waypoints[k]
 		out = append(out, WaypointView{Namespace: w.namespace, Name: w.name, TrafficType: w.trafficType, EgressGateway: w.egressGateway})
 	}
@@ -217,10 +219,10 @@ type ZtunnelRuleView struct {
 func (p *Program) ZtunnelPolicies() []ZtunnelPolicyView {
 	var all []*compiledPolicy
 	all = append(all, p.index.ztGlobal...)
-	for _, k := range sortedKeys(p.index.ztNamespace) {
+	for _, k := range slices.Sorted(maps.Keys(p.index.ztNamespace)) {
 		all = append(all, p.index.ztNamespace[k]...)
 	}
-	for _, k := range sortedKeys(p.index.ztSelector) {
+	for _, k := range slices.Sorted(maps.Keys(p.index.ztSelector)) {
 		all = append(all, p.index.ztSelector[k]...)
 	}
 	out := make([]ZtunnelPolicyView, 0, len(all))

@@ -1,6 +1,9 @@
 package simulator
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // trustBundle is the local trust domain and its aliases. istiod rewrites the
 // trust domain of policy principals to every member before building Envoy
@@ -53,7 +56,7 @@ func (b trustBundle) rewrite(p, td string, parts []string) []string {
 func (b trustBundle) expand(values []string) []string {
 	var out []string
 	for _, v := range values {
-		if containsString(b.domains, v) {
+		if slices.Contains(b.domains, v) {
 			out = appendUnique(out, b.domains...)
 		} else {
 			out = appendUnique(out, v)
@@ -85,18 +88,9 @@ func globMatch(a, pattern string) bool {
 
 func isSuffixPattern(s string) bool { return strings.HasPrefix(s, "*") }
 
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func appendUnique(list []string, values ...string) []string {
 	for _, v := range values {
-		if !containsString(list, v) {
+		if !slices.Contains(list, v) {
 			list = append(list, v)
 		}
 	}

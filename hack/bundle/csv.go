@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/blang/semver/v4"
 	"github.com/operator-framework/api/pkg/lib/version"
@@ -73,10 +75,10 @@ func installStrategy(o options, p *parts) operatorsv1alpha1.StrategyDetailsDeplo
 			Name: d.Name, Spec: spec, Label: d.Labels,
 		})
 	}
-	for _, sa := range sortedKeys(p.permissions) {
+	for _, sa := range slices.Sorted(maps.Keys(p.permissions)) {
 		s.Permissions = append(s.Permissions, operatorsv1alpha1.StrategyDeploymentPermissions{ServiceAccountName: sa, Rules: p.permissions[sa]})
 	}
-	for _, sa := range sortedKeys(p.clusterPermissions) {
+	for _, sa := range slices.Sorted(maps.Keys(p.clusterPermissions)) {
 		s.ClusterPermissions = append(s.ClusterPermissions, operatorsv1alpha1.StrategyDeploymentPermissions{ServiceAccountName: sa, Rules: p.clusterPermissions[sa]})
 	}
 	return s

@@ -2,7 +2,8 @@ package main
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -102,7 +103,7 @@ func split(objs []*unstructured.Unstructured) (*parts, error) {
 		}
 	}
 	// A ClusterRole nobody binds (metrics-reader) is for users to bind: ship it.
-	for _, name := range sortedKeys(clusterRoles) {
+	for _, name := range slices.Sorted(maps.Keys(clusterRoles)) {
 		if !bound[name] {
 			p.others = append(p.others, clusterRoles[name])
 		}
@@ -112,13 +113,4 @@ func split(objs []*unstructured.Unstructured) (*parts, error) {
 
 func fromUnstructured(u *unstructured.Unstructured, into any) error {
 	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
