@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -82,16 +83,9 @@ func (r *EgressGatewayReconciler) reconcileLockdown(ctx context.Context, s *scop
 // lockdownPolicies renders the policy of each selected source namespace,
 // from the cluster DNS, the API server endpoints and the waypoint.
 func (r *EgressGatewayReconciler) lockdownPolicies(ctx context.Context, egw *egressv1alpha1.EgressGateway, out *lockdownOutcome) ([]*networkingv1.NetworkPolicy, error) {
-	sel := egw.Spec.Lockdown.Sources
-	if sel == nil {
-		sel = egw.Spec.Simulation.Sources
-	}
-	if sel == nil {
-		sel = defaultSources
-	}
-	selector, err := metav1.LabelSelectorAsSelector(sel)
+	selector, err := lockdownSelector(egw)
 	if err != nil {
-		out.invalid = &invalidSelectorError{field: "spec.lockdown.sources", err: err}
+		out.invalid = err
 		return nil, nil
 	}
 	var nss corev1.NamespaceList
@@ -134,6 +128,19 @@ func (r *EgressGatewayReconciler) lockdownPolicies(ctx context.Context, egw *egr
 	}
 	slices.SortFunc(want, func(a, b *networkingv1.NetworkPolicy) int { return strings.Compare(a.Namespace, b.Namespace) })
 	return want, nil
+}
+
+// lockdownSelector is spec.lockdown.sources as a selector, or else the
+// simulation's sources.
+func lockdownSelector(egw *egressv1alpha1.EgressGateway) (labels.Selector, error) {
+	if egw.Spec.Lockdown.Sources == nil {
+		return sourceSelector(egw)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(egw.Spec.Lockdown.Sources)
+	if err != nil {
+		return nil, &invalidSelectorError{field: "spec.lockdown.sources", err: err}
+	}
+	return sel, nil
 }
 
 // discoverDNS finds the cluster DNS Service among the known ones; it is

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/source"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -255,18 +256,11 @@ func (r *EgressGatewayReconciler) gatewaysOfNamespace(ctx context.Context, name 
 		if egw.Namespace == name || r.rootNamespaceOf(ctx, egw) == name {
 			return true
 		}
-		for _, ls := range []*metav1.LabelSelector{egw.Spec.Lockdown.Sources, nil} {
-			sel, err := sourceSelector(egw)
-			if ls != nil {
-				sel, err = metav1.LabelSelectorAsSelector(ls)
-			}
-			if err != nil {
-				continue
-			}
-			for _, l := range labelSets {
-				if sel.Matches(labels.Set(l)) {
-					return true
-				}
+		// Its service accounts are sources, or it is locked down.
+		for _, selectorOf := range []func(*egressv1alpha1.EgressGateway) (labels.Selector, error){sourceSelector, lockdownSelector} {
+			sel, err := selectorOf(egw)
+			if err == nil && slices.ContainsFunc(labelSets, func(l map[string]string) bool { return sel.Matches(labels.Set(l)) }) {
+				return true
 			}
 		}
 		return false

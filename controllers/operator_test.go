@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,20 +226,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // metricSum adds up every series of a metric in controller-runtime's registry.
 func metricSum(t *testing.T, name string) float64 {
 	t.Helper()
-	families, err := crmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			sum += value(m)
-		}
-	}
-	return sum
+	return metricMatching(t, name, func(*dto.Metric) bool { return true })
 }
 
 // helmActions reads egressgateway_helm_actions_total for action and result
@@ -437,6 +425,14 @@ func assertNoOpReconcileWritesNothing(t *testing.T, op *operator, namespace stri
 // metricWhere sums the series of name whose label is want.
 func metricWhere(t *testing.T, name, label, want string) float64 {
 	t.Helper()
+	return metricMatching(t, name, func(m *dto.Metric) bool {
+		return slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == label && l.GetValue() == want })
+	})
+}
+
+// metricMatching sums the series of name that keep selects.
+func metricMatching(t *testing.T, name string, keep func(*dto.Metric) bool) float64 {
+	t.Helper()
 	families, err := crmetrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -447,10 +443,8 @@ func metricWhere(t *testing.T, name, label, want string) float64 {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == want {
-					sum += value(m)
-				}
+			if keep(m) {
+				sum += value(m)
 			}
 		}
 	}

@@ -33,36 +33,11 @@ func TestSimulationAtScale(t *testing.T) {
 		t.Skip("-short: this test creates 2,800 objects in the API server; make test (no -short) runs it")
 	}
 	ns := env.CreateNamespace(t, "sim-scale", nil).Name
-	manifests := scalegen.Generate(scalegen.Config{Namespaces: 40, AccountsPerNS: 50, ServiceEntries: 300, Policies: 500, Seed: 6})
-	// Make every name unique to this test, and its source namespaces
-	// selectable by this test's gateway alone.
-	manifests = regexp.MustCompile(`\bns-(\d+)`).ReplaceAllString(manifests, ns+"-src-$1")
-	manifests = strings.ReplaceAll(manifests, "istio-egress", ns)
-	manifests = strings.ReplaceAll(manifests, "labels: {istio.io/dataplane-mode: ambient}",
-		"labels: {istio.io/dataplane-mode: ambient, "+sourcesLabel+": "+ns+"}")
-	var namespaces, objects []*unstructured.Unstructured
-	for _, doc := range strings.Split(manifests, "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case u.Object == nil || u.GetKind() == "EgressGateway" || u.GetName() == ns:
-		case u.GetKind() == "Namespace":
-			namespaces = append(namespaces, u)
-		default:
-			objects = append(objects, u)
-		}
-	}
+	namespaces, objects := scaleObjects(t, ns, scalegen.Config{Namespaces: 40, AccountsPerNS: 50, ServiceEntries: 300, Policies: 500, Seed: 6})
 	cacheNamespaces := []string{ns}
 	for _, n := range namespaces {
 		cacheNamespaces = append(cacheNamespaces, n.GetName())
 	}
-	t.Cleanup(func() {
-		for _, n := range namespaces {
-			mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: n.GetName()}, `{"metadata":{"labels":{"istio.io/dataplane-mode":null}}}`)
-		}
-	})
 	createAll(t, namespaces)
 	createAll(t, objects)
 	op := startOperatorIn(t, env.Config, cacheNamespaces, controllers.Options{})
@@ -89,31 +64,13 @@ func TestSimulationAtScale(t *testing.T) {
 	if sim.Summary.Destinations < 300 || sim.ReportConfigMap != "waypoint-report" || sim.Truncated == "" {
 		t.Errorf("destinations %d, reportConfigMap %q, truncated %q", sim.Summary.Destinations, sim.ReportConfigMap, sim.Truncated)
 	}
-	cm := &corev1.ConfigMap{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: sim.ReportConfigMap}, cm); err != nil {
-		t.Fatal(err)
-	}
-	data := []byte(cm.Data["report.json"])
-	if gz, ok := cm.BinaryData["report.json.gz"]; ok {
-		zr, err := gzip.NewReader(bytes.NewReader(gz))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if data, err = io.ReadAll(zr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var full reach.Report
-	if err := json.Unmarshal(data, &full); err != nil {
-		t.Fatalf("the report ConfigMap: %v", err)
-	}
-	t.Logf("report ConfigMap: %d bytes of JSON (compressed: %v)", len(data), len(cm.BinaryData) > 0)
+	full := reportFromConfigMap(t, ns, sim.ReportConfigMap)
 	if len(full.Groups) != int(sim.Summary.Groups) || len(full.Destinations) != int(sim.Summary.Destinations) || len(full.Reachability) <= len(sim.Reachability) {
 		t.Errorf("the ConfigMap's report is not the full report: %d groups, %d destinations, %d entries", len(full.Groups), len(full.Destinations), len(full.Reachability))
 	}
 
 	// egressctl on a dump of the same objects gives the same report.
-	assertSameAsEgressctl(t, &full, cacheNamespaces, ns)
+	assertSameAsEgressctl(t, full, cacheNamespaces, ns)
 
 	// After a policy edit the operator recomputes only what the edit
 	// touches (it keeps each gateway's reach.Builder): its report is still
@@ -128,6 +85,41 @@ func TestSimulationAtScale(t *testing.T) {
 	assertSameAsEgressctl(t, reportFromConfigMap(t, ns, edited.Status.Simulation.ReportConfigMap), cacheNamespaces, ns)
 
 	assertNoOpReconcileWritesNothing(t, op, ns)
+}
+
+// scaleObjects generates a scalegen configuration as live objects for the
+// gateway namespace ns: names unique to the test, and source namespaces that
+// only this test's gateway selects (sourcesLabel). The namespaces and the
+// other objects come apart, to be created in that order; the cleanup takes
+// the ambient label off the namespaces, which outlive the test.
+func scaleObjects(t *testing.T, ns string, cfg scalegen.Config) (namespaces, objects []*unstructured.Unstructured) {
+	t.Helper()
+	manifests := scalegen.Generate(cfg)
+	// Make every name unique to this test, and its source namespaces
+	// selectable by this test's gateway alone.
+	manifests = regexp.MustCompile(`\bns-(\d+)`).ReplaceAllString(manifests, ns+"-src-$1")
+	manifests = strings.ReplaceAll(manifests, "istio-egress", ns)
+	manifests = strings.ReplaceAll(manifests, "labels: {istio.io/dataplane-mode: ambient}",
+		"labels: {istio.io/dataplane-mode: ambient, "+sourcesLabel+": "+ns+"}")
+	for _, doc := range strings.Split(manifests, "\n---\n") {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case u.Object == nil || u.GetKind() == "EgressGateway" || u.GetName() == ns:
+		case u.GetKind() == "Namespace":
+			namespaces = append(namespaces, u)
+		default:
+			objects = append(objects, u)
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range namespaces {
+			mergePatch(t, "v1", "Namespace", client.ObjectKey{Name: n.GetName()}, `{"metadata":{"labels":{"istio.io/dataplane-mode":null}}}`)
+		}
+	})
+	return namespaces, objects
 }
 
 // assertSameAsEgressctl checks that egressctl on a dump of the namespaces

@@ -167,7 +167,10 @@ func (m *statusMeasure) size(limit int) int {
 // simulate prints.
 func (m *statusMeasure) keepReachability(entries []reach.Entry) error {
 	l := m.lists[0]
-	m.st.Reachability = make([]egressv1alpha1.ReachabilityEntry, l.n)
+	m.st.Reachability = nil
+	if l.n > 0 {
+		m.st.Reachability = make([]egressv1alpha1.ReachabilityEntry, l.n)
+	}
 	for i := range l.n {
 		data := l.sizes.element(i)
 		if data == nil {
@@ -176,9 +179,6 @@ func (m *statusMeasure) keepReachability(entries []reach.Entry) error {
 		if err := json.Unmarshal(data, &m.st.Reachability[i]); err != nil {
 			return fmt.Errorf("decoding reachability into the status: %w", err)
 		}
-	}
-	if l.n == 0 {
-		m.st.Reachability = nil
 	}
 	return nil
 }
