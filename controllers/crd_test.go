@@ -189,7 +189,7 @@ func TestKubectlShowsColumnsAndDocs(t *testing.T) {
 			Reason: egressv1alpha1.ReasonAsExpected, LastTransitionTime: metav1.Now()}},
 		Waypoint: &egressv1alpha1.WaypointStatus{GatewayName: "waypoint", Replicas: 2, ReadyReplicas: 2},
 		Simulation: &egressv1alpha1.SimulationStatus{Summary: egressv1alpha1.SimulationSummary{
-			Destinations: 3, Reachable: 5, Findings: egressv1alpha1.FindingCounts{Total: 1, Warnings: 1}}},
+			Destinations: 3, Reachable: 5, DirectEgress: 4, Findings: egressv1alpha1.FindingCounts{Total: 1, Warnings: 1}}},
 	}
 	if err := env.Client.Status().Update(context.Background(), &egw); err != nil {
 		t.Fatal(err)
@@ -203,10 +203,10 @@ func TestKubectlShowsColumnsAndDocs(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("kubectl get egw printed %d lines, want header and one row:\n%s", len(lines), out)
 	}
-	if got, want := strings.Fields(lines[0]), []string{"NAME", "READY", "WAYPOINT", "REPLICAS", "DESTINATIONS", "REACHABLE", "FINDINGS", "AGE"}; !equal(got, want) {
+	if got, want := strings.Fields(lines[0]), []string{"NAME", "READY", "WAYPOINT", "REPLICAS", "DESTINATIONS", "REACHABLE", "DIRECT", "FINDINGS", "AGE"}; !equal(got, want) {
 		t.Errorf("columns = %v, want %v", got, want)
 	}
-	if got, want := strings.Fields(lines[1])[:7], []string{"waypoint", "True", "waypoint", "2", "3", "5", "1"}; !equal(got, want) {
+	if got, want := strings.Fields(lines[1])[:8], []string{"waypoint", "True", "waypoint", "2", "3", "5", "4", "1"}; !equal(got, want) {
 		t.Errorf("row = %v, want %v", got, want)
 	}
 

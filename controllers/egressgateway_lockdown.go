@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
-	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/lockdown"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
@@ -32,7 +30,7 @@ import (
 // other namespaces, the gateway's namespace: owner references cannot cross
 // namespaces, so these two labels are how the operator finds, prunes and
 // never mistakes its own policies.
-const gatewayNamespaceLabel = "egress.ambient.io/egressgateway-namespace"
+const gatewayNamespaceLabel = lockdown.LabelGatewayNamespace
 
 // lockdownOutcome is what the lockdown phase did, for the status.
 type lockdownOutcome struct {
@@ -249,12 +247,7 @@ func ownsLockdownPolicy(egw *egressv1alpha1.EgressGateway, np *networkingv1.Netw
 // namespace; a name too long for an object is cut and made unique by a
 // digest.
 func lockdownPolicyName(egw *egressv1alpha1.EgressGateway) string {
-	name := "egress-lockdown-" + egw.Name
-	if len(name) <= 253 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(egw.Namespace + "/" + egw.Name))
-	return name[:240] + "-" + hex.EncodeToString(sum[:])[:12]
+	return lockdown.PolicyName(egw.Namespace, egw.Name)
 }
 
 // lockdownCondition is LockedDown, nil when the mode is Off (the condition
@@ -300,10 +293,18 @@ func lockdownStatus(out *lockdownOutcome) *egressv1alpha1.LockdownStatus {
 
 // gatewaysOfLockdownPolicy maps a lockdown NetworkPolicy to the gateway
 // its labels name, so an edit or a delete of it is repaired.
-func (r *EgressGatewayReconciler) gatewaysOfLockdownPolicy(_ context.Context, np client.Object) []ctrl.Request {
+func (r *EgressGatewayReconciler) gatewaysOfLockdownPolicy(ctx context.Context, np client.Object) []ctrl.Request {
+	// Every NetworkPolicy of a source namespace is an input of the
+	// gateways' reports (what the sources reach directly); a lockdown
+	// policy also belongs to the gateway that wrote it, wherever it is.
+	reqs := r.gatewaysSourcing(ctx, np)
 	l := np.GetLabels()
 	if l[renderedLabel] == "" || l[gatewayNamespaceLabel] == "" {
-		return nil
+		return reqs
 	}
-	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: l[gatewayNamespaceLabel], Name: l[renderedLabel]}}}
+	own := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: l[gatewayNamespaceLabel], Name: l[renderedLabel]}}
+	if slices.Contains(reqs, own) {
+		return reqs
+	}
+	return append(reqs, own)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -108,7 +109,7 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 	if err != nil {
 		return err
 	}
-	metrics.RecordReport(s.egw.Namespace, s.egw.Name, st.Summary.Pairs.All, st.Summary.Pairs.Partial, st.Summary.Pairs.None, report.Findings)
+	metrics.RecordReport(s.egw.Namespace, s.egw.Name, st.Summary.Pairs.All, st.Summary.Pairs.Partial, st.Summary.Pairs.None, st.Summary.DirectEgress, report.Findings)
 	s.simulation, s.destinations = st, dests
 	if n := st.Summary.InexactDestinations; n > 0 {
 		r.Recorder.Eventf(s.egw, nil, corev1.EventTypeWarning, egressv1alpha1.ReasonTooComplex, "Simulate",
@@ -244,6 +245,13 @@ func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope
 		}
 		for _, a := range accounts.Items {
 			in.ServiceAccounts = append(in.ServiceAccounts, reach.Ref{Namespace: a.Namespace, Name: a.Name})
+		}
+		var nps networkingv1.NetworkPolicyList
+		if err := r.List(ctx, &nps, client.InNamespace(ns.Name)); err != nil {
+			return nil, fmt.Errorf("listing NetworkPolicies in %s: %w", ns.Name, err)
+		}
+		for i := range nps.Items {
+			in.NetworkPolicies = append(in.NetworkPolicies, &nps.Items[i])
 		}
 	}
 	for _, ns := range uniq(s.egw.Namespace, root) {

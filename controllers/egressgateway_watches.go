@@ -88,13 +88,15 @@ func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 		accounts.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
 		opts.ByObject[accounts] = cache.ByObject{Namespaces: map[string]cache.Config{cache.AllNamespaces: {}}}
 	}
-	// The lockdown policies are in the source namespaces, wherever they
-	// are.
-	lockdownPolicies := cache.ByObject{Label: has(renderedLabel)}
+	// NetworkPolicies: every one of the source namespaces decides what
+	// the sources reach directly (the report's direct rows), and the
+	// lockdown policies are in the source namespaces, wherever they are.
+	// They are small, and a namespace rarely has more than a few.
+	netpols := cache.ByObject{}
 	if len(namespaces) > 0 {
-		lockdownPolicies.Namespaces = map[string]cache.Config{cache.AllNamespaces: {}}
+		netpols.Namespaces = map[string]cache.Config{cache.AllNamespaces: {}}
 	}
-	opts.ByObject[&networkingv1.NetworkPolicy{}] = lockdownPolicies
+	opts.ByObject[&networkingv1.NetworkPolicy{}] = netpols
 	// ConfigMaps: the rendered ones wherever the other kinds are cached,
 	// and every one in the Istio namespace (a namespace listed beside
 	// cache.AllNamespaces is left out of the latter's informer).

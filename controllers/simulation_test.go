@@ -145,7 +145,9 @@ func TestSimulationSeed(t *testing.T) {
 			t.Errorf("other sources: want the rest denied by %s, decidedBy %+v", policy, o.DecidedBy)
 		}
 		want := egressv1alpha1.SimulationSummary{Sources: 2, Groups: 2, Destinations: 1, Policies: 1, Reachable: 2,
-			Pairs: egressv1alpha1.AccessCounts{All: 1, Partial: 1}}
+			Pairs: egressv1alpha1.AccessCounts{All: 1, Partial: 1},
+			// Nothing stops default from reaching other hosts directly.
+			DirectEgress: 1, Findings: egressv1alpha1.FindingCounts{Total: 1, Warnings: 1}}
 		if sim.Summary != want {
 			t.Errorf("summary %+v, want %+v", sim.Summary, want)
 		}

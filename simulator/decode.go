@@ -294,6 +294,7 @@ type rawObject struct {
 	Kind       string            `json:"kind"`
 	Metadata   metav1.ObjectMeta `json:"metadata"`
 	Spec       json.RawMessage   `json:"spec"`
+	Status     json.RawMessage   `json:"status"`
 	Items      []json.RawMessage `json:"items"`
 }
 
@@ -373,7 +374,11 @@ func (s *Snapshot) addObject(file string, line int, raw *rawObject) Issues {
 		o.Namespace = ""
 	}
 	meta := Meta{Origin: o, Labels: raw.Metadata.Labels, Annotations: raw.Metadata.Annotations, Created: raw.Metadata.CreationTimestamp.Time}
-	if err := dec.decode(s, meta, raw.Spec); err != nil {
+	decode := dec.decode
+	if dec.withStatus != nil {
+		decode = func(s *Snapshot, m Meta, spec json.RawMessage) error { return dec.withStatus(s, m, spec, raw.Status) }
+	}
+	if err := decode(s, meta, raw.Spec); err != nil {
 		return Issues{{Severity: SeverityError, File: file, Line: line, Object: o.Object(), Field: "spec", Message: err.Error()}}
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 // egressGatewaySpec mirrors the fields of the operator's EgressGateway spec
@@ -23,7 +25,13 @@ type egressGatewaySpec struct {
 	EnrollNamespace      *bool                 `json:"enrollNamespace"`
 	ServiceEntrySelector *metav1.LabelSelector `json:"serviceEntrySelector"`
 	Destinations         []egressDestination   `json:"destinations"`
-	Simulation           struct {
+	Lockdown             struct {
+		Mode           string                 `json:"mode"`
+		Sources        *metav1.LabelSelector  `json:"sources"`
+		AllowInCluster *bool                  `json:"allowInCluster"`
+		AllowCIDRs     []lockdown.AllowedCIDR `json:"allowCIDRs"`
+	} `json:"lockdown"`
+	Simulation struct {
 		Disabled bool                  `json:"disabled"`
 		Sources  *metav1.LabelSelector `json:"sources"`
 		Probes   []struct {
@@ -89,6 +97,14 @@ func decodeEgressGateway(s *Snapshot, m Meta, spec json.RawMessage) error {
 	}
 	for _, p := range es.Simulation.Probes {
 		egw.Probes = append(egw.Probes, RequestSpec{From: p.From, Method: p.Method, Host: p.Host, Path: p.Path, Port: p.Port})
+	}
+	egw.Lockdown = Lockdown{Mode: es.Lockdown.Mode, Sources: es.Lockdown.Sources, AllowInCluster: es.Lockdown.AllowInCluster == nil || *es.Lockdown.AllowInCluster,
+		AllowCIDRs: es.Lockdown.AllowCIDRs}
+	if egw.Lockdown.Mode == "" {
+		egw.Lockdown.Mode = LockdownOff
+	}
+	if egw.Lockdown.Sources == nil {
+		egw.Lockdown.Sources = egw.Sources
 	}
 	if egw.TrafficType != TrafficService && egw.TrafficType != TrafficAll {
 		return fmt.Errorf("spec.waypoint.trafficType: must be %q or %q, got %q", TrafficService, TrafficAll, egw.TrafficType)

@@ -18,6 +18,9 @@ type groupKind struct{ group, kind string }
 type decoder struct {
 	namespaced bool
 	decode     func(s *Snapshot, m Meta, spec json.RawMessage) error
+	// withStatus, when set, is used instead of decode for kinds whose
+	// status the simulator reads (a Pod's address).
+	withStatus func(s *Snapshot, m Meta, spec, status json.RawMessage) error
 }
 
 const (
@@ -25,20 +28,23 @@ const (
 	groupNetworking = "networking.istio.io"
 	groupGateway    = "gateway.networking.k8s.io"
 	groupEgress     = "egress.ambient.io"
+	groupK8sNet     = "networking.k8s.io"
 )
 
 // decoders lists the kinds the simulator reads, by API group and kind; the
 // version is not checked, as every served version has the same schema.
 var decoders = map[groupKind]decoder{
-	{groupSecurity, "AuthorizationPolicy"}: {true, decodeAuthorizationPolicy},
-	{groupNetworking, "ServiceEntry"}:      {true, decodeServiceEntry},
-	{groupNetworking, "DestinationRule"}:   {true, decodeDestinationRule},
-	{groupGateway, "Gateway"}:              {true, decodeGateway},
-	{groupGateway, "GatewayClass"}:         {false, decodeGatewayClass},
-	{"", "Namespace"}:                      {false, decodeNamespace},
-	{"", "ServiceAccount"}:                 {true, decodeServiceAccount},
-	{"", "Service"}:                        {true, decodeService},
-	{groupEgress, "EgressGateway"}:         {true, decodeEgressGateway},
+	{groupSecurity, "AuthorizationPolicy"}: {true, decodeAuthorizationPolicy, nil},
+	{groupNetworking, "ServiceEntry"}:      {true, decodeServiceEntry, nil},
+	{groupNetworking, "DestinationRule"}:   {true, decodeDestinationRule, nil},
+	{groupGateway, "Gateway"}:              {true, decodeGateway, nil},
+	{groupGateway, "GatewayClass"}:         {false, decodeGatewayClass, nil},
+	{"", "Namespace"}:                      {false, decodeNamespace, nil},
+	{"", "ServiceAccount"}:                 {true, decodeServiceAccount, nil},
+	{"", "Service"}:                        {true, decodeService, nil},
+	{groupEgress, "EgressGateway"}:         {true, decodeEgressGateway, nil},
+	{groupK8sNet, "NetworkPolicy"}:         {true, decodeNetworkPolicy, nil},
+	{"", "Pod"}:                            {namespaced: true, withStatus: decodePod},
 }
 
 // unmarshalSpec decodes an Istio spec strictly: like kubectl's default

@@ -44,7 +44,9 @@ var knownAPIs = map[string]knownAPI{
 		"ReferenceGrant": {"v1", "v1beta1"}, "TCPRoute": {"v1"}, "TLSRoute": {"v1"},
 		"UDPRoute": {"v1"},
 	},
-	groupEgress: {"EgressGateway": {"v1alpha1"}},
+	groupEgress:        {"EgressGateway": {"v1alpha1"}},
+	groupK8sNet:        {"NetworkPolicy": {"v1"}, "Ingress": {"v1"}, "IngressClass": {"v1"}},
+	"discovery.k8s.io": {"EndpointSlice": {"v1"}},
 }
 
 // checkKnown returns "" when apiVersion and kind are known, else why not, with

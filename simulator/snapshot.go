@@ -7,6 +7,8 @@ import (
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 // Origin records where an object came from, so findings can name it.
@@ -130,9 +132,31 @@ type EgressGateway struct {
 	Sources            *metav1.LabelSelector
 	Probes             []RequestSpec
 	SimulationDisabled bool
+	// Lockdown is spec.lockdown, defaulted as the API server does.
+	Lockdown Lockdown
 	// declared are the objects spec.destinations makes the operator
 	// create, by kind and name.
 	declared []Origin
+}
+
+// The lockdown modes of spec.lockdown.mode.
+const (
+	LockdownOff     = "Off"
+	LockdownAudit   = "Audit"
+	LockdownEnforce = "Enforce"
+)
+
+// Lockdown is an EgressGateway's spec.lockdown.
+type Lockdown struct {
+	// Mode is Off, Audit or Enforce.
+	Mode string
+	// Sources selects the namespaces to lock down: spec.lockdown.sources,
+	// else the simulation's sources.
+	Sources *metav1.LabelSelector
+	// AllowInCluster keeps pod-to-pod traffic open (default true).
+	AllowInCluster bool
+	// AllowCIDRs stay reachable directly.
+	AllowCIDRs []lockdown.AllowedCIDR
 }
 
 // The label that puts a namespace in the ambient mesh, and its value.
@@ -164,6 +188,11 @@ type Snapshot struct {
 	// ServiceAccounts are the callers' identities; the report's sources
 	// are those of ambient namespaces.
 	ServiceAccounts []*Meta
+	// NetworkPolicies decide the connections pods open directly.
+	NetworkPolicies []*NetworkPolicy
+	// Pods, when given, tell which pods' labels NetworkPolicies select;
+	// without them a policy that selects by pod labels is "depends".
+	Pods []*Pod
 
 	// index maps "Kind/namespace/name" to the object's slot, so that a later
 	// document replaces an earlier one in place.

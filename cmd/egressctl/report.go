@@ -195,6 +195,7 @@ func statusReport(dests []egressv1alpha1.DestinationStatus, sim *egressv1alpha1.
 		{"reachability", sim.Reachability, &w.Reachability},
 		{"groups", sim.Groups, &w.Groups},
 		{"findings", sim.Findings, &w.Findings},
+		{"direct", sim.Direct, &w.Direct},
 	}
 	for _, p := range parts {
 		data, err := json.Marshal(p.from)
@@ -239,6 +240,7 @@ func normalize(w *reach.Report) {
 	w.Reachability = nonNil(w.Reachability)
 	w.Groups = nonNil(w.Groups)
 	w.Findings = nonNil(w.Findings)
+	w.Direct = nonNil(w.Direct)
 	for i := range w.Destinations {
 		w.Destinations[i].Policies = nonNil(w.Destinations[i].Policies)
 	}

@@ -45,6 +45,26 @@ const (
 	CodeInvalidInput = "InvalidInput"
 	// CodeSimulatorWarning: another warning of the simulator core.
 	CodeSimulatorWarning = "SimulatorWarning"
+	// CodeDirectEgressOpen: sources reach hosts outside the mesh directly,
+	// bypassing every waypoint; no NetworkPolicy stops them.
+	CodeDirectEgressOpen = "DirectEgressOpen"
+	// CodeLockdownDefeated: a NetworkPolicy in a locked-down namespace
+	// opens a broad range the lockdown does not allow.
+	CodeLockdownDefeated = "LockdownDefeated"
+	// CodeLockdownConflict: a NetworkPolicy the gateway did not write has
+	// the lockdown policy's name; the namespace is not locked down.
+	CodeLockdownConflict = "LockdownConflict"
+	// CodeInvalidLockdown: spec.lockdown cannot be turned into policies.
+	CodeInvalidLockdown = "InvalidLockdown"
+	// CodeUnboundServiceEntryBlocked: a ServiceEntry bound to no waypoint
+	// sends directly, which the lockdown blocks.
+	CodeUnboundServiceEntryBlocked = "UnboundServiceEntryBlocked"
+	// CodeOptedOutPods: pods out of the mesh in a locked-down namespace
+	// have no way to any external host.
+	CodeOptedOutPods = "OptedOutPods"
+	// CodeWaypointMisleadingAllow: a policy allowing only the waypoint's
+	// identity, which cannot stop direct egress.
+	CodeWaypointMisleadingAllow = "WaypointMisleadingAllow"
 )
 
 // globalFindings are the findings about objects rather than destinations.

@@ -79,6 +79,31 @@ var findingCases = []struct {
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [other.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
 		"ServiceEntry istio-egress/twin"},
+	{CodeDirectEgressOpen, "", lockdownEnforce(""), "EgressGateway istio-egress/waypoint"},
+	{CodeLockdownDefeated,
+		lockdownEnforce("") + netPolicy("open", "[{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]"),
+		lockdownEnforce("") + netPolicy("open", "[{to: [{ipBlock: {cidr: 203.0.113.0/24}}], ports: [{port: 443}]}]"),
+		"NetworkPolicy default/open"},
+	{CodeLockdownDefeated,
+		lockdownEnforce("") + netPolicy("open", "[{}]"),
+		lockdownEnforce(", allowCIDRs: [{cidr: 0.0.0.0/0, reason: test}, {cidr: '::/0', reason: test}]") + netPolicy("open", "[{}]"),
+		"NetworkPolicy default/open"},
+	{CodeLockdownConflict,
+		lockdownEnforce("") + netPolicy("egress-lockdown-waypoint", "[{}]"),
+		lockdownEnforce("") + netPolicy("mine", "[{}]"),
+		"NetworkPolicy default/egress-lockdown-waypoint"},
+	{CodeUnboundServiceEntryBlocked,
+		lockdownEnforce("") + "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 443, name: tls, protocol: TLS}]}\n",
+		lockdownEnforce("") + "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 443, name: tls, protocol: TLS}]}\n",
+		"ServiceEntry elsewhere/ext"},
+	{CodeOptedOutPods,
+		lockdownEnforce("") + pod("batch", "{istio.io/dataplane-mode: none}"),
+		lockdownEnforce("") + pod("batch", "{app: batch}"),
+		"Pod default/batch"},
+	{CodeWaypointMisleadingAllow,
+		"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: only-waypoint, namespace: default}\nspec:\n  rules: [{from: [{source: {principals: [cluster.local/ns/istio-egress/sa/waypoint]}}]}]\n",
+		lockdownEnforce("") + "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: only-waypoint, namespace: default}\nspec:\n  rules: [{from: [{source: {principals: [cluster.local/ns/istio-egress/sa/waypoint]}}]}]\n",
+		"default/only-waypoint"},
 }
 
 // TestFindingCodes checks that each code is reported on its triggering
@@ -96,12 +121,31 @@ func TestFindingCodes(t *testing.T) {
 	}
 }
 
-// TestSeedHasNoFindings: the seed scenario is a correct configuration.
+// TestSeedHasNoFindings: the seed scenario is a correct configuration,
+// except that nothing stops direct egress: its one finding says so.
 func TestSeedHasNoFindings(t *testing.T) {
 	r, _ := Build(loadScenario(t, "testdata/seed"))
-	if len(r.Findings) > 0 {
+	if len(r.Findings) != 1 || r.Findings[0].Code != CodeDirectEgressOpen {
 		t.Errorf("findings on the seed scenario: %+v", r.Findings)
 	}
+}
+
+// lockdownEnforce replaces the base's EgressGateway with one whose
+// lockdown is Enforce; more is added to spec.lockdown.
+func lockdownEnforce(more string) string {
+	return "---\napiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\n" +
+		"spec: {lockdown: {mode: Enforce" + more + "}}\n"
+}
+
+// netPolicy is an egress NetworkPolicy in default selecting every pod.
+func netPolicy(name, egress string) string {
+	return "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: " + name + ", namespace: default}\n" +
+		"spec: {podSelector: {}, policyTypes: [Egress], egress: " + egress + "}\n"
+}
+
+// pod is a Pod in default with the given labels.
+func pod(name, labels string) string {
+	return "---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: default, labels: " + labels + "}\nspec: {serviceAccountName: admin}\n"
 }
 
 const (

@@ -22,6 +22,10 @@ type Report struct {
 	// Reachability has one entry per destination and group of sources with
 	// identical access.
 	Reachability []Entry `json:"reachability"`
+	// Direct is what the sources reach without any waypoint: every host
+	// no ServiceEntry declares, and ServiceEntries bound to no waypoint,
+	// as the NetworkPolicies (and the lockdown) allow.
+	Direct []DirectEntry `json:"direct"`
 	// Groups are the sources whose access is identical across every
 	// destination, for people reading the table.
 	Groups []Group `json:"groups"`

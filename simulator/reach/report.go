@@ -27,6 +27,7 @@ func assemble(b *builder, in Input, dests []*destSpec, results []destResult, iss
 	}
 	r.Findings = append(r.Findings, neverFindings(statuses)...)
 	r.Groups = groupSources(b.index.principals, ids)
+	r.Direct, r.Findings = addDirect(in.Snapshot, b.index.principals, r.Destinations, r.Findings)
 	r.Findings = append(r.Findings, b.globalFindings(in.Snapshot, cache)...)
 	r.Findings = append(r.Findings, issueFindings(append(slices.Clip(in.LoadIssues), issues...), r.Findings)...)
 	sortFindings(r.Findings)
@@ -68,4 +69,20 @@ func dedupeSorted(fs []Finding) []Finding {
 		}
 	}
 	return out
+}
+
+// addDirect adds the rows and findings about what sources reach without a
+// waypoint.
+func addDirect(snap *simulator.Snapshot, principals []string, dests []Destination, findings []Finding) ([]DirectEntry, []Finding) {
+	v, err := newDirectView(snap)
+	if err != nil {
+		// Decoding validated every policy; this is a Snapshot filled by
+		// hand with one the API server would refuse.
+		return []DirectEntry{}, append(findings, Finding{Severity: SeverityError, Code: "InvalidNetworkPolicy", Message: err.Error() + ": direct egress is not simulated"})
+	}
+	direct := v.directEntries(principals, dests)
+	if direct == nil {
+		direct = []DirectEntry{}
+	}
+	return direct, append(findings, v.directFindings(snap, direct, dests)...)
 }

@@ -54,7 +54,7 @@ func TestEmptyReportLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"destinations":[],"reachability":[],"groups":[],"findings":[]}`
+	want := `{"destinations":[],"reachability":[],"direct":[],"groups":[],"findings":[]}`
 	if string(data) != want {
 		t.Errorf("got %s, want %s", data, want)
 	}

@@ -47,7 +47,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		entries[i].Sources, entries[i].NotSources = u.compact(e.Sources)
 	}
 	out := wireReport{Destinations: r.Destinations, Reachability: make([]json.RawMessage, len(entries)),
-		Groups: r.Groups, Findings: r.Findings, Probes: r.Probes}
+		Direct: r.Direct, Groups: r.Groups, Findings: r.Findings, Probes: r.Probes}
 	var g errgroup.Group
 	chunk := max(1, (len(entries)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
 	for start := 0; start < len(entries); start += chunk {
@@ -77,6 +77,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 type wireReport struct {
 	Destinations []Destination     `json:"destinations"`
 	Reachability []json.RawMessage `json:"reachability"`
+	Direct       []DirectEntry     `json:"direct"`
 	Groups       []Group           `json:"groups"`
 	Findings     []Finding         `json:"findings"`
 	Probes       []ProbeResult     `json:"probes,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -44,7 +45,34 @@ func newGraph(r *reach.Report) graph {
 		}
 		g.edges = append(g.edges, edge{from: i, to: destIndex[e.Destination], label: edgeLabel(e), partial: e.Access == reach.AccessPartial})
 	}
+	g.addDirect(r, srcIndex, destIndex)
 	return g
+}
+
+// addDirect draws what the sources reach without a waypoint: a solid edge
+// for direct access, a dashed one for partial or label-dependent access,
+// none when blocked.
+func (g *graph) addDirect(r *reach.Report, srcIndex, destIndex map[string]int) {
+	for _, e := range r.Direct {
+		if e.Access == netpol.Blocked {
+			continue
+		}
+		dest := directDestination(e.Destination) + " (direct)"
+		d, ok := destIndex[dest]
+		if !ok {
+			d = len(g.dests)
+			destIndex[dest] = d
+			g.dests = append(g.dests, dest)
+		}
+		name := directSources(e.Sources)
+		i, ok := srcIndex[name]
+		if !ok {
+			i = len(g.sources)
+			srcIndex[name] = i
+			g.sources = append(g.sources, name)
+		}
+		g.edges = append(g.edges, edge{from: i, to: d, label: string(e.Access), partial: e.Access != netpol.Direct})
+	}
 }
 
 // edgeLabel is "all", or the allowed cubes without their rules.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -18,7 +19,7 @@ const maxListed = 5
 // destination and source group, then the groups, findings and probes.
 func Table(w io.Writer, r *reach.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	sections := []func(io.Writer, *reach.Report){destinationsTable, accessTable, groupsTable, findingsTable, probesTable}
+	sections := []func(io.Writer, *reach.Report){destinationsTable, accessTable, directTable, groupsTable, findingsTable, probesTable}
 	for i, s := range sections {
 		if i > 0 {
 			fmt.Fprintln(tw)
@@ -69,6 +70,42 @@ func accessTable(w io.Writer, r *reach.Report) {
 			fmt.Fprintf(w, "\t\t\t%s\n", a)
 		}
 	}
+}
+
+// directTable shows what the sources reach without any waypoint: every
+// host no ServiceEntry declares, and ServiceEntries bound to no waypoint.
+func directTable(w io.Writer, r *reach.Report) {
+	if len(r.Direct) == 0 {
+		fmt.Fprintln(w, "DIRECT EGRESS\tnone (no sources)")
+		return
+	}
+	fmt.Fprintln(w, "DIRECT EGRESS\tSOURCES\tACCESS\tWHY")
+	for _, e := range r.Direct {
+		why := []string{e.Reason}
+		if e.Access == netpol.Partial || e.Access == netpol.Direct && len(e.BlockedBy) > 0 {
+			why = append(why, e.Allowed...)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", directDestination(e.Destination), directSources(e.Sources), e.Access, why[0])
+		for _, a := range why[1:] {
+			fmt.Fprintf(w, "\t\t\t%s\n", a)
+		}
+	}
+}
+
+// directDestination names AnyOtherHost for people.
+func directDestination(d string) string {
+	if d == reach.AnyOtherHost {
+		return "any other host"
+	}
+	return d
+}
+
+// directSources lists up to maxListed sources.
+func directSources(src []string) string {
+	if len(src) <= maxListed {
+		return strings.Join(src, ",")
+	}
+	return strings.Join(src[:maxListed], ",") + fmt.Sprintf(" (+%d more)", len(src)-maxListed)
 }
 
 func groupsTable(w io.Writer, r *reach.Report) {

@@ -568,6 +568,11 @@ type SimulationStatus struct {
 	// Groups names sets of sources with identical access everywhere.
 	// +optional
 	Groups []SourceGroup `json:"groups,omitempty"`
+	// Direct is what the sources reach without any waypoint: every host no
+	// ServiceEntry declares ("*"), and ServiceEntries bound to no waypoint,
+	// as the NetworkPolicies and the lockdown allow.
+	// +optional
+	Direct []DirectEgressEntry `json:"direct,omitempty"`
 	// Findings are configuration problems the simulation found.
 	// +optional
 	Findings []Finding `json:"findings,omitempty"`
@@ -604,6 +609,12 @@ type SimulationSummary struct {
 	InexactDestinations int32 `json:"inexactDestinations,omitempty"`
 	// Findings counts findings by severity.
 	Findings FindingCounts `json:"findings"`
+	// DirectEgress counts the sources (namespaces, or service accounts
+	// where the inputs' Pods tell them apart) that reach any host outside
+	// the mesh directly, bypassing every waypoint: no NetworkPolicy, or a
+	// lockdown that is off or defeated.
+	// +optional
+	DirectEgress int32 `json:"directEgress"`
 }
 
 // AccessCounts counts reachability pairs by how much they allow.
@@ -643,6 +654,29 @@ const (
 	// destination: see ReachabilityEntry.Inexact.
 	AccessUnknown Access = "unknown"
 )
+
+// DirectEgressEntry is what a set of sources reaches without any waypoint.
+// It has the JSON shape of a "direct" entry of "egressctl simulate -o json".
+type DirectEgressEntry struct {
+	// Destination is "*" for any host no ServiceEntry declares, or
+	// "host:port" of a ServiceEntry bound to no waypoint.
+	Destination string `json:"destination"`
+	// Sources are "namespace/*" (every account of the namespace) or
+	// "namespace/account".
+	Sources []string `json:"sources"`
+	// Access is direct (everything), partial, blocked, or depends (pod
+	// labels the operator does not read decide).
+	// +kubebuilder:validation:Enum=direct;partial;blocked;depends
+	Access string `json:"access"`
+	// Allowed are the openings left: range, ports and the rule.
+	// +optional
+	Allowed []string `json:"allowed,omitempty"`
+	// BlockedBy are the NetworkPolicies that select the sources for egress.
+	// +optional
+	BlockedBy []string `json:"blockedBy,omitempty"`
+	// Reason says why, in one sentence.
+	Reason string `json:"reason"`
+}
 
 // ReachabilityEntry is what a set of sources may send to one destination. It
 // has the JSON shape of an entry of "egressctl simulate -o json", except that
@@ -847,6 +881,7 @@ type Finding struct {
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.waypoint.readyReplicas`,description="Ready waypoint pods"
 // +kubebuilder:printcolumn:name="Destinations",type=integer,JSONPath=`.status.simulation.summary.destinations`
 // +kubebuilder:printcolumn:name="Reachable",type=integer,JSONPath=`.status.simulation.summary.reachable`,description="Source group × destination pairs with any allowed request"
+// +kubebuilder:printcolumn:name="Direct",type=integer,JSONPath=`.status.simulation.summary.directEgress`,description="Sources that reach hosts outside the mesh directly, bypassing the waypoint"
 // +kubebuilder:printcolumn:name="Findings",type=integer,JSONPath=`.status.simulation.summary.findings.total`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type EgressGateway struct {

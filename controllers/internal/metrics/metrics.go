@@ -71,6 +71,13 @@ var Findings = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "Findings of an EgressGateway's last simulation, by code and severity.",
 }, []string{"namespace", "name", "code", "severity"})
 
+// DirectEgress is the number of sources of a gateway's last simulation
+// that reach hosts outside the mesh directly, bypassing the waypoint.
+var DirectEgress = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "egressgateway_direct_egress_sources",
+	Help: "Sources of an EgressGateway's last simulation that reach hosts outside the mesh directly, bypassing the waypoint.",
+}, []string{"namespace", "name"})
+
 // WaypointReplicas is the waypoint Deployment's desired and ready replicas,
 // per gateway.
 var WaypointReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -79,7 +86,7 @@ var WaypointReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 }, []string{"namespace", "name", "state"})
 
 func init() {
-	crmetrics.Registry.MustRegister(SimulationDuration, ReachabilityPairs, Findings, WaypointReplicas)
+	crmetrics.Registry.MustRegister(SimulationDuration, ReachabilityPairs, Findings, DirectEgress, WaypointReplicas)
 }
 
 // RecordSimulation observes one simulation's duration.
@@ -89,7 +96,8 @@ func RecordSimulation(namespace, name string, took time.Duration) {
 
 // RecordReport sets the pairs and the findings of a gateway's last
 // simulation; codes the new report no longer has go away.
-func RecordReport(namespace, name string, all, partial, none int32, findings []reach.Finding) {
+func RecordReport(namespace, name string, all, partial, none, direct int32, findings []reach.Finding) {
+	DirectEgress.WithLabelValues(namespace, name).Set(float64(direct))
 	ReachabilityPairs.WithLabelValues(namespace, name, "all").Set(float64(all))
 	ReachabilityPairs.WithLabelValues(namespace, name, "partial").Set(float64(partial))
 	ReachabilityPairs.WithLabelValues(namespace, name, "none").Set(float64(none))
@@ -116,6 +124,7 @@ func ForgetGateway(namespace, name string) {
 	SimulationDuration.DeletePartialMatch(gw)
 	ReachabilityPairs.DeletePartialMatch(gw)
 	Findings.DeletePartialMatch(gw)
+	DirectEgress.DeletePartialMatch(gw)
 	WaypointReplicas.DeletePartialMatch(gw)
 }
 
@@ -125,4 +134,5 @@ func ForgetReport(namespace, name string) {
 	gw := prometheus.Labels{"namespace": namespace, "name": name}
 	ReachabilityPairs.DeletePartialMatch(gw)
 	Findings.DeletePartialMatch(gw)
+	DirectEgress.DeletePartialMatch(gw)
 }

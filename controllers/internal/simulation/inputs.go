@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -51,6 +52,9 @@ type Inputs struct {
 	AuthorizationPolicies []*istiosecurityv1.AuthorizationPolicy
 	// ServiceAccounts are the service accounts of the source namespaces.
 	ServiceAccounts []reach.Ref
+	// NetworkPolicies are those of the source namespaces: they decide
+	// what the sources reach directly, without the waypoint.
+	NetworkPolicies []*networkingv1.NetworkPolicy
 	// RootNamespace is the mesh root namespace, whose policies apply
 	// mesh-wide.
 	RootNamespace string
@@ -123,6 +127,9 @@ func (in *Inputs) documents() []document {
 	}
 	for _, ap := range in.AuthorizationPolicies {
 		docs = append(docs, newDocument("security.istio.io/v1", "AuthorizationPolicy", &ap.ObjectMeta, &ap.Spec))
+	}
+	for _, np := range in.NetworkPolicies {
+		docs = append(docs, newDocument("networking.k8s.io/v1", "NetworkPolicy", &np.ObjectMeta, &np.Spec))
 	}
 	if gw := in.Gateway; gw != nil {
 		docs = append(docs, newDocument("gateway.networking.k8s.io/v1", "Gateway", &gw.ObjectMeta, &gw.Spec))

@@ -65,7 +65,9 @@ func TestPrepareSeed(t *testing.T) {
 	report, _ := reach.Build(p.Input)
 	got := Summarize(report, 1)
 	want := egressv1alpha1.SimulationSummary{Sources: 2, Groups: 2, Destinations: 1, Policies: 1, Reachable: 2,
-		Pairs: egressv1alpha1.AccessCounts{All: 1, Partial: 1}}
+		Pairs: egressv1alpha1.AccessCounts{All: 1, Partial: 1},
+		// Nothing stops default from reaching other hosts directly.
+		DirectEgress: 1, Findings: egressv1alpha1.FindingCounts{Total: 1, Warnings: 1}}
 	if got != want {
 		t.Errorf("summary %+v, want %+v", got, want)
 	}

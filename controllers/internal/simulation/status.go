@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -63,6 +64,10 @@ func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1
 	for _, g := range run.Report.Groups {
 		st.Groups = append(st.Groups, egressv1alpha1.SourceGroup{Name: g.Name, Principals: g.Principals, Count: int32(g.Count)})
 	}
+	for _, d := range run.Report.Direct {
+		st.Direct = append(st.Direct, egressv1alpha1.DirectEgressEntry{Destination: d.Destination, Sources: d.Sources,
+			Access: string(d.Access), Allowed: d.Allowed, BlockedBy: d.BlockedBy, Reason: d.Reason})
+	}
 	for _, f := range run.Report.Findings {
 		st.Findings = append(st.Findings, egressv1alpha1.Finding{
 			Severity: egressv1alpha1.Severity(f.Severity), Code: f.Code, Object: f.Object,
@@ -79,8 +84,9 @@ func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1
 		newListField("groups", st.Groups),
 		newListField("probes", st.Probes),
 		newListField("findings", st.Findings),
+		newListField("direct", st.Direct),
 	}}
-	entries, groups, probes, findings := m.lists[0], m.lists[1], m.lists[2], m.lists[3]
+	entries, groups, probes, findings, direct := m.lists[0], m.lists[1], m.lists[2], m.lists[3], m.lists[4]
 	if m.size(budget) <= budget && len(dests) == allDests {
 		return st, dests, true, m.keepReachability(run.Report.Reachability)
 	}
@@ -105,6 +111,7 @@ func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1
 		{"reachability entries", entries, budget / 4},
 		{"groups", groups, budget / 4},
 		{"probe answers", probes, budget / 8},
+		{"direct egress entries", direct, budget / 8},
 		{"findings", findings, budget / 2},
 	}
 	for _, l := range shares {
@@ -118,7 +125,7 @@ func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1
 			cut = append(cut, fmt.Sprintf("%d of %d %s", n, l.list.total, l.name))
 		}
 	}
-	st.Groups, st.Probes, st.Findings = st.Groups[:groups.n], st.Probes[:probes.n], st.Findings[:findings.n]
+	st.Groups, st.Probes, st.Findings, st.Direct = st.Groups[:groups.n], st.Probes[:probes.n], st.Findings[:findings.n], st.Direct[:direct.n]
 	st.Truncated = "left out " + strings.Join(cut, ", ") + "; ConfigMap " + reportConfigMap + " holds the full report"
 	return st, dests, false, m.keepReachability(run.Report.Reachability)
 }
@@ -149,7 +156,7 @@ func (l *listField) cut(k int)   { l.n = k }
 // above limit.
 func (m *statusMeasure) size(limit int) int {
 	st := *m.st
-	st.Reachability, st.Groups, st.Probes, st.Findings = nil, nil, nil, nil
+	st.Reachability, st.Groups, st.Probes, st.Findings, st.Direct = nil, nil, nil, nil, nil
 	total := jsonSize(&st)
 	for _, l := range m.lists {
 		if l.n == 0 || total > limit {
@@ -293,6 +300,11 @@ func Summarize(r *reach.Report, policies int) egressv1alpha1.SimulationSummary {
 		}
 	}
 	s.InexactDestinations = int32(len(inexact))
+	for _, d := range r.Direct {
+		if d.Destination == reach.AnyOtherHost && d.Access == netpol.Direct {
+			s.DirectEgress += int32(len(d.Sources))
+		}
+	}
 	for _, f := range r.Findings {
 		s.Findings.Total++
 		switch f.Severity {

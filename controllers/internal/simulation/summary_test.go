@@ -105,13 +105,18 @@ func TestStatusMeasureIsExact(t *testing.T) {
 		newListField("groups", st.Groups),
 		newListField("probes", st.Probes),
 		newListField("findings", st.Findings),
+		newListField("direct", st.Direct),
 	}}
+	if len(st.Direct) == 0 {
+		t.Fatal("the generated report has no direct entries to measure")
+	}
 	full := *st
-	for _, k := range [][4]int{{0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 1}, {len(st.Reachability), len(st.Groups), len(st.Probes), len(st.Findings)}, {3, 2, 0, 5}} {
+	for _, k := range [][5]int{{0, 0, 0, 0, 0}, {1, 0, 0, 0, 1}, {0, 1, 0, 1, 0}, {len(st.Reachability), len(st.Groups), len(st.Probes), len(st.Findings), len(st.Direct)}, {3, 2, 0, 5, 1}} {
 		cut := full
-		cut.Reachability, cut.Groups, cut.Probes, cut.Findings = full.Reachability[:min(k[0], len(full.Reachability))],
-			full.Groups[:min(k[1], len(full.Groups))], full.Probes[:min(k[2], len(full.Probes))], full.Findings[:min(k[3], len(full.Findings))]
-		lens := []int{len(cut.Reachability), len(cut.Groups), len(cut.Probes), len(cut.Findings)}
+		cut.Reachability, cut.Groups, cut.Probes, cut.Findings, cut.Direct = full.Reachability[:min(k[0], len(full.Reachability))],
+			full.Groups[:min(k[1], len(full.Groups))], full.Probes[:min(k[2], len(full.Probes))], full.Findings[:min(k[3], len(full.Findings))],
+			full.Direct[:min(k[4], len(full.Direct))]
+		lens := []int{len(cut.Reachability), len(cut.Groups), len(cut.Probes), len(cut.Findings), len(cut.Direct)}
 		for i, l := range m.lists {
 			l.n = lens[i]
 		}

@@ -10,6 +10,8 @@
 package lockdown
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -136,8 +138,35 @@ func APIServerEndpoints(eps []discoveryv1.EndpointSlice) ([]Endpoint, error) {
 
 // AllowedCIDR is a named exception: egress to CIDR stays open, for Reason.
 type AllowedCIDR struct {
-	CIDR   string
-	Reason string
+	CIDR   string `json:"cidr"`
+	Reason string `json:"reason"`
+}
+
+// Labels on every lockdown policy: the EgressGateway's name and namespace
+// (owner references cannot cross namespaces, so these are how the operator
+// finds, prunes and never mistakes its own policies), and the label on the
+// waypoint's pods the policy allows HBONE to.
+const (
+	LabelGateway          = "egress.ambient.io/egressgateway"
+	LabelGatewayNamespace = "egress.ambient.io/egressgateway-namespace"
+	WaypointPodLabel      = "gateway.networking.k8s.io/gateway-name"
+)
+
+// PolicyName is the name of the lockdown policy of the EgressGateway
+// namespace/name, within the 253 characters of an object name.
+func PolicyName(namespace, name string) string {
+	full := "egress-lockdown-" + name
+	if len(full) <= 253 {
+		return full
+	}
+	sum := sha256.Sum256([]byte(namespace + "/" + name))
+	return full[:240] + "-" + hex.EncodeToString(sum[:])[:12]
+}
+
+// Owned says whether a policy's labels mark it as written by the
+// EgressGateway namespace/name.
+func Owned(labels map[string]string, namespace, name string) bool {
+	return labels[LabelGateway] == name && labels[LabelGatewayNamespace] == namespace
 }
 
 // Input is what one source namespace's policy depends on.
