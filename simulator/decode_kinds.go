@@ -29,22 +29,25 @@ const (
 	groupGateway    = "gateway.networking.k8s.io"
 	groupEgress     = "egress.ambient.io"
 	groupK8sNet     = "networking.k8s.io"
+	groupPolicyNet  = "policy.networking.k8s.io"
 )
 
 // decoders lists the kinds the simulator reads, by API group and kind; the
 // version is not checked, as every served version has the same schema.
 var decoders = map[groupKind]decoder{
-	{groupSecurity, "AuthorizationPolicy"}: {true, decodeAuthorizationPolicy, nil},
-	{groupNetworking, "ServiceEntry"}:      {true, decodeServiceEntry, nil},
-	{groupNetworking, "DestinationRule"}:   {true, decodeDestinationRule, nil},
-	{groupGateway, "Gateway"}:              {true, decodeGateway, nil},
-	{groupGateway, "GatewayClass"}:         {false, decodeGatewayClass, nil},
-	{"", "Namespace"}:                      {false, decodeNamespace, nil},
-	{"", "ServiceAccount"}:                 {true, decodeServiceAccount, nil},
-	{"", "Service"}:                        {true, decodeService, nil},
-	{groupEgress, "EgressGateway"}:         {true, decodeEgressGateway, nil},
-	{groupK8sNet, "NetworkPolicy"}:         {true, decodeNetworkPolicy, nil},
-	{"", "Pod"}:                            {namespaced: true, withStatus: decodePod},
+	{groupSecurity, "AuthorizationPolicy"}:         {true, decodeAuthorizationPolicy, nil},
+	{groupNetworking, "ServiceEntry"}:              {true, decodeServiceEntry, nil},
+	{groupNetworking, "DestinationRule"}:           {true, decodeDestinationRule, nil},
+	{groupGateway, "Gateway"}:                      {true, decodeGateway, nil},
+	{groupGateway, "GatewayClass"}:                 {false, decodeGatewayClass, nil},
+	{"", "Namespace"}:                              {false, decodeNamespace, nil},
+	{"", "ServiceAccount"}:                         {true, decodeServiceAccount, nil},
+	{"", "Service"}:                                {true, decodeService, nil},
+	{groupEgress, "EgressGateway"}:                 {true, decodeEgressGateway, nil},
+	{groupK8sNet, "NetworkPolicy"}:                 {true, decodeNetworkPolicy, nil},
+	{"", "Pod"}:                                    {namespaced: true, withStatus: decodePod},
+	{groupPolicyNet, "AdminNetworkPolicy"}:         {false, decodeAdminNetworkPolicy, nil},
+	{groupPolicyNet, "BaselineAdminNetworkPolicy"}: {false, decodeBaselineAdminNetworkPolicy, nil},
 }
 
 // unmarshalSpec decodes an Istio spec strictly: like kubectl's default

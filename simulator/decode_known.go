@@ -47,6 +47,7 @@ var knownAPIs = map[string]knownAPI{
 	groupEgress:        {"EgressGateway": {"v1alpha1"}},
 	groupK8sNet:        {"NetworkPolicy": {"v1"}, "Ingress": {"v1"}, "IngressClass": {"v1"}},
 	"discovery.k8s.io": {"EndpointSlice": {"v1"}},
+	groupPolicyNet:     {"AdminNetworkPolicy": {"v1alpha1"}, "BaselineAdminNetworkPolicy": {"v1alpha1"}},
 }
 
 // checkKnown returns "" when apiVersion and kind are known, else why not, with

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	npav1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
 )
@@ -18,6 +19,20 @@ type NetworkPolicy struct {
 	Meta
 	// Spec is the policy's spec.
 	Spec networkingv1.NetworkPolicySpec
+}
+
+// AdminNetworkPolicy is a cluster-scoped policy.networking.k8s.io
+// AdminNetworkPolicy: egress rules above every NetworkPolicy.
+type AdminNetworkPolicy struct {
+	Meta
+	Spec npav1alpha1.AdminNetworkPolicySpec
+}
+
+// BaselineAdminNetworkPolicy is the cluster's baseline (named default):
+// egress rules below every NetworkPolicy.
+type BaselineAdminNetworkPolicy struct {
+	Meta
+	Spec npav1alpha1.BaselineAdminNetworkPolicySpec
 }
 
 // Pod is the part of a Pod that NetworkPolicy and enrollment read.
@@ -56,6 +71,32 @@ func decodeNetworkPolicy(s *Snapshot, m Meta, spec json.RawMessage) error {
 		return err
 	}
 	put(s, &s.NetworkPolicies, m.Origin, np)
+	return nil
+}
+
+func decodeAdminNetworkPolicy(s *Snapshot, m Meta, spec json.RawMessage) error {
+	p := &AdminNetworkPolicy{Meta: m}
+	if err := strictJSON(spec, &p.Spec); err != nil {
+		return err
+	}
+	var c netpol.Cluster
+	if err := c.SetAdmin([]*netpol.AdminPolicy{{Name: m.Name, Spec: p.Spec}}, nil); err != nil {
+		return err
+	}
+	put(s, &s.AdminNetworkPolicies, m.Origin, p)
+	return nil
+}
+
+func decodeBaselineAdminNetworkPolicy(s *Snapshot, m Meta, spec json.RawMessage) error {
+	p := &BaselineAdminNetworkPolicy{Meta: m}
+	if err := strictJSON(spec, &p.Spec); err != nil {
+		return err
+	}
+	// The API server admits only one, named default.
+	if m.Name != "default" {
+		return fmt.Errorf("metadata.name: a BaselineAdminNetworkPolicy must be named default, got %q", m.Name)
+	}
+	s.BaselineAdminNetworkPolicy = p
 	return nil
 }
 

@@ -190,6 +190,10 @@ type Snapshot struct {
 	ServiceAccounts []*Meta
 	// NetworkPolicies decide the connections pods open directly.
 	NetworkPolicies []*NetworkPolicy
+	// AdminNetworkPolicies and BaselineAdminNetworkPolicy are the
+	// cluster administrator's tiers around the NetworkPolicies.
+	AdminNetworkPolicies       []*AdminNetworkPolicy
+	BaselineAdminNetworkPolicy *BaselineAdminNetworkPolicy
 	// Pods, when given, tell which pods' labels NetworkPolicies select;
 	// without them a policy that selects by pod labels is "depends".
 	Pods []*Pod

@@ -232,6 +232,24 @@ func Policy(in Input) (*networkingv1.NetworkPolicy, error) {
 	return np, nil
 }
 
+// APIServerAddresses returns the API server addresses a lockdown policy
+// (written by Policy) allows: its rules that open one address on one port,
+// which is how Policy writes the API server's endpoints. They are in the
+// cluster, so a report about hosts outside it leaves them out.
+func APIServerAddresses(np *networkingv1.NetworkPolicySpec) []netip.Addr {
+	var out []netip.Addr
+	for _, r := range np.Egress {
+		if len(r.To) != 1 || r.To[0].IPBlock == nil || len(r.To[0].IPBlock.Except) > 0 || len(r.Ports) != 1 {
+			continue
+		}
+		p, err := netip.ParsePrefix(r.To[0].IPBlock.CIDR)
+		if err == nil && p.IsSingleIP() {
+			out = append(out, p.Addr())
+		}
+	}
+	return out
+}
+
 // peerRule allows p's pods, in p's namespace chosen by name, on p's ports.
 func peerRule(p Peer) networkingv1.NetworkPolicyEgressRule {
 	return networkingv1.NetworkPolicyEgressRule{

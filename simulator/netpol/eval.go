@@ -11,26 +11,74 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// and, or and not are Kleene's three-valued logic: an unknown that cannot
+// and and or are Kleene's three-valued logic: an unknown that cannot
 // change the answer does not make it unknown.
 func and(a, b match) match { return min(a, b) }
 func or(a, b match) match  { return max(a, b) }
-func not(a match) match    { return yes - a }
 
-// Evaluate answers one connection from src to dst. "By default, a pod is
-// non-isolated for egress; all outbound connections are allowed. A pod is
-// isolated for egress if there is any NetworkPolicy that both selects the
-// pod and has "Egress" in its policyTypes" and then "the only allowed
-// connections from the pod are those allowed by the egress list of some
-// NetworkPolicy that applies to the pod for egress"; "Network policies do not
-// conflict; they are additive" (section "The two sorts of pod isolation").
+// Evaluate answers one connection from src to dst, tier by tier: the
+// AdminNetworkPolicies first (see SetAdmin), then the NetworkPolicies, then
+// the BaselineAdminNetworkPolicy for sources no NetworkPolicy isolates.
+//
+// The NetworkPolicy tier: "By default, a pod is non-isolated for egress;
+// all outbound connections are allowed. A pod is isolated for egress if
+// there is any NetworkPolicy that both selects the pod and has "Egress" in
+// its policyTypes" and then "the only allowed connections from the pod are
+// those allowed by the egress list of some NetworkPolicy that applies to the
+// pod for egress"; "Network policies do not conflict; they are additive"
+// (section "The two sorts of pod isolation").
 func (c *Cluster) Evaluate(src Source, dst Destination) Result {
 	if src.Pod != nil && src.Pod.HostNetwork {
 		return Result{Verdict: Depends, Why: "a hostNetwork pod: whether NetworkPolicy applies to it is up to the implementation (section \"NetworkPolicy and hostNetwork pods\")"}
 	}
-	isolated, allowed := no, no
-	var res Result
-	var maybeBy []string
+	switch a := c.adminEgress(src, dst); {
+	case a.unknown:
+		return Result{Verdict: Depends, Why: a.by + " may match: it selects by pod labels, node addresses or domain names the inputs do not have"}
+	case a.decided && a.allow:
+		return Result{Verdict: Allowed, AllowedBy: []string{a.by}}
+	case a.decided:
+		return Result{Verdict: Denied, DeniedBy: a.by}
+	}
+	isolated, allowed, res, maybeBy := c.networkPolicyEgress(src, dst)
+	base := c.baselineEgress(src, dst)
+	unisolated := Allowed // what a source no NetworkPolicy isolates gets
+	switch {
+	case base.unknown:
+		unisolated = Depends
+	case base.decided && !base.allow:
+		unisolated = Denied
+	}
+	if isolated == no {
+		res.Verdict = unisolated
+		switch {
+		case base.decided && base.allow:
+			res.AllowedBy = []string{base.by}
+		case base.decided:
+			res.DeniedBy = base.by
+		case base.unknown:
+			res.Why = base.by + " may match"
+		default:
+			res.Why = "no NetworkPolicy selects the source for egress"
+		}
+		return res
+	}
+	switch {
+	case allowed == yes:
+		res.Verdict = Allowed
+	case isolated == yes && allowed == no:
+		res.Verdict = Denied
+	case isolated == maybe && allowed == no && unisolated == Denied:
+		res.Verdict = Denied
+	default:
+		res.Verdict = Depends
+		res.Why = dependsWhy(maybeBy, dst)
+	}
+	return res
+}
+
+// networkPolicyEgress is the NetworkPolicy tier: whether the source is
+// isolated for egress and whether some rule allows dst.
+func (c *Cluster) networkPolicyEgress(src Source, dst Destination) (isolated, allowed match, res Result, maybeBy []string) {
 	for _, p := range c.byNamespace[src.Namespace] {
 		if !HasEgress(&p.Spec) {
 			continue
@@ -53,19 +101,7 @@ func (c *Cluster) Evaluate(src Source, dst Destination) Result {
 			allowed = or(allowed, m)
 		}
 	}
-	switch or(not(isolated), allowed) {
-	case yes:
-		res.Verdict = Allowed
-		if isolated == no {
-			res.Why = "no NetworkPolicy selects the source for egress"
-		}
-	case no:
-		res.Verdict = Denied
-	default:
-		res.Verdict = Depends
-		res.Why = dependsWhy(maybeBy, dst)
-	}
-	return res
+	return isolated, allowed, res, maybeBy
 }
 
 func dependsWhy(maybeBy []string, dst Destination) string {

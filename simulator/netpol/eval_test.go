@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,32 +154,38 @@ func TestExternalReach(t *testing.T) {
 		networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}},
 		networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{NamespaceNameLabel: "istio-egress"}}}},
 			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: port(15008)}}},
+		networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.96.0.1/32"}}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: port(6443)}}},
 	))
 	cases := []struct {
 		name     string
 		policies []*Policy
 		src      Source
+		only     *PortFilter
 		want     Reach
-		grants   int
+		openings []string
 	}{
 		{name: "no policy", src: Source{Namespace: "default"}, want: Direct},
-		{name: "lockdown", policies: []*Policy{lockdown}, src: Source{Namespace: "default"}, want: Blocked},
+		{name: "lockdown", policies: []*Policy{lockdown}, src: Source{Namespace: "default"}, want: Partial,
+			openings: []string{"10.96.0.1/32 TCP 6443 (default/lockdown rule 2)"}},
+		{name: "lockdown on another port", policies: []*Policy{lockdown}, src: Source{Namespace: "default"}, only: &PortFilter{Protocol: corev1.ProtocolTCP, Port: 443}, want: Blocked},
 		{name: "lockdown and allow-all", policies: []*Policy{lockdown, pol("default", "all", egressOnly(networkingv1.NetworkPolicyEgressRule{}))},
-			src: Source{Namespace: "default"}, want: Direct, grants: 2},
+			src: Source{Namespace: "default"}, want: Direct,
+			openings: []string{"0.0.0.0/0,::/0 any port (default/all rule 0)", "10.96.0.1/32 TCP 6443 (default/lockdown rule 2)"}},
 		{name: "lockdown and IPv4 only", policies: []*Policy{lockdown, pol("default", "v4", egressOnly(toBlock("0.0.0.0/0")))},
-			src: Source{Namespace: "default"}, want: Partial, grants: 1},
-		{name: "halves add up", policies: []*Policy{lockdown,
+			src: Source{Namespace: "default"}, only: &PortFilter{Protocol: corev1.ProtocolTCP, Port: 443}, want: Partial,
+			openings: []string{"0.0.0.0/0 TCP 443 (default/v4 rule 0)"}},
+		{name: "halves add up", policies: []*Policy{
 			pol("default", "a", egressOnly(toBlock("0.0.0.0/1"), toBlock("::/1"))),
 			pol("default", "b", egressOnly(toBlock("128.0.0.0/1"), toBlock("8000::/1")))},
-			src: Source{Namespace: "default"}, want: Direct, grants: 4},
-		{name: "except keeps a hole", policies: []*Policy{lockdown,
-			pol("default", "a", egressOnly(toBlock("0.0.0.0/0", "10.0.0.0/8"), toBlock("::/0")))},
-			src: Source{Namespace: "default"}, want: Partial, grants: 2},
-		{name: "ports keep it partial", policies: []*Policy{lockdown,
-			pol("default", "a", egressOnly(networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: port(443)}}}))},
-			src: Source{Namespace: "default"}, want: Partial, grants: 2},
-		{name: "named ports open nothing outside", policies: []*Policy{lockdown,
-			pol("default", "a", egressOnly(networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: named("https")}}}))},
+			src: Source{Namespace: "default"}, want: Direct,
+			openings: []string{"0.0.0.0/1 any port (default/a rule 0)", "::/1 any port (default/a rule 1)", "128.0.0.0/1 any port (default/b rule 0)", "8000::/1 any port (default/b rule 1)"}},
+		{name: "except keeps a hole", policies: []*Policy{pol("default", "a", egressOnly(toBlock("0.0.0.0/0", "10.0.0.0/8"), toBlock("::/0")))},
+			src: Source{Namespace: "default"}, only: &PortFilter{Protocol: corev1.ProtocolTCP, Port: 80}, want: Partial,
+			openings: []string{"0.0.0.0/5,8.0.0.0/7,11.0.0.0/8,12.0.0.0/6,16.0.0.0/4,32.0.0.0/3,64.0.0.0/2,128.0.0.0/1 TCP 80 (default/a rule 0)", "::/0 TCP 80 (default/a rule 1)"}},
+		{name: "ports keep it partial", policies: []*Policy{pol("default", "a", egressOnly(networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: port(443)}}}))},
+			src: Source{Namespace: "default"}, want: Partial, openings: []string{"0.0.0.0/0,::/0 TCP 443 (default/a rule 0)"}},
+		{name: "named ports open nothing outside", policies: []*Policy{pol("default", "a", egressOnly(networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: named("https")}}}))},
 			src: Source{Namespace: "default"}, want: Blocked},
 		{name: "label-selected lockdown, no pods", policies: []*Policy{pol("default", "web", networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}})},
@@ -193,9 +200,13 @@ func TestExternalReach(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := c.External(tc.src)
-			if got := e.Reach(); got != tc.want || len(e.Grants) != tc.grants {
-				t.Errorf("got %s with %d grants %+v, want %s with %d", got, len(e.Grants), e.Grants, tc.want, tc.grants)
+			e := c.External(tc.src, tc.only)
+			var got []string
+			for _, o := range e.Openings {
+				got = append(got, o.Text())
+			}
+			if e.Reach != tc.want || !slices.Equal(got, tc.openings) {
+				t.Errorf("got %s with openings\n%q\nwant %s with\n%q", e.Reach, got, tc.want, tc.openings)
 			}
 		})
 	}

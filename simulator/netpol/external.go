@@ -8,75 +8,51 @@ import (
 
 	"go4.org/netipx"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// Grant is one egress rule's opening towards addresses outside the
-// cluster's pods: a range, minus its exceptions, on some ports.
-type Grant struct {
-	// Policy is "namespace/name"; Rule the index in spec.egress.
-	Policy string
-	Rule   int
-	// Prefix and Except are the range; a rule without "to" opens
-	// 0.0.0.0/0 and ::/0.
-	Prefix netip.Prefix
-	Except []netip.Prefix
-	// Ports are the rule's numbered ports; empty means every port of every
-	// protocol. Named ports are dropped: they only resolve on pods.
-	Ports []networkingv1.NetworkPolicyPort
-	// Certain is false when the policy selects the source by pod labels
-	// the inputs do not have.
-	Certain bool
+// MaxRegions bounds the work of External: the address ranges times the
+// port ranges the policies name, each evaluated once. Policies that name
+// more (thousands of CIDRs and ports in one namespace) give Unknown, with a
+// reason, instead of an unbounded computation.
+const MaxRegions = 50_000
+
+// Opening is what one rule opens towards addresses outside the cluster's
+// pods: a set of addresses on some ports.
+type Opening struct {
+	// By is the rule: "namespace/name rule i", an admin tier's
+	// "AdminNetworkPolicy name rule i", or "not isolated".
+	By string
+	// Set is the addresses; Ports the ports, as text ("any port" or
+	// "TCP 443, UDP 53").
+	Set   *netipx.IPSet
+	Ports string
 }
 
-// Text renders the grant as "range except …, ports (policy rule i)".
-func (g Grant) Text() string {
-	var b strings.Builder
-	b.WriteString(g.Prefix.String())
-	if len(g.Except) > 0 {
-		ex := make([]string, len(g.Except))
-		for i, e := range g.Except {
-			ex[i] = e.String()
-		}
-		b.WriteString(" except " + strings.Join(ex, ","))
+// Text renders the opening as "prefixes ports (rule)".
+func (o Opening) Text() string {
+	var pre []string
+	for _, p := range o.Set.Prefixes() {
+		pre = append(pre, p.String())
 	}
-	b.WriteString(" " + PortsText(g.Ports))
-	fmt.Fprintf(&b, " (%s rule %d)", g.Policy, g.Rule)
-	return b.String()
-}
-
-// PortsText renders a rule's ports: "any port", or "TCP 443, UDP 53-55".
-func PortsText(ports []networkingv1.NetworkPolicyPort) string {
-	if len(ports) == 0 {
-		return "any port"
-	}
-	out := make([]string, len(ports))
-	for i, p := range ports {
-		proto := corev1.ProtocolTCP
-		if p.Protocol != nil {
-			proto = *p.Protocol
-		}
-		switch {
-		case p.Port == nil:
-			out[i] = string(proto) + " any port"
-		case p.EndPort != nil:
-			out[i] = fmt.Sprintf("%s %d-%d", proto, p.Port.IntVal, *p.EndPort)
-		default:
-			out[i] = fmt.Sprintf("%s %s", proto, p.Port.String())
-		}
-	}
-	return strings.Join(out, ", ")
+	return fmt.Sprintf("%s %s (%s)", strings.Join(pre, ","), o.Ports, o.By)
 }
 
 // External is a source's access to every address outside the cluster's
-// pods, as the NetworkPolicies of its namespace give it.
+// pods.
 type External struct {
-	// Isolating are the policies that surely select the source for
+	// Reach sums it up.
+	Reach Reach
+	// Isolating are the NetworkPolicies that surely select the source for
 	// egress; MaybeIsolating the ones that select it by unknown labels.
 	Isolating, MaybeIsolating []string
-	// Grants are the openings of those policies' rules.
-	Grants []Grant
+	// Openings are what is allowed, by rule; empty when Reach is Direct
+	// because nothing isolates the source.
+	Openings []Opening
+	// DeniedBy are the admin tiers' rules that deny some of it.
+	DeniedBy []string
+	// Why explains an Unknown reach.
+	Why string
 }
 
 // Reach sums up External.
@@ -94,138 +70,295 @@ const (
 	Unknown Reach = "depends"
 )
 
-// External computes src's access to addresses outside the cluster's pods,
-// on any port: the same rules as Evaluate, on every such address at once.
-func (c *Cluster) External(src Source) External {
-	var e External
-	if src.Pod != nil && src.Pod.HostNetwork {
-		e.MaybeIsolating = []string{"(hostNetwork pod)"}
-		return e
-	}
+// PortFilter restricts External to one protocol and port.
+type PortFilter struct {
+	Protocol corev1.Protocol
+	Port     int
+}
+
+var protocols = []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP}
+
+// SetBudget bounds the regions all External calls of this cluster
+// evaluate together; past it they answer Unknown with a reason.
+func (c *Cluster) SetBudget(regions int) { c.budget = &regions }
+
+// SetInCluster names addresses that are in the cluster without being a
+// pod's (the API server's endpoints): External leaves them out, as they
+// are not hosts outside the cluster.
+func (c *Cluster) SetInCluster(set *netipx.IPSet) { c.inCluster = set }
+
+// External computes src's access to every address outside the cluster's
+// pods, on every port (or only on `only`, when set). The address space and
+// the ports are cut at every boundary a policy names (ipBlock cidr and
+// except, AdminNetworkPolicy networks, port numbers and ranges): within one
+// region every rule answers the same, so one Evaluate per region is the
+// exact answer for all of it.
+func (c *Cluster) External(src Source, only *PortFilter) External {
+	e := External{}
 	for _, p := range c.byNamespace[src.Namespace] {
 		if !HasEgress(&p.Spec) {
 			continue
 		}
-		sel := c.selects(p, src)
-		switch sel {
-		case no:
-			continue
+		switch c.selects(p, src) {
 		case yes:
 			e.Isolating = append(e.Isolating, p.Ref())
-		default:
+		case maybe:
 			e.MaybeIsolating = append(e.MaybeIsolating, p.Ref())
 		}
-		for i := range p.Spec.Egress {
-			e.Grants = append(e.Grants, ruleGrants(p, i, sel == yes)...)
-		}
 	}
+	if src.Pod != nil && src.Pod.HostNetwork {
+		e.Reach, e.Why = Unknown, "a hostNetwork pod: whether NetworkPolicy applies to it is up to the implementation"
+		return e
+	}
+	if len(e.Isolating) == 0 && len(e.MaybeIsolating) == 0 && len(c.admin) == 0 && c.baseline == nil {
+		e.Reach = Direct
+		return e
+	}
+	addrs, ports := c.cuts(src.Namespace, only)
+	n := 0
+	for _, pr := range ports {
+		n += len(pr)
+	}
+	if len(addrs)*n > MaxRegions {
+		e.Reach = Unknown
+		e.Why = fmt.Sprintf("the policies name %d address ranges and %d port ranges, more than the %d regions the simulator enumerates", len(addrs), n, MaxRegions)
+		return e
+	}
+	if c.budget != nil {
+		if *c.budget < len(addrs)*n {
+			e.Reach = Unknown
+			e.Why = "the simulation's budget for NetworkPolicy regions ran out before these sources"
+			return e
+		}
+		*c.budget -= len(addrs) * n
+	}
+	e.evaluate(c, src, addrs, ports)
 	return e
 }
 
-func ruleGrants(p *Policy, i int, certain bool) []Grant {
-	r := &p.Spec.Egress[i]
-	var ports []networkingv1.NetworkPolicyPort
-	for _, pp := range r.Ports {
-		if pp.Port != nil && pp.Port.Type == intstr.String {
-			continue // a named port resolves only on a pod
+// portRange is an inclusive range of ports.
+type portRange struct{ lo, hi int }
+
+// cuts returns the address regions and, per protocol, the port regions.
+func (c *Cluster) cuts(ns string, only *PortFilter) ([]netipx.IPRange, map[corev1.Protocol][]portRange) {
+	bounds := []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+	addPrefix := func(p netip.Prefix) {
+		r := netipx.RangeOfPrefix(p)
+		bounds = append(bounds, r.From())
+		if next := r.To().Next(); next.IsValid() && next.Is4() == r.To().Is4() {
+			bounds = append(bounds, next)
 		}
-		ports = append(ports, pp)
 	}
-	if len(r.Ports) > 0 && len(ports) == 0 {
-		return nil
+	portBounds := map[corev1.Protocol][]int{}
+	addPort := func(proto corev1.Protocol, lo, hi int) {
+		portBounds[proto] = append(portBounds[proto], lo, hi+1)
 	}
-	g := Grant{Policy: p.Ref(), Rule: i, Ports: ports, Certain: certain}
-	if len(r.To) == 0 {
-		v4, v6 := g, g
-		v4.Prefix, v6.Prefix = netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
-		return []Grant{v4, v6}
-	}
-	var out []Grant
-	for _, peer := range r.To {
-		if peer.IPBlock == nil {
-			continue // selectors pick pods only
+	for _, p := range c.byNamespace[ns] {
+		for _, r := range p.Spec.Egress {
+			for _, peer := range r.To {
+				if peer.IPBlock == nil {
+					continue
+				}
+				addPrefix(netip.MustParsePrefix(peer.IPBlock.CIDR).Masked())
+				for _, x := range peer.IPBlock.Except {
+					addPrefix(netip.MustParsePrefix(x).Masked())
+				}
+			}
+			for _, pp := range r.Ports {
+				if pp.Port == nil || pp.Port.Type == intstr.String {
+					continue
+				}
+				proto := corev1.ProtocolTCP
+				if pp.Protocol != nil {
+					proto = *pp.Protocol
+				}
+				hi := int(pp.Port.IntVal)
+				if pp.EndPort != nil {
+					hi = int(*pp.EndPort)
+				}
+				addPort(proto, int(pp.Port.IntVal), hi)
+			}
 		}
-		pg := g
-		pg.Prefix = netip.MustParsePrefix(peer.IPBlock.CIDR).Masked()
-		for _, e := range peer.IPBlock.Except {
-			pg.Except = append(pg.Except, netip.MustParsePrefix(e).Masked())
+	}
+	c.adminCuts(addPrefix, addPort)
+	if c.inCluster != nil {
+		for _, p := range c.inCluster.Prefixes() {
+			addPrefix(p)
 		}
-		out = append(out, pg)
+	}
+	return addrRegions(bounds), portRegions(portBounds, only)
+}
+
+// addrRegions turns region starts into ranges covering both families.
+func addrRegions(bounds []netip.Addr) []netipx.IPRange {
+	slices.SortFunc(bounds, func(a, b netip.Addr) int { return a.Compare(b) })
+	bounds = slices.Compact(bounds)
+	out := make([]netipx.IPRange, 0, len(bounds))
+	for i, b := range bounds {
+		end := netipx.RangeOfPrefix(netip.PrefixFrom(b, 0)).To() // the family's last address
+		if i+1 < len(bounds) && bounds[i+1].Is4() == b.Is4() {
+			end = bounds[i+1].Prev()
+		}
+		out = append(out, netipx.IPRangeFrom(b, end))
 	}
 	return out
 }
 
-// Reach classifies the access: Direct when the source is not isolated, or
-// when rules that surely apply open all of 0.0.0.0/0 and ::/0 on every
-// port; Blocked when it is isolated and no rule opens anything outside;
-// Unknown when unknown pod labels decide; Partial otherwise.
-func (e External) Reach() Reach {
-	if len(e.Isolating) == 0 && len(e.MaybeIsolating) == 0 {
-		return Direct
-	}
-	if len(e.Isolating) == 0 {
-		return Unknown // pods the label selectors miss are not isolated
-	}
-	if e.covers(true) {
-		return Direct
-	}
-	for _, g := range e.Grants {
-		if !g.Certain {
-			return Unknown
-		}
-	}
-	if len(e.Grants) == 0 {
-		return Blocked
-	}
-	return Partial
-}
-
-// covers says whether the grants, all ports, open every address.
-func (e External) covers(certainOnly bool) bool {
-	var b netipx.IPSetBuilder
-	for _, g := range e.Grants {
-		if len(g.Ports) > 0 || certainOnly && !g.Certain {
+// portRegions cuts 1-65535 of each protocol at the bounds.
+func portRegions(bounds map[corev1.Protocol][]int, only *PortFilter) map[corev1.Protocol][]portRange {
+	out := map[corev1.Protocol][]portRange{}
+	for _, proto := range protocols {
+		if only != nil {
+			if proto == only.Protocol {
+				out[proto] = []portRange{{only.Port, only.Port}}
+			}
 			continue
 		}
-		b.AddSet(g.set())
-	}
-	set, err := b.IPSet()
-	if err != nil {
-		return false
-	}
-	return set.ContainsPrefix(netip.MustParsePrefix("0.0.0.0/0")) && set.ContainsPrefix(netip.MustParsePrefix("::/0"))
-}
-
-// Opened returns the union of the ranges the grants open on any port or on
-// some ports, for findings about broad openings.
-func (e External) Opened(keep func(Grant) bool) *netipx.IPSet {
-	var b netipx.IPSetBuilder
-	for _, g := range e.Grants {
-		if keep(g) {
-			b.AddSet(g.set())
+		bs := append([]int{1}, bounds[proto]...)
+		slices.Sort(bs)
+		bs = slices.Compact(bs)
+		for i, b := range bs {
+			if b < 1 || b > 65535 {
+				continue
+			}
+			hi := 65535
+			if i+1 < len(bs) && bs[i+1]-1 < hi {
+				hi = bs[i+1] - 1
+			}
+			out[proto] = append(out[proto], portRange{b, hi})
 		}
 	}
-	set, _ := b.IPSet()
-	return set
+	return out
 }
 
-// set is the grant's range minus its exceptions.
-func (g Grant) set() *netipx.IPSet {
-	var b netipx.IPSetBuilder
-	b.AddPrefix(g.Prefix)
-	for _, x := range g.Except {
-		b.RemovePrefix(x)
+// evaluate answers every region and gathers the openings by rule.
+func (e *External) evaluate(c *Cluster, src Source, addrs []netipx.IPRange, ports map[corev1.Protocol][]portRange) {
+	type key struct {
+		by    string
+		proto corev1.Protocol
+		ports portRange
 	}
-	set, _ := b.IPSet()
-	return set
-}
-
-// SortGrants orders grants by policy and rule, for stable output.
-func SortGrants(gs []Grant) {
-	slices.SortStableFunc(gs, func(a, b Grant) int {
-		if c := strings.Compare(a.Policy, b.Policy); c != 0 {
-			return c
+	sets := map[key]*netipx.IPSetBuilder{}
+	var order []key
+	allowedAll, some, depends := true, false, ""
+	denied := map[string]bool{}
+	for _, proto := range protocols {
+		for _, pr := range ports[proto] {
+			for _, ar := range addrs {
+				if c.inCluster != nil && c.inCluster.Contains(ar.From()) {
+					continue // not outside the cluster
+				}
+				r := c.Evaluate(src, Destination{IP: ar.From(), Port: pr.lo, Protocol: proto})
+				switch r.Verdict {
+				case Depends:
+					depends = r.Why
+					allowedAll = false
+				case Denied:
+					allowedAll = false
+					if r.DeniedBy != "" {
+						denied[r.DeniedBy] = true
+					}
+				case Allowed:
+					some = true
+					bys := r.AllowedBy
+					if len(bys) == 0 {
+						bys = []string{"not isolated"}
+					}
+					// Each rule gets the whole of what it opens, even
+					// where another rule opens it too.
+					for _, by := range bys {
+						k := key{by, proto, pr}
+						if sets[k] == nil {
+							sets[k] = &netipx.IPSetBuilder{}
+							order = append(order, k)
+						}
+						sets[k].AddRange(ar)
+					}
+				}
+			}
 		}
-		return a.Rule - b.Rule
+	}
+	e.DeniedBy = slices.Sorted(func(yield func(string) bool) {
+		for d := range denied {
+			if !yield(d) {
+				return
+			}
+		}
 	})
+	switch {
+	case depends != "":
+		e.Reach, e.Why = Unknown, depends
+	case allowedAll && some:
+		e.Reach = Direct
+	case !some:
+		e.Reach = Blocked
+	default:
+		e.Reach = Partial
+	}
+	e.Openings = mergeOpenings(order, func(i int) (string, corev1.Protocol, portRange, *netipx.IPSet) {
+		k := order[i]
+		set, _ := sets[k].IPSet()
+		return k.by, k.proto, k.ports, set
+	})
+}
+
+// mergeOpenings joins, per rule and address set, the port regions into
+// one Opening: "any port" when they cover every port of every protocol.
+func mergeOpenings[K any](order []K, get func(int) (string, corev1.Protocol, portRange, *netipx.IPSet)) []Opening {
+	type group struct {
+		by    string
+		set   *netipx.IPSet
+		ports map[corev1.Protocol][]portRange
+	}
+	var groups []*group
+	index := map[string]*group{}
+	for i := range order {
+		by, proto, pr, set := get(i)
+		k := by + "\x00" + fmt.Sprint(set.Prefixes())
+		g := index[k]
+		if g == nil {
+			g = &group{by: by, set: set, ports: map[corev1.Protocol][]portRange{}}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.ports[proto] = append(g.ports[proto], pr)
+	}
+	out := make([]Opening, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, Opening{By: g.by, Set: g.set, Ports: portsText(g.ports)})
+	}
+	slices.SortStableFunc(out, func(a, b Opening) int { return strings.Compare(a.By, b.By) })
+	return out
+}
+
+// portsText renders merged port regions: "any port", or "TCP 443, UDP 53".
+func portsText(ports map[corev1.Protocol][]portRange) string {
+	full := true
+	var parts []string
+	for _, proto := range protocols {
+		rs := ports[proto]
+		slices.SortFunc(rs, func(a, b portRange) int { return a.lo - b.lo })
+		var merged []portRange
+		for _, r := range rs {
+			if n := len(merged); n > 0 && merged[n-1].hi+1 >= r.lo {
+				merged[n-1].hi = max(merged[n-1].hi, r.hi)
+				continue
+			}
+			merged = append(merged, r)
+		}
+		if len(merged) != 1 || merged[0] != (portRange{1, 65535}) {
+			full = false
+		}
+		for _, r := range merged {
+			if r.lo == r.hi {
+				parts = append(parts, fmt.Sprintf("%s %d", proto, r.lo))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s %d-%d", proto, r.lo, r.hi))
+			}
+		}
+	}
+	if full {
+		return "any port"
+	}
+	return strings.Join(parts, ", ")
 }

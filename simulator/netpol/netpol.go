@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 
+	"go4.org/netipx"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -91,13 +92,17 @@ type Result struct {
 	// Isolating are the policies that select the source for egress
 	// ("namespace/name"); empty when the source is not isolated.
 	Isolating []string
-	// AllowedBy are the rules that allow it ("namespace/name rule i").
+	// AllowedBy are the rules that allow it ("namespace/name rule i", or
+	// an admin tier's rule).
 	AllowedBy []string
+	// DeniedBy is the admin tier's rule that denies it, if one does.
+	DeniedBy string
 	// Why explains a Depends verdict, or an unisolated source.
 	Why string
 }
 
-// Cluster is the policies and namespaces one evaluation reads.
+// Cluster is the policies and namespaces one evaluation reads. It caches
+// parsed selectors, so it is not safe for concurrent use.
 type Cluster struct {
 	// byNamespace holds each namespace's policies, in name order.
 	byNamespace map[string][]*Policy
@@ -107,6 +112,14 @@ type Cluster struct {
 	nsLabels map[string]map[string]string
 	// selectors caches parsed label selectors by pointer.
 	selectors map[*metav1.LabelSelector]labels.Selector
+	// admin are the AdminNetworkPolicies in evaluation order; baseline
+	// the BaselineAdminNetworkPolicy, nil when there is none.
+	admin    []*AdminPolicy
+	baseline *BaselinePolicy
+	// inCluster are addresses in the cluster that are not pods'.
+	inCluster *netipx.IPSet
+	// budget is the regions External may still evaluate; nil: no bound.
+	budget *int
 }
 
 // NamespaceNameLabel is set by the API server on every namespace.

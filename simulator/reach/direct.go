@@ -1,16 +1,17 @@
 package reach
 
 import (
-	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"go4.org/netipx"
+
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
 )
 
@@ -38,6 +39,11 @@ type DirectEntry struct {
 	// Reason says why, in one sentence.
 	Reason string `json:"reason"`
 }
+
+// directBudget bounds the NetworkPolicy regions one report evaluates
+// (netpol.External): about a second of work in the worst shapes, which
+// only namespaces full of policies naming hundreds of CIDRs and ports reach.
+const directBudget = 4 * netpol.MaxRegions * 10
 
 // directView is the NetworkPolicy world of one report: the inputs'
 // policies plus the ones the lockdown writes.
@@ -79,6 +85,11 @@ func newDirectView(snap *simulator.Snapshot) (*directView, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := setAdmin(c, snap); err != nil {
+		return nil, err
+	}
+	c.SetInCluster(apiServerSet(v.plans))
+	c.SetBudget(directBudget)
 	v.cluster = c
 	for _, p := range snap.Pods {
 		v.pods[p.Namespace] = append(v.pods[p.Namespace], p)
@@ -101,7 +112,7 @@ func (v *directView) directEntries(principals []string, dests []Destination) []D
 		if d.TargetPort != 0 {
 			port = d.TargetPort
 		}
-		out = append(out, v.rows(d.Key(), sources, &port)...)
+		out = append(out, v.rows(d.Key(), sources, &netpol.PortFilter{Protocol: corev1.ProtocolTCP, Port: port})...)
 	}
 	return out
 }
@@ -119,13 +130,10 @@ func sourceAccounts(principals []string) map[string][]string {
 	return out
 }
 
-func (v *directView) rows(dest string, sources map[string][]string, port *int) []DirectEntry {
+func (v *directView) rows(dest string, sources map[string][]string, only *netpol.PortFilter) []DirectEntry {
 	byKey := map[string]*DirectEntry{}
 	var keys []string
 	add := func(source string, ext netpol.External) {
-		if port != nil {
-			ext = onPort(ext, *port)
-		}
 		e := directRow(dest, ext)
 		k := string(e.Access) + "\x00" + strings.Join(e.Allowed, "\x00") + "\x00" + strings.Join(e.BlockedBy, "\x00") + "\x00" + e.Reason
 		if have, ok := byKey[k]; ok {
@@ -137,9 +145,9 @@ func (v *directView) rows(dest string, sources map[string][]string, port *int) [
 		keys = append(keys, k)
 	}
 	for _, ns := range slices.Sorted(maps.Keys(sources)) {
-		for _, sa := range v.accountsOf(ns, sources[ns]) {
+		for _, sa := range v.accountsOf(ns, sources[ns], only) {
 			if sa.all {
-				add(ns+"/*", v.cluster.External(netpol.Source{Namespace: ns}))
+				add(ns+"/*", v.cluster.External(netpol.Source{Namespace: ns}, only))
 				continue
 			}
 			add(ns+"/"+sa.name, sa.ext)
@@ -165,15 +173,15 @@ type account struct {
 
 // accountsOf decides per account when the inputs have the namespace's
 // Pods and the accounts' pods agree; otherwise the namespace is one row.
-func (v *directView) accountsOf(ns string, accounts []string) []account {
+func (v *directView) accountsOf(ns string, accounts []string, only *netpol.PortFilter) []account {
 	pods := v.pods[ns]
 	if len(pods) == 0 {
 		return []account{{all: true}}
 	}
-	nsWide := v.cluster.External(netpol.Source{Namespace: ns})
+	nsWide := v.cluster.External(netpol.Source{Namespace: ns}, only)
 	var out []account
 	for _, sa := range accounts {
-		ext, ok := v.accountAccess(ns, sa, pods)
+		ext, ok := v.accountAccess(ns, sa, pods, only)
 		if !ok {
 			ext = nsWide
 		}
@@ -184,18 +192,18 @@ func (v *directView) accountsOf(ns string, accounts []string) []account {
 
 // accountAccess is the access of an account's pods, when they all have the
 // same; ok is false without pods, or when they differ.
-func (v *directView) accountAccess(ns, sa string, pods []*simulator.Pod) (netpol.External, bool) {
+func (v *directView) accountAccess(ns, sa string, pods []*simulator.Pod, only *netpol.PortFilter) (netpol.External, bool) {
 	var first *netpol.External
 	for _, p := range pods {
 		if p.ServiceAccount != sa {
 			continue
 		}
-		ext := v.cluster.External(netpol.Source{Namespace: ns, Pod: &netpol.Pod{Namespace: ns, Name: p.Name, Labels: p.Labels, IP: p.IP, HostNetwork: p.HostNetwork}})
+		ext := v.cluster.External(netpol.Source{Namespace: ns, Pod: &netpol.Pod{Namespace: ns, Name: p.Name, Labels: p.Labels, IP: p.IP, HostNetwork: p.HostNetwork}}, only)
 		if first == nil {
 			first = &ext
 			continue
 		}
-		if directRow("", ext).Reason != directRow("", *first).Reason || ext.Reach() != first.Reach() {
+		if a, b := directRow("", ext), directRow("", *first); a.Reason != b.Reason || !slices.Equal(a.Allowed, b.Allowed) {
 			return netpol.External{}, false
 		}
 	}
@@ -205,32 +213,11 @@ func (v *directView) accountAccess(ns, sa string, pods []*simulator.Pod) (netpol
 	return *first, true
 }
 
-// onPort keeps the grants that open TCP port, as whole-range openings.
-func onPort(e netpol.External, port int) netpol.External {
-	out := e
-	out.Grants = nil
-	for _, g := range e.Grants {
-		ok := len(g.Ports) == 0
-		for _, pp := range g.Ports {
-			probe := netpol.Destination{IP: netip.MustParseAddr("192.0.2.1"), Port: port, Protocol: corev1.ProtocolTCP}
-			if netpol.PortMatches(&pp, probe) {
-				ok = true
-			}
-		}
-		if ok {
-			g.Ports = nil
-			out.Grants = append(out.Grants, g)
-		}
-	}
-	return out
-}
-
 // directRow turns one source's access into a row, without its sources.
 func directRow(dest string, ext netpol.External) DirectEntry {
-	e := DirectEntry{Destination: dest, Access: ext.Reach(), BlockedBy: slices.Concat(ext.Isolating, ext.MaybeIsolating)}
-	netpol.SortGrants(ext.Grants)
-	for _, g := range ext.Grants {
-		e.Allowed = append(e.Allowed, g.Text())
+	e := DirectEntry{Destination: dest, Access: ext.Reach, BlockedBy: slices.Concat(ext.Isolating, ext.MaybeIsolating)}
+	for _, o := range ext.Openings {
+		e.Allowed = append(e.Allowed, o.Text())
 	}
 	switch e.Access {
 	case netpol.Direct:
@@ -240,11 +227,44 @@ func directRow(dest string, ext netpol.External) DirectEntry {
 			e.Reason = "NetworkPolicies select these pods for egress, but their rules open every address on every port"
 		}
 	case netpol.Blocked:
-		e.Reason = fmt.Sprintf("blocked by %s", strings.Join(ext.Isolating, ", "))
+		e.Reason = "blocked by " + strings.Join(slices.Concat(ext.Isolating, ext.DeniedBy), ", ")
 	case netpol.Partial:
-		e.Reason = fmt.Sprintf("blocked by %s except the ranges and ports allowed", strings.Join(ext.Isolating, ", "))
+		e.Reason = "blocked by " + strings.Join(slices.Concat(ext.Isolating, ext.DeniedBy), ", ") + " except the ranges and ports allowed"
 	default:
-		e.Reason = "pod labels decide: " + strings.Join(ext.MaybeIsolating, ", ") + " select pods by label, and the inputs have no Pods for these sources"
+		e.Reason = ext.Why
+		if len(ext.MaybeIsolating) > 0 {
+			e.Reason = "pod labels decide: " + strings.Join(ext.MaybeIsolating, ", ") + " select pods by label, and the inputs have no Pods for these sources"
+		}
 	}
 	return e
+}
+
+// apiServerSet is the API server addresses the lockdown policies allow:
+// in the cluster, so not "any other host".
+func apiServerSet(plans []simulator.LockdownPlan) *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	for _, p := range plans {
+		for _, np := range p.Policies {
+			if lockdown.Owned(np.Labels, p.Gateway.Namespace, p.Gateway.Name) {
+				for _, a := range lockdown.APIServerAddresses(&np.Spec) {
+					b.Add(a)
+				}
+			}
+		}
+	}
+	set, _ := b.IPSet()
+	return set
+}
+
+// setAdmin gives the cluster the snapshot's admin tiers.
+func setAdmin(c *netpol.Cluster, snap *simulator.Snapshot) error {
+	var admin []*netpol.AdminPolicy
+	for _, a := range snap.AdminNetworkPolicies {
+		admin = append(admin, &netpol.AdminPolicy{Name: a.Name, Spec: a.Spec})
+	}
+	var base *netpol.BaselinePolicy
+	if b := snap.BaselineAdminNetworkPolicy; b != nil {
+		base = &netpol.BaselinePolicy{Name: b.Name, Spec: b.Spec}
+	}
+	return c.SetAdmin(admin, base)
 }

@@ -7,6 +7,7 @@ import (
 
 	"go4.org/netipx"
 	securityv1beta1 "istio.io/api/security/v1beta1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
@@ -101,9 +102,11 @@ func (v *directView) auditCluster(snap *simulator.Snapshot) *netpol.Cluster {
 		nsLabels[ns.Name] = ns.Labels
 	}
 	c, err := netpol.NewCluster(policies, nsLabels)
-	if err != nil {
+	if err != nil || setAdmin(c, snap) != nil {
 		return nil // the inputs' own policy is invalid: reported by the view
 	}
+	c.SetInCluster(apiServerSet(v.plans))
+	c.SetBudget(directBudget)
 	return c
 }
 
@@ -124,26 +127,38 @@ func defeatedFindings(c *netpol.Cluster, p *simulator.LockdownPlan) []Finding {
 	}
 	var out []Finding
 	for _, ns := range p.Namespaces {
-		ext := c.External(netpol.Source{Namespace: ns})
-		for _, g := range ext.Grants {
-			if strings.HasSuffix(g.Policy, "/"+lockName) {
-				continue
+		ext := c.External(netpol.Source{Namespace: ns}, nil)
+		for _, o := range ext.Openings {
+			if strings.Contains(o.By, "/"+lockName+" rule ") {
+				continue // what the lockdown itself allows
 			}
 			var b netipx.IPSetBuilder
-			b.AddSet(ext.Opened(func(x netpol.Grant) bool { return x.Policy == g.Policy && x.Rule == g.Rule && x.Prefix == g.Prefix }))
+			b.AddSet(o.Set)
 			b.RemoveSet(allowedSet)
 			left, _ := b.IPSet()
 			if !broad(left) {
 				continue
 			}
-			out = append(out, Finding{Severity: SeverityWarning, Code: CodeLockdownDefeated, Object: "NetworkPolicy " + g.Policy,
-				Field: fmt.Sprintf("spec.egress[%d]", g.Rule),
-				Message: fmt.Sprintf("opens %s from locked-down namespace %s: NetworkPolicies are additive, so these pods still reach that range directly, bypassing the waypoint of EgressGateway %s/%s",
-					g.Text(), ns, p.Gateway.Namespace, p.Gateway.Name),
+			object, field := ruleObject(o.By)
+			out = append(out, Finding{Severity: SeverityWarning, Code: CodeLockdownDefeated, Object: object, Field: field,
+				Message: fmt.Sprintf("opens %s from locked-down namespace %s: these pods still reach that range directly, bypassing the waypoint of EgressGateway %s/%s",
+					o.Text(), ns, p.Gateway.Namespace, p.Gateway.Name),
 				Fix: "narrow or remove this rule, or name the range in spec.lockdown.allowCIDRs with a reason"})
 		}
 	}
 	return out
+}
+
+// ruleObject turns the first rule of "ns/name rule i[, ...]" (or "Kind name
+// rule i") into a finding's object and field.
+func ruleObject(by string) (object, field string) {
+	first, _, _ := strings.Cut(by, ", ")
+	name, rule, _ := strings.Cut(first, " rule ")
+	field = "spec.egress[" + rule + "]"
+	if strings.Contains(name, " ") {
+		return name, field // AdminNetworkPolicy name
+	}
+	return "NetworkPolicy " + name, field
 }
 
 func broad(s *netipx.IPSet) bool {
@@ -169,7 +184,7 @@ func unboundFindings(c *netpol.Cluster, p *simulator.LockdownPlan, dests []Desti
 		}
 		var blocked []string
 		for _, ns := range p.Namespaces {
-			if onPort(c.External(netpol.Source{Namespace: ns}), port).Reach() == netpol.Blocked {
+			if c.External(netpol.Source{Namespace: ns}, &netpol.PortFilter{Protocol: corev1.ProtocolTCP, Port: port}).Reach == netpol.Blocked {
 				blocked = append(blocked, ns)
 			}
 		}
