@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,8 @@ type Change struct {
 type DiffResult struct {
 	// Changes are the differences, one per destination and set of sources.
 	Changes []Change `json:"changes"`
+	// Direct are the changes to what sources reach without a waypoint.
+	Direct []DirectChange `json:"direct,omitempty"`
 	// Opens is set when any change opens access: the question reviewers ask
 	// of every policy change.
 	Opens bool `json:"opens"`
@@ -54,6 +57,8 @@ func Diff(before, after *Report) *DiffResult {
 			res.Opens = res.Opens || len(c.Opened) > 0
 		}
 	}
+	direct, opens := diffDirect(before, after)
+	res.Direct, res.Opens = direct, res.Opens || opens
 	return res
 }
 
@@ -259,4 +264,108 @@ func changeWhat(c Change) string {
 		}
 	}
 	return s
+}
+
+// DirectChange is what a change does to what some sources reach without a
+// waypoint (a lockdown turned on or off, a NetworkPolicy edited).
+type DirectChange struct {
+	// Destination is AnyOtherHost or "host:port" of an unbound
+	// ServiceEntry.
+	Destination string `json:"destination"`
+	// Sources are "namespace/*" or "namespace/account".
+	Sources []string `json:"sources"`
+	// AccessBefore and AccessAfter are the two sides' access.
+	AccessBefore string `json:"accessBefore"`
+	AccessAfter  string `json:"accessAfter"`
+	// Opened and Closed are the openings only after, and only before.
+	Opened []string `json:"opened,omitempty"`
+	Closed []string `json:"closed,omitempty"`
+}
+
+// directRank orders direct access from closed to open; depends counts as
+// partly open.
+var directRank = map[string]int{"blocked": 0, "partial": 1, "depends": 1, "direct": 2}
+
+// diffDirect compares the direct rows source by source, and groups the
+// sources whose change is the same.
+func diffDirect(before, after *Report) (changes []DirectChange, opens bool) {
+	type side struct {
+		access  string
+		allowed []string
+	}
+	index := func(r *Report) map[[2]string]side {
+		m := map[[2]string]side{}
+		for _, e := range r.Direct {
+			allowed := e.Allowed
+			if e.Access == "direct" && len(allowed) == 0 {
+				allowed = []string{"every address on every port (no NetworkPolicy isolates these pods)"}
+			}
+			for _, s := range e.Sources {
+				m[[2]string{e.Destination, s}] = side{string(e.Access), allowed}
+			}
+		}
+		return m
+	}
+	oldBy, newBy := index(before), index(after)
+	keys := map[[2]string]bool{}
+	for k := range oldBy {
+		keys[k] = true
+	}
+	for k := range newBy {
+		keys[k] = true
+	}
+	sorted := slices.SortedFunc(func(yield func([2]string) bool) {
+		for k := range keys {
+			if !yield(k) {
+				return
+			}
+		}
+	}, func(a, b [2]string) int {
+		if a[0] != b[0] {
+			return strings.Compare(a[0], b[0])
+		}
+		return strings.Compare(a[1], b[1])
+	})
+	grouped := map[string]*DirectChange{}
+	for _, k := range sorted {
+		o, n := oldBy[k], newBy[k]
+		if o.access == "" {
+			o.access = "none"
+		}
+		if n.access == "" {
+			n.access = "none"
+		}
+		opened, closed := setMinus(n.allowed, o.allowed), setMinus(o.allowed, n.allowed)
+		if o.access == n.access && len(opened) == 0 && len(closed) == 0 {
+			continue
+		}
+		if directRank[n.access] > directRank[o.access] || len(opened) > 0 {
+			opens = true
+		}
+		key := k[0] + "\x00" + o.access + "\x00" + n.access + "\x00" + strings.Join(opened, "\x00") + "\x01" + strings.Join(closed, "\x00")
+		if c, ok := grouped[key]; ok {
+			c.Sources = append(c.Sources, k[1])
+			continue
+		}
+		c := &DirectChange{Destination: k[0], Sources: []string{k[1]}, AccessBefore: o.access, AccessAfter: n.access, Opened: opened, Closed: closed}
+		grouped[key] = c
+		changes = append(changes, *c)
+	}
+	for i := range changes {
+		c := &changes[i]
+		key := c.Destination + "\x00" + c.AccessBefore + "\x00" + c.AccessAfter + "\x00" + strings.Join(c.Opened, "\x00") + "\x01" + strings.Join(c.Closed, "\x00")
+		c.Sources = grouped[key].Sources
+	}
+	return changes, opens
+}
+
+// setMinus lists the elements of a that are not in b.
+func setMinus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

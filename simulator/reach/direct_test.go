@@ -57,3 +57,22 @@ func TestDirectRows(t *testing.T) {
 		})
 	}
 }
+
+// TestDiffShowsLockdown: turning the lockdown on closes direct egress
+// (nothing opens); turning it off opens it.
+func TestDiffShowsLockdown(t *testing.T) {
+	off, _ := Build(parseLenient(t, findingsBase))
+	on, _ := Build(parseLenient(t, findingsBase+lockdownEnforce("")))
+	d := Diff(off, on)
+	if d.Opens || len(d.Direct) != 1 || d.Direct[0].AccessBefore != "direct" || d.Direct[0].AccessAfter != "blocked" ||
+		!slices.Equal(d.Direct[0].Sources, []string{"default/*"}) || len(d.Direct[0].Closed) != 1 {
+		t.Errorf("lockdown on: %+v", d)
+	}
+	back := Diff(on, off)
+	if !back.Opens || len(back.Direct) != 1 || back.Direct[0].AccessAfter != "direct" || len(back.Direct[0].Opened) != 1 {
+		t.Errorf("lockdown off: %+v", back)
+	}
+	if same := Diff(on, on); same.Opens || len(same.Direct) != 0 {
+		t.Errorf("no change: %+v", same)
+	}
+}

@@ -12,7 +12,7 @@ import (
 // opens (+) and what closes (-).
 func DiffText(w io.Writer, d *reach.DiffResult) error {
 	var b strings.Builder
-	if len(d.Changes) == 0 {
+	if len(d.Changes) == 0 && len(d.Direct) == 0 {
 		b.WriteString("no change in reachability\n")
 	}
 	for _, c := range d.Changes {
@@ -30,6 +30,15 @@ func DiffText(w io.Writer, d *reach.DiffResult) error {
 		}
 		for _, cube := range c.Closed {
 			fmt.Fprintf(&b, "  - %s\n", cubeText(cube))
+		}
+	}
+	for _, c := range d.Direct {
+		fmt.Fprintf(&b, "%s (direct)  %s  %s -> %s\n", directDestination(c.Destination), directSources(c.Sources), c.AccessBefore, c.AccessAfter)
+		for _, o := range c.Opened {
+			fmt.Fprintf(&b, "  + %s\n", o)
+		}
+		for _, o := range c.Closed {
+			fmt.Fprintf(&b, "  - %s\n", o)
 		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
