@@ -230,3 +230,67 @@ func TestLockdownInvalidRange(t *testing.T) {
 		t.Errorf("an invalid lockdown wrote policies in %v", got)
 	}
 }
+
+// TestLockdownInTheReport: the status shows what the sources reach
+// directly, before and after the lockdown, and names a NetworkPolicy that
+// defeats it.
+func TestLockdownInTheReport(t *testing.T) {
+	ensureClusterDNS(t)
+	ns := env.CreateNamespace(t, "lockrep-egress", nil).Name
+	src := env.CreateNamespace(t, "lockrep-src", map[string]string{sourcesLabel: ns}).Name
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "app"}}
+	if err := env.Client.Create(context.Background(), sa); err != nil {
+		t.Fatal(err)
+	}
+	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+	})
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	// directRow waits for the any-other-host row of src to have access,
+	// and for the summary and findings that go with it.
+	directRow := func(t *testing.T, access string, direct int32, finding string) *egressv1alpha1.EgressGateway {
+		t.Helper()
+		var last *egressv1alpha1.EgressGateway
+		testenv.Eventually(t, testenv.DefaultTimeout, "direct egress of "+src+" "+access, func(context.Context) (bool, error) {
+			last = getEGW(t, key)
+			sim := last.Status.Simulation
+			if sim == nil || sim.Summary.DirectEgress != direct {
+				return false, nil
+			}
+			row := slices.IndexFunc(sim.Direct, func(d egressv1alpha1.DirectEgressEntry) bool {
+				return d.Destination == "*" && slices.Contains(d.Sources, src+"/*") && d.Access == access
+			})
+			return row >= 0 && (finding == "" || slices.ContainsFunc(sim.Findings, func(f egressv1alpha1.Finding) bool { return f.Code == finding })), nil
+		})
+		return last
+	}
+
+	t.Run("without lockdown the sources reach any host directly", func(t *testing.T) {
+		directRow(t, "direct", 1, "DirectEgressOpen")
+	})
+	t.Run("Enforce blocks them, the API server aside", func(t *testing.T) {
+		updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Lockdown.Mode = egressv1alpha1.LockdownEnforce })
+		e := directRow(t, "blocked", 0, "")
+		i := slices.IndexFunc(e.Status.Simulation.Direct, func(d egressv1alpha1.DirectEgressEntry) bool { return d.Destination == "*" })
+		if want := src + "/egress-lockdown-waypoint"; !strings.Contains(e.Status.Simulation.Direct[i].Reason, want) {
+			t.Errorf("reason %q does not name %s", e.Status.Simulation.Direct[i].Reason, want)
+		}
+	})
+	t.Run("a user's allow-all policy defeats it, and is named", func(t *testing.T) {
+		open := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "allow-all-egress"},
+			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{}}}}
+		if err := env.Client.Create(context.Background(), open); err != nil {
+			t.Fatal(err)
+		}
+		e := directRow(t, "direct", 1, "LockdownDefeated")
+		f := e.Status.Simulation.Findings[slices.IndexFunc(e.Status.Simulation.Findings, func(f egressv1alpha1.Finding) bool { return f.Code == "LockdownDefeated" })]
+		if f.Object != "NetworkPolicy "+src+"/allow-all-egress" {
+			t.Errorf("LockdownDefeated names %q", f.Object)
+		}
+	})
+}
