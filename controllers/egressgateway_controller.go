@@ -183,7 +183,13 @@ func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, err
 	}
 	defer func() {
-		if err := r.patchStatus(ctx, s); err != nil {
+		switch err := r.patchStatus(ctx, s); {
+		case apierrors.IsConflict(err):
+			// Read from a copy older than the stored one: computed
+			// again on a fresh read, soon (a status-only change
+			// triggers no watch event).
+			result = soonest(result, ctrl.Result{RequeueAfter: statusConflictRetry})
+		case err != nil:
 			retErr = errors.Join(retErr, err)
 		}
 	}()
@@ -219,6 +225,10 @@ func (r *EgressGatewayReconciler) ensureFinalizer(ctx context.Context, s *scope)
 	}
 	return nil
 }
+
+// statusConflictRetry is how soon a reconcile whose status write met a
+// newer object runs again.
+const statusConflictRetry = 100 * time.Millisecond
 
 // soonest combines two results, keeping the earlier requeue.
 func soonest(a, b ctrl.Result) ctrl.Result {

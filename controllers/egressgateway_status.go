@@ -32,10 +32,21 @@ func (r *EgressGatewayReconciler) patchStatus(ctx context.Context, s *scope) err
 	if equality.Semantic.DeepEqual(s.original.Status, s.egw.Status) {
 		return nil // steady state writes nothing
 	}
-	if err := r.Status().Patch(ctx, s.egw, client.MergeFrom(s.original)); err != nil {
+	if err := r.Status().Patch(ctx, s.egw, statusPatch(s.original)); err != nil {
 		return fmt.Errorf("patching status: %w", err)
 	}
 	return nil
+}
+
+// statusPatch is the status write: a merge patch from the object as read,
+// locked to its resourceVersion. Without the lock, a status computed from a
+// cached copy older than the stored one (the cache lags the operator's own
+// last write) merges only the fields that differ from the stale copy, and
+// the stored status becomes a mix of two reports (a summary of one, the
+// findings of the other). With it, such a write is a Conflict, and the
+// reconcile runs again on a fresh copy.
+func statusPatch(original *egressv1alpha1.EgressGateway) client.Patch {
+	return client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})
 }
 
 // computeStatus writes every condition and the waypoint status into

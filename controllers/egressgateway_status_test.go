@@ -199,3 +199,21 @@ func TestComputeStatusAfterAFailedPhase(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusPatchIsLocked: the status write names the resourceVersion it
+// was computed from, so a write from a stale copy is refused instead of
+// merged into a newer status. (Unlocked, the demo once showed "0 findings"
+// beside a quoted finding: the summary of one report, the findings of
+// another.)
+func TestStatusPatchIsLocked(t *testing.T) {
+	original := &egressv1alpha1.EgressGateway{ObjectMeta: metav1.ObjectMeta{Name: "w", Namespace: "n", ResourceVersion: "42"}}
+	changed := original.DeepCopy()
+	changed.Status.Simulation = &egressv1alpha1.SimulationStatus{Summary: egressv1alpha1.SimulationSummary{Sources: 1}}
+	data, err := statusPatch(original).Data(changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"resourceVersion":"42"`) {
+		t.Errorf("status patch %s does not carry the resourceVersion it was computed from", data)
+	}
+}

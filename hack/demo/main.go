@@ -1,12 +1,14 @@
 // Command demo is what `make demo` runs (through hack/demo.sh): the seed
-// scenario end to end on a local cluster, then its TLS-origination variant.
+// scenario end to end on a local cluster, its lockdown of direct egress,
+// then its TLS-origination variant.
 //
 // It starts a cluster on 127.0.0.1 — the kwok + istiod cluster of
 // hack/cluster when its binaries are built, otherwise etcd and
 // kube-apiserver alone (its own "apiserver" subcommand, through envtest) —
 // runs the manager built from this tree against it, applies
 // config/samples/seed/, waits for the EgressGateway's conditions, prints the
-// live report and the conditions, applies the TLS variant and prints the
+// live report and the conditions, locks direct egress down and prints the
+// report and the NetworkPolicy, applies the TLS variant and prints the
 // report again. Whatever happens, also on Ctrl-C, it stops everything it
 // started before it exits.
 package main
@@ -21,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -139,6 +142,9 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.seed(ctx); err != nil {
 		return err
 	}
+	if err := d.lockdown(ctx); err != nil {
+		return err
+	}
 	return d.tlsVariant(ctx)
 }
 
@@ -238,6 +244,82 @@ func (d *demo) seed(ctx context.Context) error {
 		fmt.Println()
 	}
 	return nil
+}
+
+// lockdown turns the seed's lockdown on: default/* reached any other host
+// directly, and after Enforce it is blocked by the NetworkPolicy the
+// operator writes, which the demo then prints.
+func (d *demo) lockdown(ctx context.Context) error {
+	logf("the report's DIRECT EGRESS row: default/* reaches any other host directly, bypassing the waypoint")
+	logf("(ztunnel passes a destination without a ServiceEntry straight through). Lock it down:")
+	logf("the demo cluster runs no DNS, so first the kube-dns Service a cluster has, which the lockdown discovers")
+	dns := filepath.Join(d.work, "kube-dns.yaml")
+	if err := os.WriteFile(dns, []byte(kubeDNS), 0o644); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "kubectl", "apply", "--server-side", "-f", dns); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "kubectl", "apply", "--server-side", "-f", "config/samples/seed-lockdown/10-egressgateway.yaml"); err != nil {
+		return err
+	}
+	logf("waiting for LockedDown=True and the report to show default/* blocked")
+	_, err := d.waitFor(ctx, "the lockdown", 2*time.Minute, func(s gatewayState) (bool, error) {
+		if !s.isTrue("LockedDown") || !s.isTrue("Simulated") {
+			return false, nil
+		}
+		access, err := d.directAccess(ctx, "default/*")
+		return access == "blocked", err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	if err := d.report(ctx, "the report now (DIRECT EGRESS: blocked by the lockdown policy):"); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "kubectl", "get", "networkpolicy", "egress-lockdown-waypoint", "-n", "default", "-o", "yaml"); err != nil {
+		return err
+	}
+	logf("default's pods now reach only DNS, the waypoint on 15008, the API server and other pods; httpbin.org")
+	logf("still works through the waypoint, any other host does not")
+	return nil
+}
+
+// kubeDNS is the cluster DNS Service as kubeadm and kind create it.
+const kubeDNS = `apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  selector: {k8s-app: kube-dns}
+  ports:
+  - {name: dns, port: 53, protocol: UDP, targetPort: 53}
+  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
+`
+
+// directAccess reads the live report's access of source to any other
+// host.
+func (d *demo) directAccess(ctx context.Context, source string) (string, error) {
+	out, err := exec.CommandContext(ctx, d.egressctl, "report", "-n", d.namespace, d.name, "-o", "json").Output()
+	if err != nil {
+		return "", fmt.Errorf("bin/egressctl report -o json: %w", err)
+	}
+	var r struct {
+		Direct []struct {
+			Destination string   `json:"destination"`
+			Sources     []string `json:"sources"`
+			Access      string   `json:"access"`
+		} `json:"direct"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return "", fmt.Errorf("bin/egressctl report -o json: %w", err)
+	}
+	for _, e := range r.Direct {
+		if e.Destination == "*" && slices.Contains(e.Sources, source) {
+			return e.Access, nil
+		}
+	}
+	return "", nil
 }
 
 // tlsVariant applies the seed's TLS-origination variant and waits for the
