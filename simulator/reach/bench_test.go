@@ -47,6 +47,25 @@ func BenchmarkReport(b *testing.B) {
 	}
 }
 
+// BenchmarkReportLockdown is BenchmarkReport at full size with the
+// lockdown on and 500 namespace owners' NetworkPolicies: the direct rows
+// and their findings on top of the waypoint report.
+func BenchmarkReportLockdown(b *testing.B) {
+	cfg := scalegen.Scale(1)
+	cfg.Lockdown, cfg.NetworkPolicies = true, 500
+	in := parseInput(b, scalegen.Generate(cfg))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	var r *Report
+	for i := 0; i < b.N; i++ {
+		r, _ = Build(in)
+	}
+	reportCPU(b, cpu)
+	b.StopTimer()
+	b.ReportMetric(float64(len(r.Direct)), "direct-rows")
+}
+
 // BenchmarkReportJSON encodes the built report as egressctl simulate -o
 // json and the operator's report ConfigMap do, source lists compacted.
 func BenchmarkReportJSON(b *testing.B) {

@@ -22,6 +22,13 @@ type Config struct {
 	ServiceEntries, Policies int
 	// Seed makes the policies reproducible.
 	Seed uint64
+	// Lockdown turns the EgressGateway's lockdown to Enforce (with two
+	// allowCIDRs), and NetworkPolicies adds that many namespace owners'
+	// egress NetworkPolicies, spread over the namespaces: ranges with
+	// exceptions, ports and port ranges, pod selectors, and now and then
+	// a broad opening that defeats the lockdown.
+	Lockdown        bool
+	NetworkPolicies int
 }
 
 // Scale returns the full size of the reachability issue divided by div:
@@ -40,7 +47,11 @@ func Generate(cfg Config) string {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
 	var b strings.Builder
 	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-egress}\n---\n")
-	b.WriteString("apiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\nspec: {enrollNamespace: true}\n")
+	spec := "{enrollNamespace: true}"
+	if cfg.Lockdown {
+		spec = "{enrollNamespace: true, lockdown: {mode: Enforce, allowCIDRs: [{cidr: 192.0.2.0/24, reason: partner}, {cidr: '2001:db8::/32', reason: partner v6}]}}"
+	}
+	fmt.Fprintf(&b, "apiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\nspec: %s\n", spec)
 	for n := 0; n < cfg.Namespaces; n++ {
 		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns-%d, labels: {istio.io/dataplane-mode: ambient}}\n", n)
 		for a := 0; a < cfg.AccountsPerNS; a++ {
@@ -53,7 +64,41 @@ func Generate(cfg Config) string {
 	for i := 0; i < cfg.Policies; i++ {
 		writePolicy(&b, rng, cfg, i)
 	}
+	for i := 0; i < cfg.NetworkPolicies && cfg.Namespaces > 0; i++ {
+		writeNetworkPolicy(&b, rng, i%cfg.Namespaces, i)
+	}
 	return b.String()
+}
+
+// writeNetworkPolicy writes one namespace owner's egress policy.
+func writeNetworkPolicy(b *strings.Builder, rng *rand.Rand, ns, i int) {
+	fmt.Fprintf(b, "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np-%d, namespace: ns-%d}\nspec:\n", i, ns)
+	if rng.IntN(4) == 0 {
+		b.WriteString("  podSelector: {matchLabels: {app: batch}}\n")
+	} else {
+		b.WriteString("  podSelector: {}\n")
+	}
+	b.WriteString("  policyTypes: [Egress]\n  egress:\n")
+	for r := 0; r < 1+rng.IntN(4); r++ {
+		switch rng.IntN(5) {
+		case 0: // a partner range with a hole
+			o := rng.IntN(256)
+			fmt.Fprintf(b, "  - to: [{ipBlock: {cidr: 10.%d.0.0/16, except: [10.%d.%d.0/24]}}]\n", o, o, rng.IntN(256))
+		case 1: // one SaaS address on HTTPS
+			fmt.Fprintf(b, "  - to: [{ipBlock: {cidr: 203.0.%d.%d/32}}]\n    ports: [{protocol: TCP, port: 443}]\n", rng.IntN(256), rng.IntN(256))
+		case 2: // a port range anywhere
+			lo := 30000 + rng.IntN(1000)
+			fmt.Fprintf(b, "  - ports: [{protocol: TCP, port: %d, endPort: %d}]\n", lo, lo+rng.IntN(100))
+		case 3: // other pods
+			b.WriteString("  - to: [{namespaceSelector: {matchLabels: {istio.io/dataplane-mode: ambient}}}]\n")
+		default: // a broad opening that defeats a lockdown
+			if rng.IntN(10) == 0 {
+				b.WriteString("  - to: [{ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8]}}]\n")
+			} else {
+				fmt.Fprintf(b, "  - to: [{ipBlock: {cidr: 198.51.%d.0/24}}]\n", rng.IntN(256))
+			}
+		}
+	}
 }
 
 func writeServiceEntry(b *strings.Builder, i int) {
