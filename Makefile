@@ -75,7 +75,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into bin
 	@hack/controlplane.sh >/dev/null
 
 .PHONY: test
-test: vet lint check-imports integration e2e ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, then the end-to-end suite.
+test: vet lint check-imports integration e2e dataplane ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, then the end-to-end suite and the NetworkPolicy data-plane test.
 
 .PHONY: integration
 integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).
@@ -84,6 +84,10 @@ integration: ## Run the unit and envtest integration tests (a real kube-apiserve
 .PHONY: e2e
 e2e: ## Run the end-to-end suite on a local cluster (kwok nodes + real istiod), then tear it down.
 	hack/e2e.sh
+
+.PHONY: dataplane
+dataplane: ## Run the real NetworkPolicy data-plane test (kube-router in network namespaces; needs root).
+	hack/dataplane.sh
 
 .PHONY: check-imports
 check-imports: ## Fail if simulator/ imports controller-runtime, Helm, client-go REST or the operator.
