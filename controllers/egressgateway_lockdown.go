@@ -23,8 +23,8 @@ import (
 )
 
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=core,resources=services,verbs=get
-// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
+// +kubebuilder:rbac:groups=core,resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list;watch
 
 // gatewayNamespaceLabel names, on the NetworkPolicies a gateway writes in
 // other namespaces, the gateway's namespace: owner references cannot cross
@@ -141,13 +141,13 @@ func lockdownSelector(egw *egressv1alpha1.EgressGateway) (labels.Selector, error
 	return sel, nil
 }
 
-// discoverDNS finds the cluster DNS Service among the known ones; it is
-// read around the cache, which holds no Services.
+// discoverDNS finds the cluster DNS Service among the known ones, in the
+// cache, which holds exactly those (and watches them).
 func (r *EgressGatewayReconciler) discoverDNS(ctx context.Context) (lockdown.Peer, error) {
 	var tried []string
 	for _, ref := range lockdown.DNSCandidates {
 		svc := &corev1.Service{}
-		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, svc)
+		err := r.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, svc)
 		if apierrors.IsNotFound(err) {
 			tried = append(tried, ref.Namespace+"/"+ref.Name)
 			continue
@@ -160,11 +160,11 @@ func (r *EgressGatewayReconciler) discoverDNS(ctx context.Context) (lockdown.Pee
 	return lockdown.Peer{}, fmt.Errorf("no cluster DNS Service found (tried %s): a lockdown without DNS would break every pod", strings.Join(tried, ", "))
 }
 
-// apiServerEndpoints reads the kubernetes Service's EndpointSlices around
-// the cache.
+// apiServerEndpoints reads the kubernetes Service's EndpointSlices from
+// the cache, which holds (and watches) exactly those.
 func (r *EgressGatewayReconciler) apiServerEndpoints(ctx context.Context) ([]lockdown.Endpoint, error) {
 	var list discoveryv1.EndpointSliceList
-	if err := r.APIReader.List(ctx, &list, client.InNamespace(metav1.NamespaceDefault),
+	if err := r.List(ctx, &list, client.InNamespace(metav1.NamespaceDefault),
 		client.MatchingLabels{discoveryv1.LabelServiceName: "kubernetes"}); err != nil {
 		return nil, fmt.Errorf("listing the API server's EndpointSlices: %w", err)
 	}

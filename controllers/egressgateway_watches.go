@@ -3,17 +3,17 @@ package controllers
 import (
 	"context"
 	"reflect"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -23,10 +23,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	oplhandler "github.com/operator-framework/operator-lib/handler"
@@ -38,6 +40,7 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 const (
@@ -97,6 +100,18 @@ func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 		netpols.Namespaces = map[string]cache.Config{cache.AllNamespaces: {}}
 	}
 	opts.ByObject[&networkingv1.NetworkPolicy{}] = netpols
+	// What a lockdown policy is rendered from: the cluster DNS Service
+	// (each candidate, by name in its namespace) and the API server's
+	// EndpointSlices. Watched so that a moved API server or DNS port
+	// updates the policies before it cuts pods off.
+	dns := map[string]cache.Config{}
+	for _, ref := range lockdown.DNSCandidates {
+		dns[ref.Namespace] = cache.Config{FieldSelector: fields.OneTermEqualSelector("metadata.name", ref.Name)}
+	}
+	opts.ByObject[&corev1.Service{}] = cache.ByObject{Namespaces: dns}
+	opts.ByObject[&discoveryv1.EndpointSlice{}] = cache.ByObject{Namespaces: map[string]cache.Config{
+		metav1.NamespaceDefault: {LabelSelector: labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: "kubernetes"})},
+	}}
 	// ConfigMaps: the rendered ones wherever the other kinds are cached,
 	// and every one in the Istio namespace (a namespace listed beside
 	// cache.AllNamespaces is left out of the latter's informer).
@@ -220,6 +235,8 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				istioConditionChanged(simulation.WaypointAcceptedCondition)))).
 		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfLockdownPolicy),
 			builder.WithPredicates(contentChanged)).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysLockingDown), builder.WithPredicates(lockdownInputChanged)).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysLockingDown), builder.WithPredicates(lockdownInputChanged)).
 		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing),
 			builder.OnlyMetadata, builder.WithPredicates(createOrDelete)).
 		Named("egressgateway").
@@ -312,6 +329,16 @@ func (r *EgressGatewayReconciler) gatewaysOfDeployment(ctx context.Context, dep 
 	})
 }
 
+// gatewaysLockingDown maps a change of the cluster DNS Service or of the
+// API server's endpoints to every EgressGateway whose lockdown renders
+// them.
+func (r *EgressGatewayReconciler) gatewaysLockingDown(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.gatewaysIn(ctx, "", func(egw *egressv1alpha1.EgressGateway) bool {
+		m := egw.Spec.Lockdown.Mode
+		return m == egressv1alpha1.LockdownEnforce || m == egressv1alpha1.LockdownAudit
+	})
+}
+
 func (r *EgressGatewayReconciler) gatewaysIn(ctx context.Context, namespace string, keep func(*egressv1alpha1.EgressGateway) bool) []reconcile.Request {
 	var list egressv1alpha1.EgressGatewayList
 	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
@@ -346,6 +373,22 @@ var contentChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool 
 	oc, ook := o.(*corev1.ConfigMap)
 	nc, nok := n.(*corev1.ConfigMap)
 	return ook && nok && (!reflect.DeepEqual(oc.Data, nc.Data) || !reflect.DeepEqual(oc.BinaryData, nc.BinaryData))
+}}
+
+// lockdownInputChanged passes updates of what a lockdown policy is rendered
+// from: the DNS Service's selector and ports, the API server's endpoints
+// and ports. Neither kind has a generation, so contentChanged would miss a
+// moved port.
+var lockdownInputChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	switch o := e.ObjectOld.(type) {
+	case *corev1.Service:
+		n, ok := e.ObjectNew.(*corev1.Service)
+		return !ok || !reflect.DeepEqual(o.Spec.Selector, n.Spec.Selector) || !reflect.DeepEqual(o.Spec.Ports, n.Spec.Ports)
+	case *discoveryv1.EndpointSlice:
+		n, ok := e.ObjectNew.(*discoveryv1.EndpointSlice)
+		return !ok || !reflect.DeepEqual(o.Endpoints, n.Endpoints) || !reflect.DeepEqual(o.Ports, n.Ports)
+	}
+	return true
 }}
 
 // createOrDelete passes only creations and deletions: a ServiceAccount is a

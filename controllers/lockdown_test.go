@@ -121,6 +121,33 @@ func TestLockdown(t *testing.T) {
 		})
 	})
 
+	t.Run("a moved DNS port is followed without a change to the gateway", func(t *testing.T) {
+		// Quiet first, so that only the Service's change can start the
+		// reconcile that follows it.
+		settle(t, op)
+		dns := client.ObjectKey{Namespace: "kube-system", Name: "kube-dns"}
+		setTarget := func(port int) {
+			mergePatch(t, "v1", "Service", dns, `{"spec":{"ports":[{"name":"dns","port":53,"protocol":"UDP","targetPort":`+strconv.Itoa(port)+
+				`},{"name":"dns-tcp","port":53,"protocol":"TCP","targetPort":`+strconv.Itoa(port)+`}]}}`)
+		}
+		setTarget(5353)
+		defer setTarget(53)
+		testenv.Eventually(t, testenv.DefaultTimeout, "the policy on 5353", func(ctx context.Context) (bool, error) {
+			np := &networkingv1.NetworkPolicy{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: src, Name: name}, np); err != nil {
+				return false, err
+			}
+			for _, r := range np.Spec.Egress {
+				for _, p := range r.Ports {
+					if p.Port != nil && p.Port.IntValue() == 5353 {
+						return true, nil
+					}
+				}
+			}
+			return false, nil
+		})
+	})
+
 	foreign := env.CreateNamespace(t, "lock-foreign", nil).Name
 	t.Run("a same-named policy someone else wrote is left alone", func(t *testing.T) {
 		theirs := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: foreign, Name: name},
