@@ -146,3 +146,36 @@ func TestRBACHasNoWildcards(t *testing.T) {
 		}
 	}
 }
+
+// TestExamplesHaveSpecDescriptors is scorecard's olm-spec-descriptors test
+// (operator-sdk internal/scorecard/tests/olm.go): every top-level spec field
+// an alm-examples object sets needs a spec descriptor whose path is exactly
+// that field, or the console cannot show it and the test fails.
+func TestExamplesHaveSpecDescriptors(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	if err != nil {
+		t.Fatalf("loading bundle/: %v", err)
+	}
+	csv := bundle.CSV
+	var examples []struct {
+		Kind string         `json:"kind"`
+		Spec map[string]any `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(csv.Annotations["alm-examples"]), &examples); err != nil {
+		t.Fatalf("alm-examples: %v", err)
+	}
+	paths := map[string]map[string]bool{}
+	for _, crd := range csv.Spec.CustomResourceDefinitions.Owned {
+		paths[crd.Kind] = map[string]bool{}
+		for _, d := range crd.SpecDescriptors {
+			paths[crd.Kind][d.Path] = true
+		}
+	}
+	for _, ex := range examples {
+		for field := range ex.Spec {
+			if !paths[ex.Kind][field] {
+				t.Errorf("%s example sets spec.%s, which has no spec descriptor with path %q", ex.Kind, field, field)
+			}
+		}
+	}
+}
