@@ -202,17 +202,27 @@ func adminPortMatches(p npav1alpha1.AdminNetworkPolicyPort, dst Destination) mat
 	proto := protocolOf(dst)
 	switch {
 	case p.PortNumber != nil:
-		if p.PortNumber.Protocol == proto && int(p.PortNumber.Port) == dst.Port {
+		if adminProtocol(p.PortNumber.Protocol) == proto && int(p.PortNumber.Port) == dst.Port {
 			return yes
 		}
 	case p.PortRange != nil:
-		if p.PortRange.Protocol == proto && dst.Port >= int(p.PortRange.Start) && dst.Port <= int(p.PortRange.End) {
+		if adminProtocol(p.PortRange.Protocol) == proto && dst.Port >= int(p.PortRange.Start) && dst.Port <= int(p.PortRange.End) {
 			return yes
 		}
 	case p.NamedPort != nil:
 		return namedPortMatches(*p.NamedPort, proto, dst)
 	}
 	return no
+}
+
+// adminProtocol is a portNumber's or portRange's protocol: "If not
+// specified, this field defaults to TCP" (Port and PortRange); a manifest
+// read before the API server defaults it leaves it empty.
+func adminProtocol(p corev1.Protocol) corev1.Protocol {
+	if p == "" {
+		return corev1.ProtocolTCP
+	}
+	return p
 }
 
 // adminPeerMatches reads one egress peer. Networks "will be checked against
@@ -261,9 +271,9 @@ func (c *Cluster) adminCuts(add func(netip.Prefix), addPort func(proto corev1.Pr
 		for _, p := range *ports {
 			switch {
 			case p.PortNumber != nil:
-				addPort(p.PortNumber.Protocol, int(p.PortNumber.Port), int(p.PortNumber.Port))
+				addPort(adminProtocol(p.PortNumber.Protocol), int(p.PortNumber.Port), int(p.PortNumber.Port))
 			case p.PortRange != nil:
-				addPort(p.PortRange.Protocol, int(p.PortRange.Start), int(p.PortRange.End))
+				addPort(adminProtocol(p.PortRange.Protocol), int(p.PortRange.Start), int(p.PortRange.End))
 			}
 		}
 	}

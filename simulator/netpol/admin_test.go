@@ -78,6 +78,23 @@ func TestAdminEvaluate(t *testing.T) {
 				To:    []npav1alpha1.AdminNetworkPolicyEgressPeer{{Networks: []npav1alpha1.CIDR{"0.0.0.0/0"}}},
 				Ports: &[]npav1alpha1.AdminNetworkPolicyPort{{PortRange: &npav1alpha1.PortRange{Protocol: corev1.ProtocolTCP, Start: 1024, End: 65535}}}})},
 			src: Source{Namespace: "default", Pod: app}, dst: external(443), want: Allowed},
+		// Found by hack/netpoloracle: a manifest's portRange or portNumber
+		// without protocol never matched, where the API server makes it TCP.
+		{name: "port range without protocol is TCP", doc: "Protocol ... If not specified, this field defaults to TCP (PortRange)",
+			admin: []*AdminPolicy{anp("deny-high", 10, npav1alpha1.AdminNetworkPolicyEgressRule{Action: deny,
+				To:    []npav1alpha1.AdminNetworkPolicyEgressPeer{{Networks: []npav1alpha1.CIDR{"0.0.0.0/0"}}},
+				Ports: &[]npav1alpha1.AdminNetworkPolicyPort{{PortRange: &npav1alpha1.PortRange{Start: 400, End: 500}}}})},
+			src: Source{Namespace: "default", Pod: app}, dst: external(443), want: Denied},
+		{name: "port number without protocol is TCP", doc: "Protocol ... If not specified, this field defaults to TCP (Port)",
+			admin: []*AdminPolicy{anp("deny-https", 10, npav1alpha1.AdminNetworkPolicyEgressRule{Action: deny,
+				To:    []npav1alpha1.AdminNetworkPolicyEgressPeer{{Networks: []npav1alpha1.CIDR{"0.0.0.0/0"}}},
+				Ports: &[]npav1alpha1.AdminNetworkPolicyPort{{PortNumber: &npav1alpha1.Port{Port: 443}}}})},
+			src: Source{Namespace: "default", Pod: app}, dst: external(443), want: Denied},
+		{name: "port number without protocol is not UDP", doc: "Protocol ... If not specified, this field defaults to TCP (Port)",
+			admin: []*AdminPolicy{anp("deny-https", 10, npav1alpha1.AdminNetworkPolicyEgressRule{Action: deny,
+				To:    []npav1alpha1.AdminNetworkPolicyEgressPeer{{Networks: []npav1alpha1.CIDR{"0.0.0.0/0"}}},
+				Ports: &[]npav1alpha1.AdminNetworkPolicyPort{{PortNumber: &npav1alpha1.Port{Port: 443}}}})},
+			src: Source{Namespace: "default", Pod: app}, dst: Destination{IP: extern, Port: 443, Protocol: corev1.ProtocolUDP}, want: Allowed},
 		{name: "baseline applies to sources no NetworkPolicy isolates", doc: "If the pod is not selected by any NetworkPolicies then execution is passed to any BaselineAdminNetworkPolicies that select the pod",
 			baseline: &BaselinePolicy{Name: "default", Spec: npav1alpha1.BaselineAdminNetworkPolicySpec{Subject: everyNamespace,
 				Egress: []npav1alpha1.BaselineAdminNetworkPolicyEgressRule{{Action: npav1alpha1.BaselineAdminNetworkPolicyRuleActionDeny,
@@ -129,6 +146,29 @@ func TestAdminExternal(t *testing.T) {
 		got = append(got, o.Text())
 	}
 	want := []string{"198.51.100.0/24 any port (AdminNetworkPolicy saas rule 0)"}
+	if e.Reach != Partial || !slices.Equal(got, want) {
+		t.Errorf("got %s %q, want partial %q", e.Reach, got, want)
+	}
+}
+
+// TestAdminExternalDefaultProtocol: External cuts the TCP ports at a
+// portNumber written without protocol (found by hack/netpoloracle).
+func TestAdminExternalDefaultProtocol(t *testing.T) {
+	c, err := NewCluster([]*Policy{pol("default", "lockdown", egressOnly())}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetAdmin([]*AdminPolicy{anp("saas", 10, npav1alpha1.AdminNetworkPolicyEgressRule{Action: allow,
+		To:    []npav1alpha1.AdminNetworkPolicyEgressPeer{{Networks: []npav1alpha1.CIDR{"198.51.100.0/24"}}},
+		Ports: &[]npav1alpha1.AdminNetworkPolicyPort{{PortNumber: &npav1alpha1.Port{Port: 443}}}})}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e := c.External(Source{Namespace: "default"}, nil)
+	var got []string
+	for _, o := range e.Openings {
+		got = append(got, o.Text())
+	}
+	want := []string{"198.51.100.0/24 TCP 443 (AdminNetworkPolicy saas rule 0)"}
 	if e.Reach != Partial || !slices.Equal(got, want) {
 		t.Errorf("got %s %q, want partial %q", e.Reach, got, want)
 	}
