@@ -253,6 +253,15 @@ func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope
 		for i := range nps.Items {
 			in.NetworkPolicies = append(in.NetworkPolicies, &nps.Items[i])
 		}
+		var pods corev1.PodList
+		if err := r.List(ctx, &pods, client.InNamespace(ns.Name)); err != nil {
+			return nil, fmt.Errorf("listing Pods in %s: %w", ns.Name, err)
+		}
+		for i := range pods.Items {
+			if pods.Items[i].DeletionTimestamp.IsZero() {
+				in.Pods = append(in.Pods, &pods.Items[i])
+			}
+		}
 	}
 	for _, ns := range uniq(s.egw.Namespace, root) {
 		if err := r.listConfig(ctx, ns, in); err != nil {

@@ -10,8 +10,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -32,7 +34,23 @@ func (r *EgressGatewayReconciler) patchStatus(ctx context.Context, s *scope) err
 	if equality.Semantic.DeepEqual(s.original.Status, s.egw.Status) {
 		return nil // steady state writes nothing
 	}
-	if err := r.Status().Patch(ctx, s.egw, statusPatch(s.original)); err != nil {
+	err := r.Status().Patch(ctx, s.egw, statusPatch(s.original))
+	if apierrors.IsConflict(err) {
+		// The copy read was older than the stored one. The status
+		// computed is whole (every field from this pass's observations,
+		// some of which, like a rollback's outcome, no later pass sees
+		// again), so it is written over the stored object as it is now.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			fresh := &egressv1alpha1.EgressGateway{}
+			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.egw), fresh); err != nil {
+				return err
+			}
+			want := fresh.DeepCopy()
+			want.Status = *s.egw.Status.DeepCopy()
+			return r.Status().Patch(ctx, want, statusPatch(fresh))
+		})
+	}
+	if err != nil {
 		return fmt.Errorf("patching status: %w", err)
 	}
 	return nil
@@ -43,8 +61,8 @@ func (r *EgressGatewayReconciler) patchStatus(ctx context.Context, s *scope) err
 // cached copy older than the stored one (the cache lags the operator's own
 // last write) merges only the fields that differ from the stale copy, and
 // the stored status becomes a mix of two reports (a summary of one, the
-// findings of the other). With it, such a write is a Conflict, and the
-// reconcile runs again on a fresh copy.
+// findings of the other). With it, such a write is a Conflict, and
+// patchStatus writes the whole status again over a fresh copy.
 func statusPatch(original *egressv1alpha1.EgressGateway) client.Patch {
 	return client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})
 }

@@ -100,6 +100,14 @@ func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 		netpols.Namespaces = map[string]cache.Config{cache.AllNamespaces: {}}
 	}
 	opts.ByObject[&networkingv1.NetworkPolicy{}] = netpols
+	// Pods: only what NetworkPolicies select by (labels) and what ties a
+	// pod to a source (its service account, hostNetwork) is kept; spec and
+	// status are dropped, so a pod costs a few hundred bytes.
+	pods := cache.ByObject{Transform: podShape}
+	if len(namespaces) > 0 {
+		pods.Namespaces = map[string]cache.Config{cache.AllNamespaces: {}}
+	}
+	opts.ByObject[&corev1.Pod{}] = pods
 	// What a lockdown policy is rendered from: the cluster DNS Service
 	// (each candidate, by name in its namespace) and the API server's
 	// EndpointSlices. Watched so that a moved API server or DNS port
@@ -167,6 +175,21 @@ func stripUnread(in any) (any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// podShape keeps of a Pod its identity, labels, service account and
+// hostNetwork: what decides which NetworkPolicies select it.
+func podShape(in any) (any, error) {
+	pod, ok := in.(*corev1.Pod)
+	if !ok {
+		return in, nil
+	}
+	return &corev1.Pod{
+		TypeMeta: pod.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+			Labels: pod.Labels, DeletionTimestamp: pod.DeletionTimestamp},
+		Spec: corev1.PodSpec{ServiceAccountName: pod.Spec.ServiceAccountName, HostNetwork: pod.Spec.HostNetwork},
+	}, nil
 }
 
 // stripLastApplied is stripUnread for the waypoint Deployments, whose
@@ -237,6 +260,7 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(contentChanged)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysLockingDown), builder.WithPredicates(lockdownInputChanged)).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysLockingDown), builder.WithPredicates(lockdownInputChanged)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing), builder.WithPredicates(podLabelsChanged)).
 		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing),
 			builder.OnlyMetadata, builder.WithPredicates(createOrDelete)).
 		Named("egressgateway").
@@ -399,6 +423,12 @@ var createOrDelete = predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { 
 var labelsOrAnnotationsChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	return !reflect.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
 		!reflect.DeepEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
+}}
+
+// podLabelsChanged passes a Pod's creation, deletion
+// and label changes: its service account and hostNetwork cannot change.
+var podLabelsChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	return !reflect.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
 }}
 
 // gatewayReadinessChanged passes Gateway status updates that change what

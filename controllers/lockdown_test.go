@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -319,5 +320,84 @@ func TestLockdownInTheReport(t *testing.T) {
 		if f.Object != "NetworkPolicy "+src+"/allow-all-egress" {
 			t.Errorf("LockdownDefeated names %q", f.Object)
 		}
+	})
+}
+
+// TestPodsDecideDirectRows: a NetworkPolicy that selects pods by label
+// leaves the report "depends" until the operator sees the pods; then each
+// service account gets its own verdict, and a pod out of the mesh in a
+// locked-down namespace is named.
+func TestPodsDecideDirectRows(t *testing.T) {
+	ensureClusterDNS(t)
+	ns := env.CreateNamespace(t, "pods-egress", nil).Name
+	src := env.CreateNamespace(t, "pods-src", map[string]string{sourcesLabel: ns}).Name
+	for _, name := range []string{"web", "batch"} {
+		if err := env.Client.Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deny := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "batch-no-egress"},
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "batch"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}}
+	if err := env.Client.Create(context.Background(), deny); err != nil {
+		t.Fatal(err)
+	}
+	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
+	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
+		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+	})
+	if err := env.Client.Create(context.Background(), egw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(egw)
+	access := func(e *egressv1alpha1.EgressGateway, source string) string {
+		if e.Status.Simulation == nil {
+			return ""
+		}
+		for _, d := range e.Status.Simulation.Direct {
+			if d.Destination == "*" && slices.Contains(d.Sources, source) {
+				return d.Access
+			}
+		}
+		return ""
+	}
+	waitAccess := func(t *testing.T, want map[string]string) *egressv1alpha1.EgressGateway {
+		t.Helper()
+		var e *egressv1alpha1.EgressGateway
+		testenv.Eventually(t, testenv.DefaultTimeout, "direct rows "+strconv.Quote(strings.Join(slices.Sorted(maps.Keys(want)), ",")), func(context.Context) (bool, error) {
+			e = getEGW(t, key)
+			for src, a := range want {
+				if access(e, src) != a {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		return e
+	}
+	t.Run("without pods the label selector leaves it open", func(t *testing.T) {
+		waitAccess(t, map[string]string{src + "/*": "depends"})
+	})
+	pod := func(name, sa string, labels map[string]string) {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: name, Labels: labels},
+			Spec: corev1.PodSpec{ServiceAccountName: sa, Containers: []corev1.Container{{Name: "c", Image: "example.com/app"}}}}
+		if err := env.Client.Create(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("the pods tell the accounts apart", func(t *testing.T) {
+		pod("web-1", "web", map[string]string{"app": "web"})
+		pod("batch-1", "batch", map[string]string{"app": "batch"})
+		waitAccess(t, map[string]string{src + "/web": "direct", src + "/batch": "blocked"})
+	})
+	t.Run("a pod out of the mesh under lockdown is named", func(t *testing.T) {
+		pod("legacy-1", "web", map[string]string{"app": "web", "istio.io/dataplane-mode": "none"})
+		updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Lockdown.Mode = egressv1alpha1.LockdownAudit })
+		testenv.Eventually(t, testenv.DefaultTimeout, "OptedOutPods", func(context.Context) (bool, error) {
+			sim := getEGW(t, key).Status.Simulation
+			return sim != nil && slices.ContainsFunc(sim.Findings, func(f egressv1alpha1.Finding) bool {
+				return f.Code == "OptedOutPods" && f.Object == "ServiceAccount "+src+"/web"
+			}), nil
+		})
 	})
 }

@@ -208,15 +208,19 @@ func optedOutFindings(snap *simulator.Snapshot, p *simulator.LockdownPlan) []Fin
 		locked[ns] = true
 	}
 	var out []Finding
+	seen := map[string]bool{}
 	for _, pod := range snap.Pods {
-		if !locked[pod.Namespace] || pod.Labels[simulator.LabelDataplaneMode] != "none" {
+		if !locked[pod.Namespace] || pod.Labels[simulator.LabelDataplaneMode] != "none" || seen[pod.Namespace+"/"+pod.ServiceAccount] {
 			continue
 		}
-		out = append(out, Finding{Severity: SeverityWarning, Code: CodeOptedOutPods, Object: pod.Object(),
-			Field: "metadata.labels[" + simulator.LabelDataplaneMode + "]",
-			Message: fmt.Sprintf("this pod is out of the ambient mesh (%s=none), so its traffic does not go through the waypoint; the lockdown of EgressGateway %s/%s blocks it from every external host",
+		// One finding per service account: the operator sees pods as
+		// shapes, not by name, and the account is what a user fixes.
+		seen[pod.Namespace+"/"+pod.ServiceAccount] = true
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeOptedOutPods, Object: "ServiceAccount " + pod.Namespace + "/" + pod.ServiceAccount,
+			Field: "pods' metadata.labels[" + simulator.LabelDataplaneMode + "]",
+			Message: fmt.Sprintf("pods of this service account are out of the ambient mesh (%s=none), so their traffic does not go through the waypoint; the lockdown of EgressGateway %s/%s blocks them from every external host",
 				simulator.LabelDataplaneMode, p.Gateway.Namespace, p.Gateway.Name),
-			Fix: "remove the label so the pod joins the mesh, or move it to a namespace that is not locked down"})
+			Fix: "remove the label so the pods join the mesh, or move them to a namespace that is not locked down"})
 	}
 	return out
 }

@@ -99,7 +99,7 @@ var findingCases = []struct {
 	{CodeOptedOutPods,
 		lockdownEnforce("") + pod("batch", "{istio.io/dataplane-mode: none}"),
 		lockdownEnforce("") + pod("batch", "{app: batch}"),
-		"Pod default/batch"},
+		"ServiceAccount default/admin"},
 	{CodeWaypointMisleadingAllow,
 		"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: only-waypoint, namespace: default}\nspec:\n  rules: [{from: [{source: {principals: [cluster.local/ns/istio-egress/sa/waypoint]}}]}]\n",
 		lockdownEnforce("") + "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: only-waypoint, namespace: default}\nspec:\n  rules: [{from: [{source: {principals: [cluster.local/ns/istio-egress/sa/waypoint]}}]}]\n",

@@ -55,6 +55,11 @@ type Inputs struct {
 	// NetworkPolicies are those of the source namespaces: they decide
 	// what the sources reach directly, without the waypoint.
 	NetworkPolicies []*networkingv1.NetworkPolicy
+	// Pods are the source namespaces' pods, of which only the namespace,
+	// labels, service account and hostNetwork are read: the simulator
+	// sees one document per distinct shape, so pods coming and going with
+	// the same labels leave the digest alone.
+	Pods []*corev1.Pod
 	// RootNamespace is the mesh root namespace, whose policies apply
 	// mesh-wide.
 	RootNamespace string
@@ -128,6 +133,7 @@ func (in *Inputs) documents() []document {
 	for _, ap := range in.AuthorizationPolicies {
 		docs = append(docs, newDocument("security.istio.io/v1", "AuthorizationPolicy", &ap.ObjectMeta, &ap.Spec))
 	}
+	docs = append(docs, podShapes(in.Pods)...)
 	for _, np := range in.NetworkPolicies {
 		docs = append(docs, newDocument("networking.k8s.io/v1", "NetworkPolicy", &np.ObjectMeta, &np.Spec))
 	}
@@ -276,4 +282,30 @@ func probes(egw *egressv1alpha1.EgressGateway) []reach.Probe {
 		}})
 	}
 	return out
+}
+
+// podShapes turns pods into one Pod document per distinct (namespace,
+// service account, labels, hostNetwork), named by a digest of that shape.
+func podShapes(pods []*corev1.Pod) []document {
+	seen := map[string]bool{}
+	var docs []document
+	for _, p := range pods {
+		sa := p.Spec.ServiceAccountName
+		if sa == "" {
+			sa = "default"
+		}
+		labels, err := json.Marshal(p.Labels) // map keys are sorted
+		if err != nil {
+			continue
+		}
+		key := fmt.Sprintf("%s\x00%s\x00%s\x00%t", p.Namespace, sa, labels, p.Spec.HostNetwork)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		sum := sha256.Sum256([]byte(key))
+		om := metav1.ObjectMeta{Name: "shape-" + hex.EncodeToString(sum[:])[:16], Namespace: p.Namespace, Labels: p.Labels}
+		docs = append(docs, newDocument("v1", "Pod", &om, &corev1.PodSpec{ServiceAccountName: sa, HostNetwork: p.Spec.HostNetwork}))
+	}
+	return docs
 }
