@@ -104,6 +104,14 @@ build: ## Build the manager and egressctl into bin/.
 	go build -ldflags "$(LDFLAGS)" -o bin/manager ./cmd/manager
 	go build -ldflags "$(LDFLAGS)" -o bin/egressctl ./cmd/egressctl
 
+.PHONY: image
+image: ## Build the manager's image without Docker (linux/amd64+arm64, reproducible): bin/image/oci/ (OCI layout) and bin/image/manager.tar (docker load).
+	go run ./hack/image build -version $(VERSION) -image $(IMG) -out bin/image
+
+.PHONY: push
+push: image ## Push the image index built by `make image` to IMG (credentials from ~/.docker/config.json or its helpers).
+	go run ./hack/image push -layout bin/image/oci -image $(IMG)
+
 .PHONY: run
 run: manifests ## Run the manager against the cluster in the current kubeconfig.
 	go run -ldflags "$(LDFLAGS)" ./cmd/manager --leader-elect=false --metrics-bind-address=127.0.0.1:8443 --health-probe-bind-address=127.0.0.1:8081
