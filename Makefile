@@ -75,7 +75,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into bin
 	@hack/controlplane.sh >/dev/null
 
 .PHONY: test
-test: vet lint check-imports integration e2e dataplane ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, then the end-to-end suite and the NetworkPolicy data-plane test.
+test: vet lint check-imports integration fuzz e2e dataplane ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, then the end-to-end suite and the NetworkPolicy data-plane test.
 
 .PHONY: integration
 integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).
@@ -88,6 +88,10 @@ e2e: ## Run the end-to-end suite on a local cluster (kwok nodes + real istiod), 
 .PHONY: dataplane
 dataplane: ## Run the real NetworkPolicy data-plane test (kube-router in network namespaces; needs root).
 	hack/dataplane.sh
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 10s; their seed corpora also run in every go test).
+	hack/fuzz.sh
 
 .PHONY: check-imports
 check-imports: ## Fail if simulator/ imports controller-runtime, Helm, client-go REST or the operator.
