@@ -104,15 +104,8 @@ func (v *directView) directEntries(principals []string, dests []Destination) []D
 	sources := sourceAccounts(principals)
 	var out []DirectEntry
 	out = append(out, v.rows(AnyOtherHost, sources, nil)...)
-	for _, d := range dests {
-		if d.Waypoint != nil || strings.HasPrefix(d.ServiceEntry, "Service ") {
-			continue
-		}
-		port := d.Port
-		if d.TargetPort != 0 {
-			port = d.TargetPort
-		}
-		out = append(out, v.rows(d.Key(), sources, &netpol.PortFilter{Protocol: corev1.ProtocolTCP, Port: port})...)
+	for _, u := range unbound(dests) {
+		out = append(out, v.rows(u.dest.Key(), sources, u.port)...)
 	}
 	return out
 }
@@ -267,4 +260,27 @@ func setAdmin(c *netpol.Cluster, snap *simulator.Snapshot) error {
 		base = &netpol.BaselinePolicy{Name: b.Name, Spec: b.Spec}
 	}
 	return c.SetAdmin(admin, base)
+}
+
+// unboundDestination is a ServiceEntry port bound to no waypoint: its
+// traffic leaves the pods directly, to the port the ServiceEntry sends to.
+type unboundDestination struct {
+	dest Destination
+	port *netpol.PortFilter
+}
+
+// unbound lists the report's destinations bound to no waypoint.
+func unbound(dests []Destination) []unboundDestination {
+	var out []unboundDestination
+	for _, d := range dests {
+		if d.Waypoint != nil {
+			continue
+		}
+		port := d.Port
+		if d.TargetPort != 0 {
+			port = d.TargetPort
+		}
+		out = append(out, unboundDestination{dest: d, port: &netpol.PortFilter{Protocol: corev1.ProtocolTCP, Port: port}})
+	}
+	return out
 }

@@ -7,7 +7,6 @@ import (
 
 	"go4.org/netipx"
 	securityv1beta1 "istio.io/api/security/v1beta1"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
@@ -174,17 +173,11 @@ func broad(s *netipx.IPSet) bool {
 // waypoint sends its traffic directly, which the lockdown closes.
 func unboundFindings(c *netpol.Cluster, p *simulator.LockdownPlan, dests []Destination) []Finding {
 	var out []Finding
-	for _, d := range dests {
-		if d.Waypoint != nil || strings.HasPrefix(d.ServiceEntry, "Service ") {
-			continue
-		}
-		port := d.Port
-		if d.TargetPort != 0 {
-			port = d.TargetPort
-		}
+	for _, u := range unbound(dests) {
+		d := u.dest
 		var blocked []string
 		for _, ns := range p.Namespaces {
-			if c.External(netpol.Source{Namespace: ns}, &netpol.PortFilter{Protocol: corev1.ProtocolTCP, Port: port}).Reach == netpol.Blocked {
+			if c.External(netpol.Source{Namespace: ns}, u.port).Reach == netpol.Blocked {
 				blocked = append(blocked, ns)
 			}
 		}
