@@ -8,7 +8,7 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
 
-// Finding codes. Each is documented in the README with how to fix it.
+// Finding codes. Each is documented in docs/report.md with how to fix it.
 const (
 	// CodeBypassesWaypoint: a ServiceEntry is bound to no waypoint, so its
 	// traffic bypasses the egress gateway and its policies do nothing.

@@ -856,7 +856,7 @@ const (
 type Finding struct {
 	// Severity of the finding.
 	Severity Severity `json:"severity"`
-	// Code is a stable identifier documented in the README.
+	// Code is a stable identifier documented in docs/report.md.
 	Code string `json:"code"`
 	// Object is the Kind namespace/name the finding is about.
 	Object string `json:"object"`
