@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -36,17 +38,18 @@ func (r *EgressGatewayReconciler) patchStatus(ctx context.Context, s *scope) err
 	}
 	err := r.Status().Patch(ctx, s.egw, statusPatch(s.original))
 	if apierrors.IsConflict(err) {
-		// The copy read was older than the stored one. The status
-		// computed is whole (every field from this pass's observations,
-		// some of which, like a rollback's outcome, no later pass sees
-		// again), so it is written over the stored object as it is now.
+		// The copy read was older than the stored one. What this pass
+		// changed (some of it, like a rollback's outcome, no later pass
+		// sees again) is written over the stored status as it is now;
+		// what it did not change stays as stored, which may be newer
+		// than what this pass read (a failed attempt recorded since).
 		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			fresh := &egressv1alpha1.EgressGateway{}
 			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.egw), fresh); err != nil {
 				return err
 			}
 			want := fresh.DeepCopy()
-			want.Status = *s.egw.Status.DeepCopy()
+			want.Status = rebaseStatus(s.original.Status, s.egw.Status, fresh.Status)
 			return r.Status().Patch(ctx, want, statusPatch(fresh))
 		})
 	}
@@ -407,4 +410,72 @@ func count[N int | int32](n N, one, many string) string {
 
 func condition(t string, status metav1.ConditionStatus, reason, message string) *metav1.Condition {
 	return &metav1.Condition{Type: t, Status: status, Reason: reason, Message: message}
+}
+
+// rebaseStatus is a three-way merge of a status: each part this pass
+// changed from what it read (original) is this pass's (computed), each part
+// it left alone is the stored one's (fresh). Structs are merged field by
+// field; a condition is a part of its own, by type; the simulation report
+// and lists are whole parts, so two reports never mix.
+func rebaseStatus(original, computed, fresh egressv1alpha1.EgressGatewayStatus) egressv1alpha1.EgressGatewayStatus {
+	out := *fresh.DeepCopy()
+	out.Conditions = rebaseConditions(original.Conditions, computed.Conditions, fresh.Conditions)
+	for _, f := range []string{"ObservedGeneration", "Waypoint", "Lockdown", "Mesh", "Destinations", "Simulation"} {
+		merged := merge3(reflect.ValueOf(original).FieldByName(f), reflect.ValueOf(computed).FieldByName(f), reflect.ValueOf(fresh).FieldByName(f))
+		reflect.ValueOf(&out).Elem().FieldByName(f).Set(merged)
+	}
+	return *out.DeepCopy()
+}
+
+// merge3 merges one value: fresh when computed did not change it from
+// original, else computed, recursing into structs (and pointers to them)
+// except the simulation report, which is one part.
+func merge3(original, computed, fresh reflect.Value) reflect.Value {
+	if equality.Semantic.DeepEqual(original.Interface(), computed.Interface()) {
+		return fresh
+	}
+	if original.Type() == reflect.TypeFor[*egressv1alpha1.SimulationStatus]() {
+		return computed
+	}
+	switch original.Kind() {
+	case reflect.Pointer:
+		if original.IsNil() || computed.IsNil() || fresh.IsNil() || original.Elem().Kind() != reflect.Struct {
+			return computed
+		}
+		out := reflect.New(original.Elem().Type())
+		out.Elem().Set(merge3(original.Elem(), computed.Elem(), fresh.Elem()))
+		return out
+	case reflect.Struct:
+		out := reflect.New(original.Type()).Elem()
+		for i := range original.NumField() {
+			out.Field(i).Set(merge3(original.Field(i), computed.Field(i), fresh.Field(i)))
+		}
+		return out
+	}
+	return computed
+}
+
+// rebaseConditions merges conditions by type, as merge3 merges fields.
+func rebaseConditions(original, computed, fresh []metav1.Condition) []metav1.Condition {
+	out := slices.Clone(fresh)
+	types := map[string]bool{}
+	for _, c := range slices.Concat(original, computed) {
+		types[c.Type] = true
+	}
+	for t := range types {
+		o, c := meta.FindStatusCondition(original, t), meta.FindStatusCondition(computed, t)
+		if equality.Semantic.DeepEqual(o, c) {
+			continue // left alone: the stored one stands
+		}
+		i := slices.IndexFunc(out, func(x metav1.Condition) bool { return x.Type == t })
+		switch {
+		case c == nil && i >= 0:
+			out = slices.Delete(out, i, i+1)
+		case c != nil && i >= 0:
+			out[i] = *c
+		case c != nil:
+			out = append(out, *c)
+		}
+	}
+	return out
 }

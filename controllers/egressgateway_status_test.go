@@ -3,6 +3,7 @@ package controllers
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -215,5 +216,56 @@ func TestStatusPatchIsLocked(t *testing.T) {
 	}
 	if !strings.Contains(string(data), `"resourceVersion":"42"`) {
 		t.Errorf("status patch %s does not carry the resourceVersion it was computed from", data)
+	}
+}
+
+// TestRebaseStatus: a status computed from a stale copy, written over a
+// newer stored one, keeps what the newer one recorded that this pass did
+// not change (a failed attempt's guard: lost, the same bad upgrade was
+// retried), takes what this pass changed (a rollback's outcome), and never
+// mixes two simulation reports.
+func TestRebaseStatus(t *testing.T) {
+	released := func(reason string) metav1.Condition {
+		return metav1.Condition{Type: egressv1alpha1.ConditionReleased, Status: metav1.ConditionFalse, Reason: reason}
+	}
+	report := func(findings int32) *egressv1alpha1.SimulationStatus {
+		sim := &egressv1alpha1.SimulationStatus{InputsDigest: strconv.Itoa(int(findings)), Summary: egressv1alpha1.SimulationSummary{Findings: egressv1alpha1.FindingCounts{Total: findings}}}
+		for range findings {
+			sim.Findings = append(sim.Findings, egressv1alpha1.Finding{Code: "DirectEgressOpen"})
+		}
+		return sim
+	}
+	release := func(failed string) *egressv1alpha1.HelmReleaseStatus {
+		return &egressv1alpha1.HelmReleaseStatus{Name: "egw-w", Revision: 2, Status: "failed", FailedAttempt: failed}
+	}
+	// What this pass read: an older copy.
+	original := egressv1alpha1.EgressGatewayStatus{
+		Conditions: []metav1.Condition{released("Upgrading")},
+		Waypoint:   &egressv1alpha1.WaypointStatus{GatewayName: "w", Replicas: 1, Release: release("")},
+		Simulation: report(1),
+	}
+	// What is stored: a newer pass recorded a failed attempt and a new
+	// report (no findings).
+	fresh := *original.DeepCopy()
+	fresh.Waypoint.Release = release("digest-1")
+	fresh.Simulation = report(0)
+	// This pass: the waypoint's replicas moved and the rollback's outcome;
+	// its report is the one it read.
+	computed := *original.DeepCopy()
+	computed.Waypoint.Replicas = 2
+	computed.Conditions = []metav1.Condition{released("RolledBack")}
+
+	got := rebaseStatus(original, computed, fresh)
+	if got.Waypoint.Release.FailedAttempt != "digest-1" {
+		t.Errorf("the stored failed attempt was lost: %+v", got.Waypoint.Release)
+	}
+	if got.Waypoint.Replicas != 2 {
+		t.Errorf("replicas = %d, want this pass's 2", got.Waypoint.Replicas)
+	}
+	if c := meta.FindStatusCondition(got.Conditions, egressv1alpha1.ConditionReleased); c == nil || c.Reason != "RolledBack" {
+		t.Errorf("Released = %+v, want this pass's RolledBack", c)
+	}
+	if s := got.Simulation; s.Summary.Findings.Total != int32(len(s.Findings)) || s.InputsDigest != "0" {
+		t.Errorf("simulation %+v is not the stored report whole", s)
 	}
 }
