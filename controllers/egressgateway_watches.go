@@ -260,7 +260,7 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(contentChanged)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysLockingDown), builder.WithPredicates(lockdownInputChanged)).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysLockingDown), builder.WithPredicates(lockdownInputChanged)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing), builder.WithPredicates(podLabelsChanged)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfPod), builder.WithPredicates(podLabelsChanged)).
 		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysSourcing),
 			builder.OnlyMetadata, builder.WithPredicates(createOrDelete)).
 		Named("egressgateway").
@@ -351,6 +351,27 @@ func (r *EgressGatewayReconciler) gatewaysOfDeployment(ctx context.Context, dep 
 	return r.gatewaysIn(ctx, dep.GetNamespace(), func(egw *egressv1alpha1.EgressGateway) bool {
 		return waypoint.GatewayName(egw) == name
 	})
+}
+
+// gatewaysOfPod maps a Pod to the gateways sourcing its namespace, but
+// only when its labels can change a report: a NetworkPolicy of the
+// namespace selects pods by label, or the pod is out of the mesh. Pods
+// come and go all the time; the others would start reconciles whose
+// inputs did not change.
+func (r *EgressGatewayReconciler) gatewaysOfPod(ctx context.Context, pod client.Object) []reconcile.Request {
+	if pod.GetLabels()[simulator.LabelDataplaneMode] == "" {
+		var nps networkingv1.NetworkPolicyList
+		if err := r.List(ctx, &nps, client.InNamespace(pod.GetNamespace())); err != nil {
+			return nil
+		}
+		if !slices.ContainsFunc(nps.Items, func(np networkingv1.NetworkPolicy) bool {
+			sel := np.Spec.PodSelector
+			return len(sel.MatchLabels) > 0 || len(sel.MatchExpressions) > 0
+		}) {
+			return nil
+		}
+	}
+	return r.gatewaysSourcing(ctx, pod)
 }
 
 // gatewaysLockingDown maps a change of the cluster DNS Service or of the

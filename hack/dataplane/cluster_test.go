@@ -24,6 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -291,24 +292,25 @@ current-context: dataplane
 	if e.client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	// Ready is /readyz answering; a child that exits ends the wait at once.
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 300*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := e.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx)
-		cancel()
-		if err == nil {
-			return nil
+		defer cancel()
+		if _, last = e.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx); last == nil {
+			return true, nil
 		}
 		for _, c := range []*child{etcd, e.apiserver} {
 			if c.exited() {
-				return fmt.Errorf("%s exited:\n%s", c.name, c.tail(20))
+				return false, fmt.Errorf("%s exited:\n%s", c.name, c.tail(20))
 			}
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("kube-apiserver not ready after 90s (%v):\n%s", err, e.apiserver.tail(20))
-		}
-		time.Sleep(300 * time.Millisecond)
+		return false, nil
+	})
+	if wait.Interrupted(err) {
+		return fmt.Errorf("kube-apiserver not ready after 90s (%v):\n%s", last, e.apiserver.tail(20))
 	}
+	return err
 }
 
 // objects creates the Node, Namespaces, ServiceAccount, Pods (their

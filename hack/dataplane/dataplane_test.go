@@ -500,7 +500,11 @@ func (st *state) simulate() (map[triple]netpol.Result, error) {
 func (e *env) converge(ctx context.Context, sim map[triple]netpol.Result) (map[triple]string, []string) {
 	start := time.Now()
 	streak := 0
-	for {
+	// A round of probes every 100ms, until two rounds in a row agree (or
+	// the deadline): polling for the condition, not sleeping for it.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for ; ; <-tick.C {
 		got := e.probeAll(ctx)
 		var mismatch []string
 		for _, tr := range triples {
@@ -518,7 +522,6 @@ func (e *env) converge(ctx context.Context, sim map[triple]netpol.Result) (map[t
 		if time.Since(start) > convergeTimeout || ctx.Err() != nil {
 			return got, mismatch
 		}
-		time.Sleep(100 * time.Millisecond) // between rounds of probes
 	}
 }
 

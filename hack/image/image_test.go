@@ -78,7 +78,9 @@ func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
 func TestBuildIsReproducible(t *testing.T) {
 	o1, o2 := testOptions(t), testOptions(t)
 	r1 := buildAndWrite(t, o1)
-	time.Sleep(1100 * time.Millisecond) // a second apart, should any clock leak in
+	// The second build starts in a later wall-clock second, so a clock
+	// leaking into the image (file times are whole seconds) would show.
+	waitForNextSecond(t)
 	r2 := buildAndWrite(t, o2)
 	if d1, d2 := digestOf(t, r1.Index), digestOf(t, r2.Index); d1 != d2 {
 		t.Errorf("two builds gave indexes %s and %s", d1, d2)
@@ -506,5 +508,16 @@ func TestParsePlatform(t *testing.T) {
 		if _, err := parsePlatform(s); err == nil {
 			t.Errorf("parsePlatform(%q) accepted", s)
 		}
+	}
+}
+
+// waitForNextSecond returns once the wall clock has entered a new second.
+func waitForNextSecond(t *testing.T) {
+	t.Helper()
+	start := time.Now().Truncate(time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Truncate(time.Second).Equal(start) {
+		<-tick.C
 	}
 }

@@ -94,6 +94,34 @@ func (c *Cluster) SetInCluster(set *netipx.IPSet) { c.inCluster = set }
 // region every rule answers the same, so one Evaluate per region is the
 // exact answer for all of it.
 func (c *Cluster) External(src Source, only *PortFilter) External {
+	// A namespace's answer is asked for by its rows and again by the
+	// findings; it depends on nothing else, so it is computed once.
+	if src.Pod == nil {
+		key := externalKey{src.Namespace, only != nil, PortFilter{}}
+		if only != nil {
+			key.only = *only
+		}
+		if e, ok := c.externals[key]; ok {
+			return e
+		}
+		e := c.external(src, only)
+		if c.externals == nil {
+			c.externals = map[externalKey]External{}
+		}
+		c.externals[key] = e
+		return e
+	}
+	return c.external(src, only)
+}
+
+// externalKey identifies a namespace-wide External.
+type externalKey struct {
+	namespace string
+	filtered  bool
+	only      PortFilter
+}
+
+func (c *Cluster) external(src Source, only *PortFilter) External {
 	e := External{}
 	for _, p := range c.byNamespace[src.Namespace] {
 		if !HasEgress(&p.Spec) {

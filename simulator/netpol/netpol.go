@@ -120,6 +120,8 @@ type Cluster struct {
 	inCluster *netipx.IPSet
 	// budget is the regions External may still evaluate; nil: no bound.
 	budget *int
+	// externals are the namespace-wide External answers computed so far.
+	externals map[externalKey]External
 }
 
 // NamespaceNameLabel is set by the API server on every namespace.

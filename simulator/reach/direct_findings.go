@@ -3,6 +3,7 @@ package reach
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"go4.org/netipx"
@@ -24,7 +25,12 @@ const (
 func (v *directView) directFindings(snap *simulator.Snapshot, direct []DirectEntry, dests []Destination) []Finding {
 	var out []Finding
 	out = append(out, v.openFinding(snap, direct)...)
-	withLockdown := v.auditCluster(snap)
+	// With every plan in Enforce, the policies as they would be are the
+	// view's own (already with the lockdown's): no second cluster.
+	withLockdown := v.cluster
+	if slices.ContainsFunc(v.plans, func(p simulator.LockdownPlan) bool { return p.Gateway.Lockdown.Mode == simulator.LockdownAudit }) {
+		withLockdown = v.auditCluster(snap)
+	}
 	for i := range v.plans {
 		p := &v.plans[i]
 		gw := "EgressGateway " + p.Gateway.Namespace + "/" + p.Gateway.Name
