@@ -3,6 +3,9 @@
 # Image the bundle and config/manager refer to.
 VERSION ?= 0.1.0
 IMG ?= ghcr.io/ambient-egress/ambient-egress-operator:v$(VERSION)
+# The OLM bundle and catalog images of a release.
+BUNDLE_IMG ?= ghcr.io/ambient-egress/ambient-egress-operator-bundle:v$(VERSION)
+CATALOG_IMG ?= ghcr.io/ambient-egress/ambient-egress-operator-catalog:v$(VERSION)
 
 # Tools are built from the Go module proxy at pinned versions, never
 # downloaded as binaries.
@@ -75,7 +78,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into bin
 	@hack/controlplane.sh >/dev/null
 
 .PHONY: test
-test: vet lint check-imports integration fuzz e2e dataplane ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, then the end-to-end suite and the NetworkPolicy data-plane test.
+test: vet lint check-imports integration fuzz scorecard e2e dataplane ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, the bundle's scorecard tests, then the end-to-end suite and the NetworkPolicy data-plane test.
 
 .PHONY: integration
 integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).
@@ -84,6 +87,14 @@ integration: ## Run the unit and envtest integration tests (a real kube-apiserve
 .PHONY: e2e
 e2e: ## Run the end-to-end suite on a local cluster (kwok nodes + real istiod), then tear it down.
 	hack/e2e.sh
+
+.PHONY: olm
+olm: ## Install, upgrade and uninstall the operator through the real OLM on a local cluster (builds OLM and opm once), then tear it down.
+	hack/olm.sh e2e
+
+.PHONY: scorecard
+scorecard: ## Run the bundle's six scorecard tests with operator-sdk's scorecard-test (built once; needs root for chroot).
+	hack/scorecard.sh
 
 .PHONY: dataplane
 dataplane: ## Run the real NetworkPolicy data-plane test (kube-router in network namespaces; needs root).
@@ -111,6 +122,20 @@ build: ## Build the manager and egressctl into bin/.
 .PHONY: image
 image: ## Build the manager's image without Docker (linux/amd64+arm64, reproducible): bin/image/oci/ (OCI layout) and bin/image/manager.tar (docker load).
 	go run ./hack/image build -version $(VERSION) -image $(IMG) -out bin/image
+
+.PHONY: bundle-image
+bundle-image: ## Build the bundle image from bundle/ (its bundle.Dockerfile) into bin/bundle-image/ (OCI layout).
+	go run ./hack/image bundle -dir bundle -image $(BUNDLE_IMG) -out bin/bundle-image
+
+.PHONY: release
+release: ## Build a release into bin/release/: the manager image, the bundle pinned to its digest, the bundle and catalog images.
+	VERSION=$(VERSION) IMG=$(IMG) BUNDLE_IMG=$(BUNDLE_IMG) CATALOG_IMG=$(CATALOG_IMG) hack/release.sh
+
+.PHONY: push-release
+push-release: ## Push what `make release` built to IMG, BUNDLE_IMG and CATALOG_IMG, in that order.
+	go run ./hack/image push -layout bin/release/manager-image/oci -image $(IMG)
+	go run ./hack/image push -layout bin/release/bundle-image -image $(BUNDLE_IMG)
+	go run ./hack/image push -layout bin/release/catalog-image -image $(CATALOG_IMG)
 
 .PHONY: push
 push: image ## Push the image index built by `make image` to IMG (credentials from ~/.docker/config.json or its helpers).

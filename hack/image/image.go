@@ -268,16 +268,18 @@ func quoteArgs(args []string) []string {
 	return out
 }
 
-// file is a regular file of a layer.
+// file is a regular file of a layer, or a directory when Dir is set.
 type file struct {
 	Path string // absolute, in the image
 	Mode int64
 	Data []byte
+	Dir  bool
 }
 
 // layerTar is an uncompressed layer holding files and their parent
-// directories, owned by root, every time the Unix epoch: the layer's digest
-// depends on the files' contents and modes alone.
+// directories (0755 unless listed before them with a mode of their own),
+// owned by root, every time the Unix epoch: the layer's digest depends on
+// the files' contents and modes alone.
 func layerTar(files []file) ([]byte, error) {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
@@ -297,6 +299,16 @@ func layerTar(files []file) ([]byte, error) {
 			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: epoch, Format: tar.FormatUSTAR}); err != nil {
 				return nil, err
 			}
+		}
+		if f.Dir {
+			if dirs[rel] {
+				return nil, fmt.Errorf("%s: listed after its contents or twice", f.Path)
+			}
+			dirs[rel] = true
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: rel + "/", Mode: f.Mode, ModTime: epoch, Format: tar.FormatUSTAR}); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rel, Mode: f.Mode, Size: int64(len(f.Data)), ModTime: epoch, Format: tar.FormatUSTAR}); err != nil {
 			return nil, err
@@ -355,18 +367,7 @@ func write(res *result, o options) error {
 	if err != nil {
 		return fmt.Errorf("image %q: %w", o.Image, err)
 	}
-	dir := filepath.Join(o.Out, "oci")
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	lp, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		return err
-	}
-	if err := lp.AppendIndex(res.Index, layout.WithAnnotations(map[string]string{
-		labelRefName:        ref.TagStr(),
-		containerdImageName: ref.Name(),
-	})); err != nil {
+	if err := writeLayout(filepath.Join(o.Out, "oci"), res.Index, ref); err != nil {
 		return err
 	}
 	img, ok := res.Images[o.TarPlatform]
@@ -379,6 +380,22 @@ func write(res *result, o options) error {
 		return err
 	}
 	return os.Rename(tmp, tarPath)
+}
+
+// writeLayout writes idx afresh as the one index of an OCI layout in dir,
+// annotated with the reference it is for.
+func writeLayout(dir string, idx v1.ImageIndex, ref name.Tag) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	return lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{
+		labelRefName:        ref.TagStr(),
+		containerdImageName: ref.Name(),
+	}))
 }
 
 // readLayout returns the one image index of an OCI layout written by write.
