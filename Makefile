@@ -78,7 +78,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into bin
 	@hack/controlplane.sh >/dev/null
 
 .PHONY: test
-test: vet lint check-imports integration fuzz scorecard e2e dataplane ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, the bundle's scorecard tests, then the end-to-end suite and the NetworkPolicy data-plane test.
+test: vet lint check-imports integration fuzz scorecard e2e olm dataplane ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, the bundle's scorecard tests, then the end-to-end suite, the install and upgrade through the real OLM, and the NetworkPolicy data-plane test.
 
 .PHONY: integration
 integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).
