@@ -68,8 +68,10 @@ tidy: ## Tidy go.mod and go.sum.
 	go mod tidy
 
 .PHONY: verify
-verify: tidy manifests generate bundle ## Regenerate everything and fail if the tree changed.
-	@hack/verify-clean.sh
+verify: ## Regenerate everything (tidy, manifests, generate, bundle) and fail if a generated file changed.
+	@hack/verify-clean.sh snapshot
+	$(MAKE) --no-print-directory tidy manifests generate bundle
+	@hack/verify-clean.sh check
 
 ##@ Test
 
@@ -78,7 +80,7 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into bin
 	@hack/controlplane.sh >/dev/null
 
 .PHONY: test
-test: vet lint check-imports integration fuzz scorecard e2e olm dataplane ## Run every check and test: vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, the bundle's scorecard tests, then the end-to-end suite, the install and upgrade through the real OLM, and the NetworkPolicy data-plane test.
+test: verify vet lint check-imports integration fuzz scorecard e2e olm dataplane ## Run every check and test: generated files up to date, vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, the bundle's scorecard tests, then the end-to-end suite, the install and upgrade through the real OLM, and the NetworkPolicy data-plane test.
 
 .PHONY: integration
 integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).
