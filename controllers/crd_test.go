@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
 )
 
 // TestCRDsEstablished checks that our CRD and the upstream Istio and Gateway
@@ -102,7 +103,7 @@ spec:
 		{"destinations[0].ports[0].tlsOrigination.targetPort", s.Destinations[0].Ports[0].TLSOrigination.TargetPort, int32(443)},
 		{"simulation.sources", fmt.Sprint(s.Simulation.Sources.MatchLabels), "map[istio.io/dataplane-mode:ambient]"},
 		{"simulation.probes[0].port", s.Simulation.Probes[0].Port, int32(80)},
-		{"GatewayName()", egw.GatewayName(), "waypoint"},
+		{"waypoint.GatewayName", waypoint.GatewayName(&egw), "waypoint"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

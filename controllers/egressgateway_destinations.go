@@ -20,6 +20,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/destinations"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 // destinationsOutcome is what reconcileDestinations observed, for the
@@ -129,11 +130,11 @@ func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s 
 	before := cur.DeepCopyObject().(client.Object)
 	changed := copySpec(want, cur)
 	labels := cur.GetLabels()
-	if labels[destinations.ManagedLabel] != s.egw.Name {
+	if labels[lockdown.LabelGateway] != s.egw.Name {
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		labels[destinations.ManagedLabel] = s.egw.Name
+		labels[lockdown.LabelGateway] = s.egw.Name
 		cur.SetLabels(labels)
 		changed = true
 	}

@@ -105,7 +105,7 @@ func (r *EgressGatewayReconciler) lockdownPolicies(ctx context.Context, egw *egr
 	}
 	in := lockdown.Input{
 		Name:           out.policy,
-		Labels:         map[string]string{renderedLabel: egw.Name, gatewayNamespaceLabel: egw.Namespace},
+		Labels:         map[string]string{lockdown.LabelGateway: egw.Name, gatewayNamespaceLabel: egw.Namespace},
 		Waypoint:       lockdown.Peer{Namespace: egw.Namespace, Pods: map[string]string{gatewayNameLabel: waypoint.GatewayName(egw)}},
 		DNS:            dns,
 		APIServer:      api,
@@ -222,7 +222,7 @@ func (r *EgressGatewayReconciler) applyLockdownPolicy(ctx context.Context, s *sc
 // undoes what was written whatever the spec says now.
 func (r *EgressGatewayReconciler) pruneLockdown(ctx context.Context, egw *egressv1alpha1.EgressGateway, keep map[string]bool) error {
 	var list networkingv1.NetworkPolicyList
-	if err := r.List(ctx, &list, client.MatchingLabels{renderedLabel: egw.Name, gatewayNamespaceLabel: egw.Namespace}); err != nil {
+	if err := r.List(ctx, &list, client.MatchingLabels{lockdown.LabelGateway: egw.Name, gatewayNamespaceLabel: egw.Namespace}); err != nil {
 		return fmt.Errorf("listing the lockdown NetworkPolicies: %w", err)
 	}
 	var errs []error
@@ -241,7 +241,7 @@ func (r *EgressGatewayReconciler) pruneLockdown(ctx context.Context, egw *egress
 }
 
 func ownsLockdownPolicy(egw *egressv1alpha1.EgressGateway, np *networkingv1.NetworkPolicy) bool {
-	return np.Labels[renderedLabel] == egw.Name && np.Labels[gatewayNamespaceLabel] == egw.Namespace
+	return np.Labels[lockdown.LabelGateway] == egw.Name && np.Labels[gatewayNamespaceLabel] == egw.Namespace
 }
 
 // lockdownPolicyName is the name of the gateway's policy in every source
@@ -300,10 +300,10 @@ func (r *EgressGatewayReconciler) gatewaysOfLockdownPolicy(ctx context.Context, 
 	// policy also belongs to the gateway that wrote it, wherever it is.
 	reqs := r.gatewaysSourcing(ctx, np)
 	l := np.GetLabels()
-	if l[renderedLabel] == "" || l[gatewayNamespaceLabel] == "" {
+	if l[lockdown.LabelGateway] == "" || l[gatewayNamespaceLabel] == "" {
 		return reqs
 	}
-	own := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: l[gatewayNamespaceLabel], Name: l[renderedLabel]}}
+	own := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: l[gatewayNamespaceLabel], Name: l[lockdown.LabelGateway]}}
 	if slices.Contains(reqs, own) {
 		return reqs
 	}

@@ -23,6 +23,7 @@ import (
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -161,7 +162,7 @@ func (r *EgressGatewayReconciler) reportCurrent(ctx context.Context, s *scope, c
 // EgressGateway so that it goes away with it.
 func (r *EgressGatewayReconciler) writeReport(ctx context.Context, s *scope, digest string, report *reach.Report) error {
 	want, err := simulation.ReportConfigMap(s.egw.Namespace, simulation.ReportName(s.egw.Name), digest,
-		map[string]string{renderedLabel: s.egw.Name}, report)
+		map[string]string{lockdown.LabelGateway: s.egw.Name}, report)
 	if err != nil {
 		return err
 	}

@@ -44,8 +44,6 @@ import (
 )
 
 const (
-	// renderedLabel is on every object the waypoint chart renders.
-	renderedLabel = "egress.ambient.io/egressgateway"
 	// gatewayNameLabel is on the Deployment istiod makes for a Gateway.
 	gatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
 )
@@ -77,8 +75,8 @@ func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 		return labels.NewSelector().Add(*req)
 	}
 	opts := cache.Options{DefaultTransform: stripUnread, ByObject: map[client.Object]cache.ByObject{
-		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(renderedLabel)},
-		&policyv1.PodDisruptionBudget{}:          {Label: has(renderedLabel)},
+		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(lockdown.LabelGateway)},
+		&policyv1.PodDisruptionBudget{}:          {Label: has(lockdown.LabelGateway)},
 		&appsv1.Deployment{}:                     {Label: has(gatewayNameLabel), Transform: stripLastApplied},
 		&egressv1alpha1.EgressGateway{}:          {Transform: withKind(egressv1alpha1.GroupVersion.WithKind("EgressGateway"))},
 	}}
@@ -123,7 +121,7 @@ func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 	// ConfigMaps: the rendered ones wherever the other kinds are cached,
 	// and every one in the Istio namespace (a namespace listed beside
 	// cache.AllNamespaces is left out of the latter's informer).
-	rendered := cache.Config{LabelSelector: has(renderedLabel)}
+	rendered := cache.Config{LabelSelector: has(lockdown.LabelGateway)}
 	configMaps := map[string]cache.Config{}
 	if len(namespaces) == 0 {
 		configMaps[cache.AllNamespaces] = rendered
@@ -147,7 +145,7 @@ func trimIstioConfigMap(istioNamespace string) func(any) (any, error) {
 	return func(in any) (any, error) {
 		out, err := stripUnread(in)
 		cm, ok := out.(*corev1.ConfigMap)
-		if !ok || err != nil || hasLabel(cm, renderedLabel) {
+		if !ok || err != nil || hasLabel(cm, lockdown.LabelGateway) {
 			return out, err
 		}
 		mesh, isMesh := cm.Data[simulator.MeshConfigKey]

@@ -7,6 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 // annotationFromEgressGateway marks a Gateway the simulator derived from an
@@ -52,7 +54,7 @@ func (c *compiler) expandEgressGateways() {
 func (c *compiler) declaredConflicts(egw *EgressGateway) {
 	for _, o := range egw.declared {
 		labels := c.objectLabels(o)
-		if labels == nil || labels[labelEgressGateway] == egw.Name {
+		if labels == nil || labels[lockdown.LabelGateway] == egw.Name {
 			continue
 		}
 		c.issues.add(SeverityWarning, egw.Origin, "spec.destinations",

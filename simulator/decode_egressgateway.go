@@ -117,9 +117,6 @@ func decodeEgressGateway(s *Snapshot, m Meta, spec json.RawMessage) error {
 // Labels and annotations on the objects the simulator derives from an
 // EgressGateway's spec.destinations.
 const (
-	// labelEgressGateway is the label the operator puts on every object it
-	// creates for an EgressGateway, with the gateway's name as value.
-	labelEgressGateway = "egress.ambient.io/egressgateway"
 	// annotationDestinationProblems carries, on the simulator's copy of an
 	// EgressGateway, the destinations the operator would not create and
 	// why, one per line, for the compiler to report.
@@ -206,7 +203,7 @@ func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestin
 	meta := func(kind, name string) Meta {
 		return Meta{
 			Origin:      Origin{File: egw.File, Kind: kind, Namespace: egw.Namespace, Name: name},
-			Labels:      map[string]string{labelEgressGateway: egw.Name},
+			Labels:      map[string]string{lockdown.LabelGateway: egw.Name},
 			Annotations: map[string]string{annotationFromEgressGateway: from},
 		}
 	}

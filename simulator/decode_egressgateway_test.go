@@ -3,6 +3,8 @@ package simulator
 import (
 	"strings"
 	"testing"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 const egwWithDestinations = `
@@ -99,7 +101,7 @@ func TestEgressGatewayDestinationDefaults(t *testing.T) {
 	if r := s.ServiceEntries[1].Spec.GetResolution().String(); r != "DYNAMIC_DNS" {
 		t.Errorf("wildcard resolution %s, want DYNAMIC_DNS", r)
 	}
-	if l := s.ServiceEntries[0].Labels[labelEgressGateway]; l != "waypoint" {
+	if l := s.ServiceEntries[0].Labels[lockdown.LabelGateway]; l != "waypoint" {
 		t.Errorf("label %q", l)
 	}
 }

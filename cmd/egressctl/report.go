@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -266,17 +267,10 @@ func conditionsTable(out io.Writer, conds []metav1.Condition) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONDITION\tSTATUS\tREASON\tMESSAGE")
 	for _, c := range conds {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Type, c.Status, orDashText(c.Reason), orDashText(c.Message))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Type, c.Status, cmp.Or(c.Reason, "-"), cmp.Or(c.Message, "-"))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return nil
-}
-
-func orDashText(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

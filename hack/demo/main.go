@@ -34,6 +34,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 // demo holds what one run started and where.
@@ -355,7 +357,7 @@ func (d *demo) tlsVariant(ctx context.Context) error {
 	if err := d.report(ctx, "the report now (TLS ORIGINATION column):"); err != nil {
 		return err
 	}
-	if err := d.show(ctx, "kubectl", "get", "serviceentry,destinationrule", "-n", d.namespace, "-L", "egress.ambient.io/egressgateway"); err != nil {
+	if err := d.show(ctx, "kubectl", "get", "serviceentry,destinationrule", "-n", d.namespace, "-L", lockdown.LabelGateway); err != nil {
 		return err
 	}
 	logf("httpbin.org:80 now leaves the waypoint as TLS (%s) to port %d, through the objects the operator owns", tls.Mode, tls.Port)

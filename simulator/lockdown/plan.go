@@ -142,10 +142,15 @@ type AllowedCIDR struct {
 	Reason string `json:"reason"`
 }
 
-// Labels on every lockdown policy: the EgressGateway's name and namespace
-// (owner references cannot cross namespaces, so these are how the operator
-// finds, prunes and never mistakes its own policies), and the label on the
-// waypoint's pods the policy allows HBONE to.
+// Labels the operator puts on what it writes, and the label on the
+// waypoint's pods the lockdown policy allows HBONE to. LabelGateway, the
+// EgressGateway's name, is on every object the operator writes for a
+// gateway (the waypoint chart's objects, the destinations' ServiceEntries
+// and DestinationRules, the report ConfigMap, the lockdown policies); it is
+// defined here, the lowest package that needs it, so the operator and the
+// simulator share one constant. LabelGatewayNamespace is on the lockdown
+// policies only: owner references cannot cross namespaces, so the two
+// labels are how the operator finds, prunes and never mistakes its own.
 const (
 	LabelGateway          = "egress.ambient.io/egressgateway"
 	LabelGatewayNamespace = "egress.ambient.io/egressgateway-namespace"

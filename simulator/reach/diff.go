@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
@@ -83,11 +84,8 @@ func destinationOrder(reports ...*Report) []string {
 			}
 		}
 	}
-	sortSlice(ds, func(a, b Destination) bool {
-		if a.Host != b.Host {
-			return a.Host < b.Host
-		}
-		return a.Port < b.Port
+	slices.SortStableFunc(ds, func(a, b Destination) int {
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Port, b.Port))
 	})
 	keys := make([]string, len(ds))
 	for i, d := range ds {

@@ -1,6 +1,8 @@
 package reach
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -80,17 +82,12 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 	return out
 }
 
+// sortDestinations sorts stably, so equal destinations keep the order of
+// the inputs and the report stays byte-for-byte stable.
 func sortDestinations(ds []*destSpec) {
-	less := func(a, b *destSpec) bool {
-		if a.Host != b.Host {
-			return a.Host < b.Host
-		}
-		if a.Port != b.Port {
-			return a.Port < b.Port
-		}
-		return a.ServiceEntry < b.ServiceEntry
-	}
-	sortSlice(ds, less)
+	slices.SortStableFunc(ds, func(a, b *destSpec) int {
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Port, b.Port), cmp.Compare(a.ServiceEntry, b.ServiceEntry))
+	})
 }
 
 func targetPort(se *simulator.ServiceEntry, port int) int {

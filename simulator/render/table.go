@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -50,7 +51,7 @@ func destinationsTable(w io.Writer, r *reach.Report) {
 			proto = "sniffed"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Key(), proto, d.ServiceEntry,
-			wp, tls, orDash(strings.Join(d.Policies, ",")))
+			wp, tls, cmp.Or(strings.Join(d.Policies, ","), "-"))
 	}
 }
 
@@ -152,19 +153,12 @@ func probesTable(w io.Writer, r *reach.Report) {
 		if p.Error != "" {
 			verdict = "error: " + p.Error
 		}
-		decided := orDash(p.Policy)
+		decided := cmp.Or(p.Policy, "-")
 		if p.Policy != "" && p.Rule >= 0 {
 			decided += " rule " + strconv.Itoa(p.Rule)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, verdict, orDash(p.Expected), decided, result)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, verdict, cmp.Or(p.Expected, "-"), decided, result)
 	}
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // shortPrincipal turns "td/ns/NS/sa/SA" into "NS/SA".

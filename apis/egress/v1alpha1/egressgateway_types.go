@@ -903,15 +903,6 @@ func (s *EgressGatewaySpec) EnrollsNamespace() bool {
 	return s.EnrollNamespace == nil || *s.EnrollNamespace
 }
 
-// GatewayName is the waypoint Gateway's name: spec.waypoint.name, or the
-// EgressGateway's own name when that is empty.
-func (e *EgressGateway) GatewayName() string {
-	if e.Spec.Waypoint.Name != "" {
-		return e.Spec.Waypoint.Name
-	}
-	return e.Name
-}
-
 // EgressGatewayList is a list of EgressGateways.
 //
 // +kubebuilder:object:root=true

@@ -13,6 +13,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/destinations"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 // seedTLSGateway is the seed's EgressGateway declaring the seed's TLS
@@ -66,8 +67,8 @@ func TestGoldenSeedTLS(t *testing.T) {
 				g, _ := yaml.Marshal(got)
 				t.Errorf("rendered:\n%s\nwant (%s):\n%s", g, tc.golden, data)
 			}
-			if len(tc.labels) != 1 || tc.labels[destinations.ManagedLabel] != "waypoint" {
-				t.Errorf("labels %v, want only %s=waypoint", tc.labels, destinations.ManagedLabel)
+			if len(tc.labels) != 1 || tc.labels[lockdown.LabelGateway] != "waypoint" {
+				t.Errorf("labels %v, want only %s=waypoint", tc.labels, lockdown.LabelGateway)
 			}
 		})
 	}

@@ -17,12 +17,8 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
-
-// ManagedLabel is on every object the operator renders for an
-// EgressGateway, with the gateway's name as value; the waypoint chart's
-// objects carry the same label.
-const ManagedLabel = "egress.ambient.io/egressgateway"
 
 // Host is what one spec.destinations entry renders to.
 type Host struct {
@@ -59,7 +55,7 @@ func ServiceEntryName(host string) string { return simulator.DestinationObjectNa
 func DestinationRuleName(host string) string { return simulator.DestinationObjectName(host, "-tls") }
 
 // Render returns the objects egw's spec.destinations ask for, in egw's
-// namespace and labeled with ManagedLabel. It sets no owner reference.
+// namespace and labeled with lockdown.LabelGateway. It sets no owner reference.
 // Destinations that cannot be rendered are Problems, never errors.
 func Render(egw *egressv1alpha1.EgressGateway) Rendered {
 	var out Rendered
@@ -95,5 +91,5 @@ func Render(egw *egressv1alpha1.EgressGateway) Rendered {
 }
 
 func objectMeta(egw *egressv1alpha1.EgressGateway, name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: egw.Namespace, Labels: map[string]string{ManagedLabel: egw.Name}}
+	return metav1.ObjectMeta{Name: name, Namespace: egw.Namespace, Labels: map[string]string{lockdown.LabelGateway: egw.Name}}
 }

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
 func gateway(dests ...egressv1alpha1.Destination) *egressv1alpha1.EgressGateway {
@@ -122,8 +123,8 @@ func TestRender(t *testing.T) {
 
 func checkMeta(t *testing.T, m *metav1.ObjectMeta, name string) {
 	t.Helper()
-	if m.Name != name || m.Namespace != "istio-egress" || len(m.Labels) != 1 || m.Labels[ManagedLabel] != "waypoint" || len(m.OwnerReferences) != 0 {
-		t.Errorf("metadata %+v, want name %s in istio-egress labeled %s=waypoint", m, name, ManagedLabel)
+	if m.Name != name || m.Namespace != "istio-egress" || len(m.Labels) != 1 || m.Labels[lockdown.LabelGateway] != "waypoint" || len(m.OwnerReferences) != 0 {
+		t.Errorf("metadata %+v, want name %s in istio-egress labeled %s=waypoint", m, name, lockdown.LabelGateway)
 	}
 }
 
