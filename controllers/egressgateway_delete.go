@@ -30,8 +30,8 @@ func (r *EgressGatewayReconciler) reconcileDelete(ctx context.Context, s *scope)
 		r.Upgradeable.Begin(ctx, req.Namespace+"/"+req.Name)
 		err := r.Helm.Uninstall(req.Namespace, req.Name)
 		r.Upgradeable.End(ctx, req.Namespace+"/"+req.Name)
-		r.record(s, "uninstall", err, egressv1alpha1.ReasonUninstalled, egressv1alpha1.ReasonUninstallFailed,
-			fmt.Sprintf("uninstalled Helm release %s: the EgressGateway is being deleted", req.Name), "")
+		r.record(ctx, s, helmOutcome{action: actionUninstall, err: err,
+			message: fmt.Sprintf("uninstalled Helm release %s: the EgressGateway is being deleted", req.Name)})
 		if err != nil {
 			return ctrl.Result{}, r.patchDeletingStatus(ctx, s, err)
 		}

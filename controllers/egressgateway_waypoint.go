@@ -107,25 +107,25 @@ func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmr
 	switch state {
 	case helmrelease.StateAbsent:
 		_, err := r.Helm.Install(ctx, req)
-		r.record(s, "install", err, egressv1alpha1.ReasonInstalled, egressv1alpha1.ReasonInstallFailed,
-			fmt.Sprintf("installed Helm release %s (chart %s)", req.Name, r.Helm.ChartVersion()), attempt)
+		r.record(ctx, s, helmOutcome{action: actionInstall, err: err, attempt: attempt,
+			message: fmt.Sprintf("installed Helm release %s (chart %s)", req.Name, r.Helm.ChartVersion())})
 	case helmrelease.StateOutOfSync:
 		if err := r.holdReplicas(ctx, s); err != nil {
 			return ctrl.Result{}, false, err
 		}
 		_, err := r.Helm.Upgrade(ctx, req)
-		r.record(s, "upgrade", err, egressv1alpha1.ReasonUpgraded, egressv1alpha1.ReasonUpgradeFailed,
-			fmt.Sprintf("upgraded Helm release %s from revision %d (chart %s)", req.Name, obs.Revision(), r.Helm.ChartVersion()), attempt)
+		r.record(ctx, s, helmOutcome{action: actionUpgrade, err: err, attempt: attempt,
+			message: fmt.Sprintf("upgraded Helm release %s from revision %d (chart %s)", req.Name, obs.Revision(), r.Helm.ChartVersion())})
 	case helmrelease.StateLocked:
 		recoveryErr = r.Helm.Unlock(req.Namespace, req.Name)
-		r.record(s, "unlock", recoveryErr, egressv1alpha1.ReasonUnlocked, egressv1alpha1.ReasonUnlockFailed,
-			fmt.Sprintf("Helm release %s revision %d was stuck in %s; marked it failed to recover", req.Name, obs.Revision(), obs.Status()), "")
+		r.record(ctx, s, helmOutcome{action: actionUnlock, err: recoveryErr,
+			message: fmt.Sprintf("Helm release %s revision %d was stuck in %s; marked it failed to recover", req.Name, obs.Revision(), obs.Status())})
 	case helmrelease.StateFailed:
-		recoveryErr = r.recoverFailed(s, req, obs)
+		recoveryErr = r.recoverFailed(ctx, s, req, obs)
 	case helmrelease.StateDrifted:
 		recoveryErr = helmrelease.Repair(ctx, r.Client, r.APIReader, req.Name, drifts)
-		r.record(s, "repair", recoveryErr, egressv1alpha1.ReasonDriftRepaired, egressv1alpha1.ReasonRepairFailed,
-			fmt.Sprintf("repaired Helm release %s revision %d without a new revision: %s", req.Name, obs.Revision(), describe(drifts)), "")
+		r.record(ctx, s, helmOutcome{action: actionRepair, err: recoveryErr,
+			message: fmt.Sprintf("repaired Helm release %s revision %d without a new revision: %s", req.Name, obs.Revision(), describe(drifts))})
 	}
 	if recoveryErr != nil {
 		return ctrl.Result{}, true, recoveryErr
@@ -135,7 +135,7 @@ func (r *EgressGatewayReconciler) act(ctx context.Context, s *scope, state helmr
 
 // recoverFailed rolls a failed release back to its last deployed revision,
 // or uninstalls it when it was never deployed, so it can be installed again.
-func (r *EgressGatewayReconciler) recoverFailed(s *scope, req helmrelease.Request, obs helmrelease.Observed) error {
+func (r *EgressGatewayReconciler) recoverFailed(ctx context.Context, s *scope, req helmrelease.Request, obs helmrelease.Observed) error {
 	why := ""
 	// Say why, once: the failed revision's own description, which Helm
 	// wrote with the error, and which a cached status read just after the
@@ -149,14 +149,14 @@ func (r *EgressGatewayReconciler) recoverFailed(s *scope, req helmrelease.Reques
 	}
 	if obs.LastDeployed != nil {
 		err := r.Helm.Rollback(req.Namespace, req.Name, obs.LastDeployed.Version)
-		r.record(s, "rollback", err, egressv1alpha1.ReasonRolledBack, egressv1alpha1.ReasonRollbackFailed,
-			fmt.Sprintf("rolled Helm release %s back to revision %d%s", req.Name, obs.LastDeployed.Version, why), "")
+		r.record(ctx, s, helmOutcome{action: actionRollback, err: err,
+			message: fmt.Sprintf("rolled Helm release %s back to revision %d%s", req.Name, obs.LastDeployed.Version, why)})
 		s.released.Status = metav1.ConditionFalse // the waypoint runs, but not from the current spec
 		return err
 	}
 	err := r.Helm.Uninstall(req.Namespace, req.Name)
-	r.record(s, "uninstall", err, egressv1alpha1.ReasonUninstalled, egressv1alpha1.ReasonUninstallFailed,
-		fmt.Sprintf("uninstalled failed Helm release %s to install it again%s", req.Name, why), "")
+	r.record(ctx, s, helmOutcome{action: actionUninstall, err: err,
+		message: fmt.Sprintf("uninstalled failed Helm release %s to install it again%s", req.Name, why)})
 	s.released.Status = metav1.ConditionFalse
 	return err
 }
@@ -180,20 +180,45 @@ func (r *EgressGatewayReconciler) failedAttemptBlocks(s *scope, state helmreleas
 	return wait, wait > 0
 }
 
-// record counts a Helm action, sends its Event and sets the Released
-// condition, all with the same message.
-func (r *EgressGatewayReconciler) record(s *scope, action string, err error, okReason, failReason, okMessage, attempt string) {
-	metrics.RecordHelmAction(action, err)
-	status, reason, eventType, message := metav1.ConditionTrue, okReason, corev1.EventTypeNormal, okMessage
-	if err != nil {
-		status, reason, eventType, message = metav1.ConditionFalse, failReason, corev1.EventTypeWarning, helmrelease.Message(err)
+// helmAction is one kind of Helm action, with the Released reasons it ends in.
+type helmAction struct{ name, okReason, failReason string }
+
+var (
+	actionInstall   = helmAction{"install", egressv1alpha1.ReasonInstalled, egressv1alpha1.ReasonInstallFailed}
+	actionUpgrade   = helmAction{"upgrade", egressv1alpha1.ReasonUpgraded, egressv1alpha1.ReasonUpgradeFailed}
+	actionUnlock    = helmAction{"unlock", egressv1alpha1.ReasonUnlocked, egressv1alpha1.ReasonUnlockFailed}
+	actionRepair    = helmAction{"repair", egressv1alpha1.ReasonDriftRepaired, egressv1alpha1.ReasonRepairFailed}
+	actionRollback  = helmAction{"rollback", egressv1alpha1.ReasonRolledBack, egressv1alpha1.ReasonRollbackFailed}
+	actionUninstall = helmAction{"uninstall", egressv1alpha1.ReasonUninstalled, egressv1alpha1.ReasonUninstallFailed}
+)
+
+// helmOutcome is what one Helm action did.
+type helmOutcome struct {
+	action helmAction
+	err    error
+	// message says what succeeded; a failure's message is Helm's error.
+	message string
+	// attempt is "<chart>/<values digest>" for an install or upgrade, whose
+	// failure blocks the same attempt for a while; empty for the others.
+	attempt string
+}
+
+// record counts a Helm action, logs it, sends its Event and sets the
+// Released condition, all with the same message.
+func (r *EgressGatewayReconciler) record(ctx context.Context, s *scope, o helmOutcome) {
+	metrics.RecordHelmAction(o.action.name, o.err)
+	status, reason, eventType, message := metav1.ConditionTrue, o.action.okReason, corev1.EventTypeNormal, o.message
+	if o.err != nil {
+		status, reason, eventType, message = metav1.ConditionFalse, o.action.failReason, corev1.EventTypeWarning, helmrelease.Message(o.err)
 	}
+	ctrl.LoggerFrom(ctx).Info("Helm action", "action", o.action.name, "release", waypoint.ReleaseName(s.egw),
+		"chart", r.Helm.ChartVersion(), "succeeded", o.err == nil, "reason", reason, "message", message)
 	s.released = condition(egressv1alpha1.ConditionReleased, status, reason, message)
-	r.Recorder.Eventf(s.egw, nil, eventType, reason, action, "%s", message)
-	if attempt != "" {
+	r.Recorder.Eventf(s.egw, nil, eventType, reason, o.action.name, "%s", message)
+	if o.attempt != "" {
 		s.failedAttempt = ""
-		if err != nil {
-			s.failedAttempt = attempt
+		if o.err != nil {
+			s.failedAttempt = o.attempt
 		}
 		s.attempted = true
 	}
