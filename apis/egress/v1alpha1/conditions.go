@@ -104,14 +104,10 @@ const (
 	// namespace): the state is not known, not absent; the operator retries
 	// and the message carries the error.
 	ReasonObserveFailed = "ObserveFailed"
-	// ReasonDeleting means the EgressGateway is being deleted.
-	ReasonDeleting = "Deleting"
 	// ReasonConflict means a label this gateway needs is owned by someone else.
 	ReasonConflict = "Conflict"
 	// ReasonInvalidPolicies means at least one policy has an error finding.
 	ReasonInvalidPolicies = "InvalidPolicies"
-	// ReasonSimulationDisabled means spec.simulation.disabled is true.
-	ReasonSimulationDisabled = "SimulationDisabled"
 	// ReasonSimulationFailed means the inputs could not be read or simulated.
 	ReasonSimulationFailed = "SimulationFailed"
 	// ReasonInvalidSelector means a label selector of the spec does not
