@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -72,7 +71,7 @@ func TestManagerPodPassesRestrictedPodSecurity(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "weakened", Namespace: ns},
 		Spec:       *spec.Template.Spec.DeepCopy(),
 	}
-	weakened.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
+	weakened.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = new(true)
 	err := env.Client.Create(ctx, weakened)
 	if err == nil || !strings.Contains(err.Error(), "allowPrivilegeEscalation") {
 		t.Fatalf("a copy allowing privilege escalation was not rejected for it: %v", err)

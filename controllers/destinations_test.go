@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -324,7 +323,7 @@ func TestDestinationsEnrolledBySelector(t *testing.T) {
 	ns := env.CreateNamespace(t, "dest-selector", nil).Name
 	op := startOperator(t, ns, controllers.Options{})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.EnrollNamespace = ptr.To(false)
+		e.Spec.EnrollNamespace = new(false)
 		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"egress.ambient.io/egressgateway": "waypoint"}}
 		e.Spec.Destinations = []egressv1alpha1.Destination{tlsDestination("httpbin.org")}
 	})

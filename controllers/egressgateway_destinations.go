@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -231,7 +230,7 @@ func (r *EgressGatewayReconciler) pruneDestinations(ctx context.Context, s *scop
 		}
 		// Delete only the object we saw: a same-named one someone created
 		// since is not ours.
-		pre := client.Preconditions{UID: ptr.To(obj.GetUID())}
+		pre := client.Preconditions{UID: new(obj.GetUID())}
 		if err := r.Delete(ctx, obj, pre); client.IgnoreNotFound(err) != nil {
 			if apierrors.IsConflict(err) {
 				continue

@@ -22,8 +22,7 @@ import (
 // longer wanted, and leaves labels others own alone.
 func (r *EgressGatewayReconciler) reconcileEnrollment(ctx context.Context, s *scope) (ctrl.Result, error) {
 	in, err := r.enrollmentInput(ctx, s.egw)
-	var invalid *invalidSelectorError
-	if errors.As(err, &invalid) {
+	if invalid, ok := errors.AsType[*invalidSelectorError](err); ok {
 		// The user's to fix: said on Enrolled and in an Event, not
 		// retried with backoff; the next spec change reconciles again.
 		s.enrollmentErr = invalid

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -88,7 +87,7 @@ func TestServiceEntrySelectorEnrollment(t *testing.T) {
 		}
 	}
 	key, _ := installed(t, ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.EnrollNamespace = ptr.To(false)
+		e.Spec.EnrollNamespace = new(false)
 		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"egress": "selected"}}
 	})
 	if got := seLabel(t, ns, "selected"); got != "waypoint" {
@@ -111,7 +110,7 @@ func TestDeletionLeavesNothingBehind(t *testing.T) {
 	startOperator(t, ns, controllers.Options{})
 	key, _ := installed(t, ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.Waypoint.Autoscaling = &egressv1alpha1.AutoscalingSpec{MaxReplicas: 3}
-		e.Spec.Waypoint.PodDisruptionBudget = &egressv1alpha1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1))}
+		e.Spec.Waypoint.PodDisruptionBudget = &egressv1alpha1.PodDisruptionBudgetSpec{MaxUnavailable: new(intstr.FromInt32(1))}
 	})
 	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.Waypoint.Autoscaling.MaxReplicas = 4 })
 	waitForRelease(t, key, 2, "deployed")
@@ -264,7 +263,7 @@ func TestInvalidSelectorIsReportedAndDeletes(t *testing.T) {
 	ns := env.CreateNamespace(t, "bad-selector", nil).Name
 	startOperator(t, ns, controllers.Options{})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.EnrollNamespace = ptr.To(false)
+		e.Spec.EnrollNamespace = new(false)
 		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"bad key": "x"}}
 	})
 	if err := env.Client.Create(context.Background(), egw); err != nil {

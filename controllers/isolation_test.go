@@ -26,7 +26,7 @@ import (
 // exponentially.
 func createAdversarialPolicies(t *testing.T, ns string, n int) {
 	t.Helper()
-	for _, doc := range strings.Split(scalegen.AdversarialPolicies("deny-interleaved", ns, "httpbin.org", n, 1), "---\n") {
+	for doc := range strings.SplitSeq(scalegen.AdversarialPolicies("deny-interleaved", ns, "httpbin.org", n, 1), "---\n") {
 		if strings.TrimSpace(doc) != "" {
 			createYAML(t, doc)
 		}

@@ -146,7 +146,7 @@ func watchPeakRSS(t *testing.T) *atomic.Int64 {
 		if err != nil {
 			return
 		}
-		for _, line := range strings.Split(string(data), "\n") {
+		for line := range strings.SplitSeq(string(data), "\n") {
 			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
 				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb<<10 > peak.Load() {
 					peak.Store(kb << 10)

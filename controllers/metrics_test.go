@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -78,12 +79,8 @@ spec:
 	gw := map[string]string{"namespace": ns, "name": "waypoint"}
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}
-		for k, v := range gw {
-			out[k] = v
-		}
-		for k, v := range extra {
-			out[k] = v
-		}
+		maps.Copy(out, gw)
+		maps.Copy(out, extra)
 		return out
 	}
 	want := []struct {
@@ -136,7 +133,7 @@ spec:
 				return false, nil
 			}
 			_, body := scrape(t, url, reader)
-			for _, line := range strings.Split(body, "\n") {
+			for line := range strings.SplitSeq(body, "\n") {
 				if strings.Contains(line, `namespace="`+ns+`"`) && !strings.HasPrefix(line, "#") {
 					t.Logf("still served: %s", line)
 					return false, nil

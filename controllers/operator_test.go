@@ -123,7 +123,7 @@ func startOperatorCaching(t *testing.T, base *rest.Config, istioNamespace string
 		Scheme:     env.Scheme,
 		Cache:      cacheOpts,
 		Metrics:    metrics,
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +285,7 @@ func (istiod) programs(t *testing.T, namespace, gateway string, replicas int32) 
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: gateway, Namespace: namespace, Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": gateway}},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas),
+			Replicas: new(replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"gateway.networking.k8s.io/gateway-name": gateway}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": gateway}},

@@ -101,7 +101,7 @@ func scaleObjects(t *testing.T, ns string, cfg scalegen.Config) (namespaces, obj
 	manifests = strings.ReplaceAll(manifests, "istio-egress", ns)
 	manifests = strings.ReplaceAll(manifests, "labels: {istio.io/dataplane-mode: ambient}",
 		"labels: {istio.io/dataplane-mode: ambient, "+sourcesLabel+": "+ns+"}")
-	for _, doc := range strings.Split(manifests, "\n---\n") {
+	for doc := range strings.SplitSeq(manifests, "\n---\n") {
 		u := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
 			t.Fatal(err)
@@ -187,15 +187,13 @@ func createAll(t *testing.T, objs []*unstructured.Unstructured) {
 	errs := make(chan error, len(objs))
 	var wg sync.WaitGroup
 	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for u := range work {
 				if err := env.Client.Create(context.Background(), u); err != nil {
 					errs <- fmt.Errorf("creating %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 				}
 			}
-		}()
+		})
 	}
 	for _, u := range objs {
 		work <- u

@@ -109,7 +109,7 @@ func TestNoOpReconcilesChangeNothing(t *testing.T) {
 	op := startOperator(t, ns, controllers.Options{})
 	key, _ := installed(t, ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.Waypoint.Autoscaling = &egressv1alpha1.AutoscalingSpec{MaxReplicas: 4}
-		e.Spec.Waypoint.PodDisruptionBudget = &egressv1alpha1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1))}
+		e.Spec.Waypoint.PodDisruptionBudget = &egressv1alpha1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1))}
 	})
 	settle(t, op)
 	before := getEGW(t, key)
@@ -189,7 +189,7 @@ func TestSpecChangeMakesOneRevision(t *testing.T) {
 		t.Errorf("deployment overlay = %q, want replicas: 3", cm.Data["deployment"])
 	}
 	// A change that does not touch the chart values makes no revision.
-	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.EnrollNamespace = ptr.To(false) })
+	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) { e.Spec.EnrollNamespace = new(false) })
 	env.WaitForCondition(t, key, egressv1alpha1.ConditionEnrolled, metav1.ConditionTrue)
 	settle(t, op)
 	if got := getEGW(t, key).Status.Waypoint.Release.Revision; got != 2 {
@@ -206,7 +206,7 @@ func TestAutoscalingAndFixedReplicasSwitch(t *testing.T) {
 	updateEGW(t, key, func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.Waypoint.Replicas = nil
 		e.Spec.Waypoint.Autoscaling = &egressv1alpha1.AutoscalingSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 5}
-		e.Spec.Waypoint.PodDisruptionBudget = &egressv1alpha1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1))}
+		e.Spec.Waypoint.PodDisruptionBudget = &egressv1alpha1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1))}
 	})
 	waitForRelease(t, key, 2, "deployed")
 	pdb := &policyv1.PodDisruptionBudget{}

@@ -14,7 +14,7 @@ func benchmarkManifests(n int) string {
 kind: EgressGateway
 metadata: {name: waypoint, namespace: istio-egress}
 `)
-	for i := 0; i < n; i++ {
+	for i := range n {
 		fmt.Fprintf(&b, `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"maps"
 	"sort"
 	"strings"
 )
@@ -104,9 +105,7 @@ func newCompiler(s *Snapshot, opts Options) *compiler {
 
 func copyLabels(l map[string]string) map[string]string {
 	out := make(map[string]string, len(l))
-	for k, v := range l {
-		out[k] = v
-	}
+	maps.Copy(out, l)
 	return out
 }
 

@@ -28,7 +28,7 @@ func (c *compiler) expandEgressGateways() {
 	for _, egw := range byAge(c.snap.EgressGateways) {
 		c.addEgressWaypoint(egw)
 		if problems := egw.Annotations[annotationDestinationProblems]; problems != "" {
-			for _, p := range strings.Split(problems, "\n") {
+			for p := range strings.SplitSeq(problems, "\n") {
 				field, msg, _ := strings.Cut(p, ": ")
 				c.issues.add(SeverityWarning, egw.Origin, field, "%s (the operator does not create this destination)", msg)
 			}

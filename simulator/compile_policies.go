@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"slices"
+
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 )
@@ -86,10 +88,8 @@ func (c *compiler) attachZtunnelPolicy(p *AuthorizationPolicy, cp *compiledPolic
 }
 
 func appendOnce(list []*compiledPolicy, cp *compiledPolicy) []*compiledPolicy {
-	for _, p := range list {
-		if p == cp {
-			return list
-		}
+	if slices.Contains(list, cp) {
+		return list
 	}
 	return append(list, cp)
 }

@@ -267,7 +267,7 @@ func parallel(n int, f func(int)) {
 func documentLines(data []byte) []int {
 	out := []int{1}
 	line := 0
-	for _, l := range bytes.Split(data, []byte("\n")) {
+	for l := range bytes.SplitSeq(data, []byte("\n")) {
 		line++
 		if bytes.HasPrefix(l, []byte("---")) && (len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r') && line > 1 {
 			out = append(out, line+1)

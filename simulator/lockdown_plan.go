@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -96,8 +97,6 @@ func planLockdown(s *Snapshot, egw *EgressGateway, existing map[string]*NetworkP
 // server sets on every namespace.
 func namespaceLabelSet(ns *Namespace) labels.Set {
 	out := labels.Set{"kubernetes.io/metadata.name": ns.Name}
-	for k, v := range ns.Labels {
-		out[k] = v
-	}
+	maps.Copy(out, ns.Labels)
 	return out
 }

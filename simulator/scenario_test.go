@@ -3,6 +3,7 @@ package simulator
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,12 +127,7 @@ func checkIssues(t *testing.T, got Issues, want []wantIssue) {
 }
 
 func anyIssue(got Issues, w wantIssue) bool {
-	for _, i := range got {
-		if w.matches(i) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(got, w.matches)
 }
 
 func renderIssues(is Issues) string {

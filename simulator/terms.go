@@ -3,6 +3,7 @@ package simulator
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -160,12 +161,7 @@ func (t ipTerm) String() string {
 type portTerm struct{ ports []int }
 
 func (t portTerm) matches(v *view) bool {
-	for _, p := range t.ports {
-		if p == v.r.Port {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(t.ports, v.r.Port)
 }
 func (t portTerm) String() string {
 	parts := make([]string, len(t.ports))

@@ -3,6 +3,7 @@ package simulator
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	securityv1beta1 "istio.io/api/security/v1beta1"
@@ -153,10 +154,8 @@ func (v *policyValidator) condition(field string, w *securityv1beta1.Condition) 
 
 // validateAttribute mirrors pkg/config/security/security.go ValidateAttribute.
 func validateAttribute(key string, values []string) error {
-	for _, val := range values {
-		if val == "" {
-			return fmt.Errorf("empty value not allowed")
-		}
+	if slices.Contains(values, "") {
+		return fmt.Errorf("empty value not allowed")
 	}
 	switch {
 	case strings.HasPrefix(key, "request.headers"), strings.HasPrefix(key, "request.auth.claims"),

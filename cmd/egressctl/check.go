@@ -155,7 +155,7 @@ func parseLabels(s string) (map[string]string, error) {
 		return nil, nil
 	}
 	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
+	for kv := range strings.SplitSeq(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, fmt.Errorf("%q is not k=v", kv)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -69,8 +70,8 @@ spec:
 	}{
 		{"allowed GET", []string{"check", "-f", seedDir, "--from", "cluster.local/ns/default/sa/default",
 			"--url", "http://httpbin.org/get", "--expect", "allow"}, exitOK, nil},
-		{"expect mismatch", append(base[:len(base):len(base)], "--method", "POST", "--expect", "ALLOW"), exitMismatch, []string{"expected ALLOW, got DENY"}},
-		{"unknown --at", append(base[:len(base):len(base)], "--at", "sidecar"), exitBadInput, []string{"at:", "sidecar"}},
+		{"expect mismatch", append(slices.Clip(base), "--method", "POST", "--expect", "ALLOW"), exitMismatch, []string{"expected ALLOW, got DENY"}},
+		{"unknown --at", append(slices.Clip(base), "--at", "sidecar"), exitBadInput, []string{"at:", "sidecar"}},
 		{"invalid CIDR", []string{"check", "-f", seedDir, "-f", badCIDR, "--plaintext", "--url", "http://httpbin.org/"},
 			exitBadInput, []string{"bad-cidr.yaml", "spec.rules[0].from[0].source.ipBlocks[0]", "bad CIDR"}},
 		{"malformed YAML", []string{"check", "-f", malformed, "--plaintext", "--url", "http://httpbin.org/"},

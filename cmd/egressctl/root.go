@@ -54,8 +54,7 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "egressctl:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
+	if ee, ok := errors.AsType[*exitError](err); ok {
 		return ee.code
 	}
 	// Cobra reports unknown flags and bad flag values as plain errors;

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -63,12 +64,7 @@ func (o *simulateOptions) run(cmd *cobra.Command) error {
 }
 
 func validFormat(f string) bool {
-	for _, v := range render.Formats {
-		if v == f {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(render.Formats, f)
 }
 
 // probeMismatches fails with exit code 3 when a probe's expectation does

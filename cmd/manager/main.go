@@ -57,7 +57,7 @@ func main() {
 	flag.StringVar(&mesh.TrustDomain, "trust-domain", "", "Overrides meshConfig.trustDomain, the trust domain of the sources' principals. Empty reads it from the mesh config.")
 	flag.Func("trust-domain-aliases", "Overrides meshConfig.trustDomainAliases (comma-separated; given empty, no aliases). Unset reads them from the mesh config.", func(v string) error {
 		mesh.TrustDomainAliases = []string{}
-		for _, a := range strings.Split(v, ",") {
+		for a := range strings.SplitSeq(v, ",") {
 			if a = strings.TrimSpace(a); a != "" {
 				mesh.TrustDomainAliases = append(mesh.TrustDomainAliases, a)
 			}

@@ -87,9 +87,21 @@ func TestManagerKilledDuringInstall(t *testing.T) {
 	if err := manager.start(); err != nil {
 		t.Fatal(err)
 	}
+	// Converged means the release recovered, not only that the waypoint
+	// runs: the Gateway the killed install created makes WaypointReady True
+	// while the restarted manager still unlocks and reinstalls the release.
 	waitForCondition(t, ns, "egress", egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue)
-	egw := egressGateway(t, ns, "egress")
-	if r := egw.Status.Waypoint.Release; r == nil || r.Revision != 1 || r.Status != "deployed" {
+	waitForCondition(t, ns, "egress", egressv1alpha1.ConditionReleased, metav1.ConditionTrue)
+	var egw *egressv1alpha1.EgressGateway
+	testenv.Eventually(t, timeout, "the release deployed after the restart", func(ctx context.Context) (bool, error) {
+		egw = &egressv1alpha1.EgressGateway{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "egress"}, egw); err != nil {
+			return false, err
+		}
+		w := egw.Status.Waypoint
+		return w != nil && w.Release != nil && w.Release.Status == "deployed", nil
+	})
+	if r := egw.Status.Waypoint.Release; r.Revision != 1 {
 		t.Errorf("release after restart = %+v, want revision 1 deployed", r)
 	}
 	var secrets corev1.SecretList

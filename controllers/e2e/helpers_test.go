@@ -39,7 +39,7 @@ func newNamespace(t *testing.T, prefix string, labels map[string]string) string 
 // namespaced and names none), like kubectl apply -n.
 func apply(t *testing.T, ns, manifests string) {
 	t.Helper()
-	for _, doc := range strings.Split(manifests, "\n---\n") {
+	for doc := range strings.SplitSeq(manifests, "\n---\n") {
 		if strings.TrimSpace(doc) == "" {
 			continue
 		}

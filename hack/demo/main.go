@@ -218,7 +218,7 @@ func (d *demo) seed(ctx context.Context) error {
 		want = append(want, "WaypointReady")
 	}
 	logf("waiting for %s=True on EgressGateway %s/%s", strings.Join(want, "=True and "), d.namespace, d.name)
-	_, err := d.waitFor(ctx, "the seed's conditions", 3*time.Minute, func(s gatewayState) (bool, error) {
+	err := d.waitFor(ctx, "the seed's conditions", 3*time.Minute, func(s gatewayState) (bool, error) {
 		for _, t := range want {
 			if !s.isTrue(t) {
 				return false, nil
@@ -266,7 +266,7 @@ func (d *demo) lockdown(ctx context.Context) error {
 		return err
 	}
 	logf("waiting for LockedDown=True and the report to show default/* blocked")
-	_, err := d.waitFor(ctx, "the lockdown", 2*time.Minute, func(s gatewayState) (bool, error) {
+	err := d.waitFor(ctx, "the lockdown", 2*time.Minute, func(s gatewayState) (bool, error) {
 		if !s.isTrue("LockedDown") || !s.isTrue("Simulated") {
 			return false, nil
 		}
@@ -342,7 +342,7 @@ func (d *demo) tlsVariant(ctx context.Context) error {
 	}
 	logf("waiting for the report to show TLS origination to port 443")
 	var tls *tlsOrigination
-	_, err = d.waitFor(ctx, "the TLS variant's report", 2*time.Minute, func(s gatewayState) (bool, error) {
+	err = d.waitFor(ctx, "the TLS variant's report", 2*time.Minute, func(s gatewayState) (bool, error) {
 		if s.inputsDigest == before.inputsDigest || !s.isTrue("Simulated") {
 			return false, nil
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func readGateway(ctx context.Context, c client.Client, namespace, name string) (
 		cond := condition{Type: str("type"), Status: str("status"), Reason: str("reason"), Message: str("message"),
 			Current: observed >= u.GetGeneration()}
 		byType[cond.Type] = cond
-		if !contains(conditionOrder, cond.Type) {
+		if !slices.Contains(conditionOrder, cond.Type) {
 			extra = append(extra, cond.Type)
 		}
 	}
@@ -111,18 +112,9 @@ func readGateway(ctx context.Context, c client.Client, namespace, name string) (
 	return st, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
-}
-
 // waitFor polls the EgressGateway until done says so, printing a progress
 // line whenever the conditions change and every 15 seconds otherwise.
-func (d *demo) waitFor(ctx context.Context, what string, timeout time.Duration, done func(gatewayState) (bool, error)) (gatewayState, error) {
+func (d *demo) waitFor(ctx context.Context, what string, timeout time.Duration, done func(gatewayState) (bool, error)) error {
 	start := time.Now()
 	last, lastPrint := "", time.Time{}
 	var why error // the last reason done gave for not being done
@@ -139,20 +131,20 @@ func (d *demo) waitFor(ctx context.Context, what string, timeout time.Duration, 
 		if err == nil {
 			var ok bool
 			if ok, why = done(st); ok {
-				return st, nil
+				return nil
 			}
 		}
 		if time.Since(start) > timeout {
 			if why != nil {
-				return st, fmt.Errorf("%s: not reached after %s (%w); manager log %s:\n%s", what, timeout, why, d.rel(d.manager.log), d.manager.tail(15))
+				return fmt.Errorf("%s: not reached after %s (%w); manager log %s:\n%s", what, timeout, why, d.rel(d.manager.log), d.manager.tail(15))
 			}
-			return st, fmt.Errorf("%s: not reached after %s; manager log %s:\n%s", what, timeout, d.rel(d.manager.log), d.manager.tail(15))
+			return fmt.Errorf("%s: not reached after %s; manager log %s:\n%s", what, timeout, d.rel(d.manager.log), d.manager.tail(15))
 		}
 		if d.manager.exited() {
-			return st, fmt.Errorf("the manager exited (%v); its log:\n%s", d.manager.err, d.manager.tail(20))
+			return fmt.Errorf("the manager exited (%v); its log:\n%s", d.manager.err, d.manager.tail(20))
 		}
 		if err := sleep(ctx, 500*time.Millisecond); err != nil {
-			return st, err
+			return err
 		}
 	}
 }

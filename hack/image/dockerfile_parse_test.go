@@ -71,8 +71,8 @@ func instructions(src string) ([]instruction, error) {
 		}
 		// A backslash ending the line (trailing blanks aside) continues it.
 		line := strings.TrimRight(raw, " \t")
-		if strings.HasSuffix(line, `\`) {
-			cur.WriteString(strings.TrimSuffix(line, `\`))
+		if before, ok := strings.CutSuffix(line, `\`); ok {
+			cur.WriteString(before)
 			continue
 		}
 		cur.WriteString(line)

@@ -178,7 +178,7 @@ func TestDockerfileCopiesSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range strings.Fields(string(out)) {
+	for dir := range strings.FieldsSeq(string(out)) {
 		rel, err := filepath.Rel(root, dir)
 		if err != nil {
 			t.Fatal(err)

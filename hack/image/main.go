@@ -336,7 +336,7 @@ func sourceDate() (time.Time, string, error) {
 
 func parsePlatforms(s string) ([]platform, error) {
 	var ps []platform
-	for _, f := range strings.Split(s, ",") {
+	for f := range strings.SplitSeq(s, ",") {
 		p, err := parsePlatform(strings.TrimSpace(f))
 		if err != nil {
 			return nil, err

@@ -65,7 +65,7 @@ func render(chartDir, namespace string) (string, error) {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, name := range names {
-		for _, doc := range strings.Split(files[name], "\n---") {
+		for doc := range strings.SplitSeq(files[name], "\n---") {
 			var head struct {
 				Kind string `json:"kind"`
 			}

@@ -9,7 +9,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 	npav1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
@@ -72,7 +71,7 @@ func TestDivergenceAdminNamedPort(t *testing.T) {
 	w.Admin = []*netpol.AdminPolicy{{Name: "deny-http", Spec: npav1alpha1.AdminNetworkPolicySpec{Priority: 10, Subject: allNS,
 		Egress: []npav1alpha1.AdminNetworkPolicyEgressRule{{Action: npav1alpha1.AdminNetworkPolicyRuleActionDeny,
 			To:    []npav1alpha1.AdminNetworkPolicyEgressPeer{{Namespaces: &metav1.LabelSelector{}}},
-			Ports: &[]npav1alpha1.AdminNetworkPolicyPort{{NamedPort: ptr.To("http")}}}}}}}
+			Ports: &[]npav1alpha1.AdminNetworkPolicyPort{{NamedPort: new("http")}}}}}}}
 	w.Conns = []conn{{Src: w.Pods[0], Dst: w.Pods[1], DstIP: w.Pods[1].IP, Port: 9090, Protocol: corev1.ProtocolTCP}}
 	ours, allowed := verdicts(t, w, nil)
 	if ours != netpol.Allowed || allowed {
@@ -124,7 +123,7 @@ func TestOracleNeedsAPIDefaults(t *testing.T) {
 		{name: "policyTypes unset with egress rules isolates egress", want: netpol.Denied, rawWant: "allowed",
 			spec: networkingv1.NetworkPolicySpec{Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8"}}}}}}},
 		{name: "protocol unset is TCP", want: netpol.Allowed, rawWant: "panic",
-			spec: networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{{Port: ptr.To(intstr.FromInt32(443))}}}}}},
+			spec: networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly, Egress: []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{{Port: new(intstr.FromInt32(443))}}}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

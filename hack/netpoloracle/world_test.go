@@ -11,6 +11,7 @@ package netpoloracle
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -497,20 +498,20 @@ func (g *gen) portNumber() int {
 func (g *gen) npPort() networkingv1.NetworkPolicyPort {
 	var pp networkingv1.NetworkPolicyPort
 	if !g.has(fUndefaulted) || g.b.chance(2, 3) {
-		pp.Protocol = ptr.To(pick(g.b, protocols))
+		pp.Protocol = new(pick(g.b, protocols))
 	}
 	switch {
 	case g.b.chance(1, 5):
 		// every port of the protocol
 	case g.has(fNamedPort) && g.b.chance(1, 3):
-		pp.Port = ptr.To(intstr.FromString(pick(g.b, portNames)))
+		pp.Port = new(intstr.FromString(pick(g.b, portNames)))
 	default:
 		p := g.portNumber()
-		pp.Port = ptr.To(intstr.FromInt32(int32(p)))
+		pp.Port = new(intstr.FromInt32(int32(p)))
 		g.ports = append(g.ports, p, p-1, p+1)
 		if g.has(fPortRange) && g.b.chance(1, 3) {
 			end := min(p+pick(g.b, []int{0, 1, 10, 1000, 65535}), 65535)
-			pp.EndPort = ptr.To(int32(end))
+			pp.EndPort = new(int32(end))
 			g.ports = append(g.ports, end, end+1)
 		}
 	}
@@ -585,7 +586,7 @@ func (g *gen) adminPorts(to []npav1alpha1.AdminNetworkPolicyEgressPeer) *[]npav1
 	for range g.b.between(1, 2) {
 		switch {
 		case namedOK && g.b.chance(1, 3):
-			out = append(out, npav1alpha1.AdminNetworkPolicyPort{NamedPort: ptr.To(pick(g.b, portNames))})
+			out = append(out, npav1alpha1.AdminNetworkPolicyPort{NamedPort: new(pick(g.b, portNames))})
 		case g.has(fPortRange) && g.b.chance(1, 2):
 			start := g.portNumber()
 			if start == 65535 {
@@ -696,9 +697,7 @@ func (w *world) apiDefaults() *oracleWorld {
 	out := &oracleWorld{}
 	for _, n := range w.Namespaces {
 		labels := map[string]string{netpol.NamespaceNameLabel: n.Name}
-		for k, v := range n.Labels {
-			labels[k] = v
-		}
+		maps.Copy(labels, n.Labels)
 		out.Namespaces = append(out.Namespaces, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels}})
 	}
 	for _, p := range w.Pods {

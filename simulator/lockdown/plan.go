@@ -75,7 +75,7 @@ func DNSPeer(svc *corev1.Service) (Peer, error) {
 		if proto == "" {
 			proto = corev1.ProtocolTCP
 		}
-		port := networkingv1.NetworkPolicyPort{Protocol: ptr.To(proto), Port: ptr.To(target)}
+		port := networkingv1.NetworkPolicyPort{Protocol: new(proto), Port: new(target)}
 		if !slices.ContainsFunc(p.Ports, func(q networkingv1.NetworkPolicyPort) bool { return samePort(q, port) }) {
 			p.Ports = append(p.Ports, port)
 		}
@@ -210,12 +210,12 @@ func Policy(in Input) (*networkingv1.NetworkPolicy, error) {
 	rules := &np.Spec.Egress
 	*rules = append(*rules, peerRule(in.DNS))
 	wp := in.Waypoint
-	wp.Ports = []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(HBONEPort))}}
+	wp.Ports = []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: new(intstr.FromInt32(HBONEPort))}}
 	*rules = append(*rules, peerRule(wp))
 	for _, e := range in.APIServer {
 		*rules = append(*rules, networkingv1.NetworkPolicyEgressRule{
 			To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: netip.PrefixFrom(e.Address, e.Address.BitLen()).String()}}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(e.Protocol), Port: ptr.To(intstr.FromInt32(e.Port))}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: new(e.Protocol), Port: new(intstr.FromInt32(e.Port))}},
 		})
 	}
 	if in.AllowInCluster {

@@ -15,7 +15,7 @@ import (
 )
 
 func port(proto corev1.Protocol, p intstr.IntOrString) networkingv1.NetworkPolicyPort {
-	return networkingv1.NetworkPolicyPort{Protocol: ptr.To(proto), Port: ptr.To(p)}
+	return networkingv1.NetworkPolicyPort{Protocol: new(proto), Port: new(p)}
 }
 
 func TestDNSPeer(t *testing.T) {
@@ -90,7 +90,7 @@ func TestAPIServerEndpoints(t *testing.T) {
 			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{a}})
 		}
 		for _, p := range ports {
-			s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: ptr.To("https"), Port: ptr.To(p), Protocol: ptr.To(corev1.ProtocolTCP)})
+			s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: new("https"), Port: new(p), Protocol: ptr.To(corev1.ProtocolTCP)})
 		}
 		return s
 	}

@@ -49,7 +49,7 @@ func checkNormalized(t *testing.T, raw, n string) {
 	if !strings.HasPrefix(n, "/") || strings.ContainsAny(n, "?#") {
 		t.Fatalf("NormalizePath(%q) = %q: not an absolute path without query", raw, n)
 	}
-	for _, seg := range strings.Split(n, "/") {
+	for seg := range strings.SplitSeq(n, "/") {
 		if seg == "." || seg == ".." {
 			t.Fatalf("NormalizePath(%q) = %q: dot segment left", raw, n)
 		}

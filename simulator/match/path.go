@@ -93,7 +93,7 @@ func (t *Template) String() string {
 func ValidateTemplate(path string) error {
 	hasTemplate := ContainsTemplate(path)
 	seenAny := false
-	for _, glob := range strings.Split(strings.Trim(path, "/"), "/") {
+	for glob := range strings.SplitSeq(strings.Trim(path, "/"), "/") {
 		isOne, isAny := glob == matchOneTemplate, glob == matchAnyTemplate
 		switch {
 		case (isOne || isAny) && seenAny:

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/utils/ptr"
 )
 
 // adversarial is one namespace whose policies name n CIDRs and n ports:
@@ -15,7 +14,7 @@ func adversarial(n int) *Cluster {
 	for i := range n {
 		rules = append(rules, networkingv1.NetworkPolicyEgressRule{
 			To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: fmt.Sprintf("%d.%d.0.0/16", 11+i/256, i%256)}}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: port(int32(1000 + i)), EndPort: ptr.To(int32(1000 + i))}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: port(int32(1000 + i)), EndPort: new(int32(1000 + i))}},
 		})
 	}
 	c, err := NewCluster([]*Policy{pol("default", "many", egressOnly(rules...))}, nil)

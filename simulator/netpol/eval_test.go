@@ -22,9 +22,9 @@ var (
 	udp = ptr.To(corev1.ProtocolUDP)
 )
 
-func port(p int32) *intstr.IntOrString { return ptr.To(intstr.FromInt32(p)) }
+func port(p int32) *intstr.IntOrString { return new(intstr.FromInt32(p)) }
 
-func named(n string) *intstr.IntOrString { return ptr.To(intstr.FromString(n)) }
+func named(n string) *intstr.IntOrString { return new(intstr.FromString(n)) }
 
 func egressOnly(rules ...networkingv1.NetworkPolicyEgressRule) networkingv1.NetworkPolicySpec {
 	return networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, Egress: rules}

@@ -19,6 +19,7 @@ package netpol
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -156,9 +157,7 @@ func (c *Cluster) Policies(namespace string) []*Policy { return c.byNamespace[na
 // server always sets.
 func (c *Cluster) namespaceLabels(ns string) labels.Set {
 	out := labels.Set{NamespaceNameLabel: ns}
-	for k, v := range c.nsLabels[ns] {
-		out[k] = v
-	}
+	maps.Copy(out, c.nsLabels[ns])
 	return out
 }
 

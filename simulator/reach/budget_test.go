@@ -65,7 +65,7 @@ func checkSound(t *testing.T, in Input, r *Report, requests int) {
 	rng := rand.New(rand.NewPCG(7, uint64(len(r.Reachability))))
 	verdicts := map[simulator.Verdict]int{}
 	defer func() { t.Logf("%d of %d entries inexact; verdicts %v", inexact, len(r.Reachability), verdicts) }()
-	for i := 0; i < requests; i++ {
+	for range requests {
 		d := r.Destinations[rng.IntN(len(r.Destinations))]
 		req := adversarialRequest(rng, d, principals[rng.IntN(len(principals))])
 		want, err := prog.Eval(req)

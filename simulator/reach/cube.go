@@ -1,5 +1,7 @@
 package reach
 
+import "slices"
+
 // conjoin returns x AND y, simplified; ok is false when it is empty.
 func conjoin(x, y cube) (cube, bool) {
 	out := make(cube, 0, len(x)+len(y))
@@ -78,10 +80,8 @@ func simplifyKey(ls []lit) ([]lit, bool) {
 }
 
 func appendAtom(list []*atomInfo, a *atomInfo) []*atomInfo {
-	for _, x := range list {
-		if x == a {
-			return list
-		}
+	if slices.Contains(list, a) {
+		return list
 	}
 	return append(list, a)
 }

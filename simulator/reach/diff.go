@@ -247,7 +247,8 @@ func changeWho(c Change) string {
 // requests opened and closed, each list sorted so that the text does not
 // depend on the order of rules or policies.
 func changeWhat(c Change) string {
-	s := c.Destination + " (" + string(c.AccessBefore) + " -> " + string(c.AccessAfter) + ")"
+	var s strings.Builder
+	s.WriteString(c.Destination + " (" + string(c.AccessBefore) + " -> " + string(c.AccessAfter) + ")")
 	for _, part := range []struct {
 		verb  string
 		cubes []Cube
@@ -258,10 +259,10 @@ func changeWhat(c Change) string {
 		}
 		sort.Strings(texts)
 		for _, x := range slices.Compact(texts) {
-			s += part.verb + x
+			s.WriteString(part.verb + x)
 		}
 	}
-	return s
+	return s.String()
 }
 
 // DirectChange is what a change does to what some sources reach without a

@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -60,7 +61,7 @@ func (b *builder) listedEntries(d *destSpec, o evalOptions, pols []policyRules, 
 	for _, l := range out {
 		// Principals are indexed in sorted order, so sorted ids give
 		// sorted principals.
-		sort.Slice(l.ids, func(i, j int) bool { return l.ids[i] < l.ids[j] })
+		slices.Sort(l.ids)
 		l.entry.Sources = make([]string, len(l.ids))
 		for i, id := range l.ids {
 			l.entry.Sources[i] = b.index.principals[id]
@@ -108,7 +109,7 @@ func (b *builder) singledOut(pols []policyRules, o evalOptions) []*sourceGroup {
 	}
 	byHash := map[uint64]*sourceGroup{}
 	var out []*sourceGroup
-	sort.Slice(touched, func(i, j int) bool { return touched[i] < touched[j] })
+	slices.Sort(touched)
 	for _, s := range touched {
 		h := sc.hash[s]
 		sc.hash[s] = 0

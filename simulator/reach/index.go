@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -160,7 +161,7 @@ func (x *sourceIndex) principalMatches(ids []int32, m match.String) []int32 {
 }
 
 func uniqueSorted(ids []int32) []int32 {
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	slices.Sort(ids)
 	out := ids[:0]
 	for i, id := range ids {
 		if i == 0 || id != ids[i-1] {
@@ -173,7 +174,7 @@ func uniqueSorted(ids []int32) []int32 {
 func complement(ids []int32, n int) []int32 {
 	out := make([]int32, 0, n-len(ids))
 	j := 0
-	for i := 0; i < n; i++ {
+	for i := range n {
 		if j < len(ids) && ids[j] == int32(i) {
 			j++
 			continue

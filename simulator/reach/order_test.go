@@ -40,7 +40,7 @@ func TestReportIgnoresOrderAndNames(t *testing.T) {
 	for name, manifests := range cases {
 		t.Run(name, func(t *testing.T) {
 			base, _ := Build(parseLenient(t, manifests))
-			for trial := uint64(0); trial < 5; trial++ {
+			for trial := range uint64(5) {
 				rng := rand.New(rand.NewPCG(trial, 99))
 				shuffled, renames := shuffleAndRename(t, manifests, rng)
 				got, _ := Build(parseLenient(t, shuffled))

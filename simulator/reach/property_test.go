@@ -134,7 +134,7 @@ func checkAgreementN(t *testing.T, in Input, mixed bool, requests int) {
 	principals := append(allPrincipals(r), "cluster.local/ns/nobody/sa/stranger")
 	rng := rand.New(rand.NewPCG(42, uint64(len(r.Reachability))))
 	verdicts := map[simulator.Verdict]int{}
-	for i := 0; i < requests; i++ {
+	for range requests {
 		d := r.Destinations[rng.IntN(len(r.Destinations))]
 		req := randomRequest(rng, d, principals[rng.IntN(len(principals))])
 		want, err := prog.Eval(req)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -202,7 +203,7 @@ func (u *universe) compact(sources []string) (items, except []string) {
 	try := func(pattern string, members []int32) {
 		for _, i := range u.irregular {
 			if principalMatches(pattern, u.all[i]) {
-				members = append(members[:len(members):len(members)], i)
+				members = append(slices.Clip(members), i)
 			}
 		}
 		covered, inside := 0, 0

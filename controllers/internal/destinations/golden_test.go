@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
@@ -23,7 +22,7 @@ func seedTLSGateway() *egressv1alpha1.EgressGateway {
 		TypeMeta:   metav1.TypeMeta{APIVersion: egressv1alpha1.GroupVersion.String(), Kind: "EgressGateway"},
 		ObjectMeta: metav1.ObjectMeta{Name: "waypoint", Namespace: "istio-egress"},
 		Spec: egressv1alpha1.EgressGatewaySpec{
-			EnrollNamespace: ptr.To(true),
+			EnrollNamespace: new(true),
 			Destinations: []egressv1alpha1.Destination{{
 				Host: "httpbin.org",
 				Ports: []egressv1alpha1.DestinationPort{{

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -40,8 +39,8 @@ func (p ownerRefPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 		Kind:               p.owner.Kind,
 		Name:               p.owner.Name,
 		UID:                p.owner.UID,
-		Controller:         ptr.To(true),
-		BlockOwnerDeletion: ptr.To(true),
+		Controller:         new(true),
+		BlockOwnerDeletion: new(true),
 	}
 	out := new(bytes.Buffer)
 	for _, obj := range objs {

@@ -3,6 +3,7 @@ package helmrelease
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -50,17 +51,13 @@ func restore(ctx context.Context, c client.Client, apiReader client.Reader, want
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	for k, v := range want.GetLabels() {
-		labels[k] = v
-	}
+	maps.Copy(labels, want.GetLabels())
 	live.SetLabels(labels)
 	annotations := live.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	for k, v := range want.GetAnnotations() {
-		annotations[k] = v
-	}
+	maps.Copy(annotations, want.GetAnnotations())
 	live.SetAnnotations(annotations)
 	live.SetOwnerReferences(want.GetOwnerReferences())
 	if err := c.Update(ctx, live); err != nil {

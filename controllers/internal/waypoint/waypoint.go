@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"regexp"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
@@ -146,9 +147,7 @@ func valueOr(p *int32, def int32) int32 {
 // other value in over replaces the one in base.
 func merge(base, over map[string]any) map[string]any {
 	out := make(map[string]any, len(base))
-	for k, v := range base {
-		out[k] = v
-	}
+	maps.Copy(out, base)
 	for k, v := range over {
 		bm, bok := out[k].(map[string]any)
 		om, ook := v.(map[string]any)

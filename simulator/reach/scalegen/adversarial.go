@@ -30,14 +30,14 @@ var (
 func AdversarialPolicies(shape, ns, se string, n int, seed uint64) string {
 	rng := rand.New(rand.NewPCG(seed, 12))
 	var b strings.Builder
-	for p := 0; p < n; p++ {
+	for p := range n {
 		action := "ALLOW"
 		if shape == "deny-interleaved" && p%2 == 1 {
 			action = "DENY"
 		}
 		fmt.Fprintf(&b, "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: adv-%d, namespace: %s}\n"+
 			"spec:\n  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: %s}]\n  action: %s\n  rules:\n", p, ns, se, action)
-		for r := 0; r < 5; r++ {
+		for range 5 {
 			b.WriteString(advRule(shape, rng))
 		}
 	}
@@ -59,7 +59,7 @@ func advRule(shape string, rng *rand.Rand) string {
 			"    when: [{key: \"request.headers[%s]\", notValues: [\"v%d\"]}]\n", two(AdvMethods), k(), k(), AdvHeaders[k()], k())
 	case "many-notpaths":
 		var ps []string
-		for i := 0; i < 12; i++ {
+		for range 12 {
 			ps = append(ps, fmt.Sprintf("\"/p%d/*\"", rng.IntN(20)), fmt.Sprintf("\"*/x%d\"", rng.IntN(20)))
 		}
 		return fmt.Sprintf("  - to: [{operation: {notPaths: [%s]}}]\n", strings.Join(ps, ", "))

@@ -124,7 +124,7 @@ func writePolicy(b *strings.Builder, rng *rand.Rand, cfg Config, i int) {
 	fmt.Fprintf(b, "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: pol-%d, namespace: istio-egress%s}\n", i, annotations)
 	fmt.Fprintf(b, "spec:\n  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: svc-%d}]\n  action: %s\n  rules:\n", se, action)
 	rules := 1 + rng.IntN(3)
-	for r := 0; r < rules; r++ {
+	for range rules {
 		b.WriteString("  - " + randomRule(rng, cfg, action == "DENY") + "\n")
 	}
 }
