@@ -204,17 +204,21 @@ type helmOutcome struct {
 }
 
 // record counts a Helm action, logs it, sends its Event and sets the
-// Released condition, all with the same message.
+// Released condition, all with the same message (a failure's Event adds the
+// end of Helm's log).
 func (r *EgressGatewayReconciler) record(ctx context.Context, s *scope, o helmOutcome) {
 	metrics.RecordHelmAction(o.action.name, o.err)
-	status, reason, eventType, message := metav1.ConditionTrue, o.action.okReason, corev1.EventTypeNormal, o.message
+	status, reason, eventType, message, note := metav1.ConditionTrue, o.action.okReason, corev1.EventTypeNormal, o.message, o.message
 	if o.err != nil {
 		status, reason, eventType, message = metav1.ConditionFalse, o.action.failReason, corev1.EventTypeWarning, helmrelease.Message(o.err)
+		// The Event also quotes the end of Helm's log; the condition keeps
+		// Helm's error alone, as it is shown in kubectl get.
+		note = helmrelease.EventNote(o.err)
 	}
 	ctrl.LoggerFrom(ctx).Info("Helm action", "action", o.action.name, "release", waypoint.ReleaseName(s.egw),
 		"chart", r.Helm.ChartVersion(), "succeeded", o.err == nil, "reason", reason, "message", message)
 	s.released = condition(egressv1alpha1.ConditionReleased, status, reason, message)
-	r.Recorder.Eventf(s.egw, nil, eventType, reason, o.action.name, "%s", message)
+	r.Recorder.Eventf(s.egw, nil, eventType, reason, o.action.name, "%s", note)
 	if o.attempt != "" {
 		s.failedAttempt = ""
 		if o.err != nil {

@@ -121,6 +121,16 @@ func TestFailedUpgradeRollsBackAndSaysWhy(t *testing.T) {
 		t.Errorf("Ready message does not say why: %q", ready.Message)
 	}
 	waitForEvent(t, ns, key.Name, egressv1alpha1.ReasonUpgradeFailed)
+	// The failure Event quotes the end of Helm's log beside its error.
+	var events eventsv1.EventList
+	if err := env.Client.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events.Items {
+		if e.Reason == egressv1alpha1.ReasonUpgradeFailed && (!strings.Contains(e.Note, "bad key!") || !strings.Contains(e.Note, "Helm's last log lines: ")) {
+			t.Errorf("UpgradeFailed Event note %q: want Helm's error and the end of its log", e.Note)
+		}
+	}
 	gw := &gatewayv1.Gateway{}
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "waypoint"}, gw); err != nil {
 		t.Fatalf("the previous waypoint is gone: %v", err)

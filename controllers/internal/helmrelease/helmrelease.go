@@ -55,13 +55,18 @@ type Request struct {
 
 // actionConfig returns Helm's action configuration for namespace, with
 // release Secrets stored there.
-func (r *Runner) actionConfig(namespace string) (*action.Configuration, error) {
+func (r *Runner) actionConfig(namespace string) (*action.Configuration, *logTail, error) {
 	cfg := new(action.Configuration)
-	debug := func(format string, v ...any) { r.log.V(2).Info(fmt.Sprintf(format, v...)) }
-	if err := cfg.Init(r.getter.forNamespace(namespace), namespace, "secret", debug); err != nil {
-		return nil, fmt.Errorf("initializing Helm for namespace %s: %w", namespace, err)
+	tail := &logTail{}
+	debug := func(format string, v ...any) {
+		line := fmt.Sprintf(format, v...)
+		r.log.V(2).Info(line)
+		tail.add(line)
 	}
-	return cfg, nil
+	if err := cfg.Init(r.getter.forNamespace(namespace), namespace, "secret", debug); err != nil {
+		return nil, nil, fmt.Errorf("initializing Helm for namespace %s: %w", namespace, err)
+	}
+	return cfg, tail, nil
 }
 
 // maxMessage bounds a Helm error in a condition message and Event note.

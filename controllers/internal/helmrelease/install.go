@@ -12,7 +12,7 @@ import (
 // the rendered objects to become ready: readiness is the controller's to
 // observe, not Helm's.
 func (r *Runner) Install(ctx context.Context, req Request) (*release.Release, error) {
-	cfg, err := r.actionConfig(req.Namespace)
+	cfg, tail, err := r.actionConfig(req.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +23,7 @@ func (r *Runner) Install(ctx context.Context, req Request) (*release.Release, er
 	install.DisableOpenAPIValidation = true // the API server validates; Helm's copy of the schema may lag
 	rel, err := install.RunWithContext(ctx, r.chart, req.Values)
 	if err != nil {
-		return rel, fmt.Errorf("installing release %s/%s: %w", req.Namespace, req.Name, err)
+		return rel, failed(fmt.Errorf("installing release %s/%s: %w", req.Namespace, req.Name, err), tail)
 	}
 	return rel, nil
 }

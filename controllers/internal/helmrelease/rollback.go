@@ -9,7 +9,7 @@ import (
 // Rollback makes a new revision of the release that repeats revision to,
 // usually the last deployed one after an upgrade failed.
 func (r *Runner) Rollback(namespace, name string, to int) error {
-	cfg, err := r.actionConfig(namespace)
+	cfg, tail, err := r.actionConfig(namespace)
 	if err != nil {
 		return err
 	}
@@ -17,7 +17,7 @@ func (r *Runner) Rollback(namespace, name string, to int) error {
 	rollback.Version = to
 	rollback.MaxHistory = MaxHistory
 	if err := rollback.Run(name); err != nil {
-		return fmt.Errorf("rolling release %s/%s back to revision %d: %w", namespace, name, to, err)
+		return failed(fmt.Errorf("rolling release %s/%s back to revision %d: %w", namespace, name, to, err), tail)
 	}
 	return nil
 }

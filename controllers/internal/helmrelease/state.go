@@ -45,7 +45,7 @@ type Observed struct {
 // Observe reads the release's history from its Secrets. It calls no Helm
 // action: this is one List of the release Secrets.
 func (r *Runner) Observe(namespace, name string, digest func(map[string]any) string) (Observed, error) {
-	cfg, err := r.actionConfig(namespace)
+	cfg, _, err := r.actionConfig(namespace)
 	if err != nil {
 		return Observed{}, err
 	}

@@ -11,14 +11,14 @@ import (
 // Uninstall deletes the release's objects and all its Secrets. A release
 // that is already gone is not an error.
 func (r *Runner) Uninstall(namespace, name string) error {
-	cfg, err := r.actionConfig(namespace)
+	cfg, tail, err := r.actionConfig(namespace)
 	if err != nil {
 		return err
 	}
 	uninstall := action.NewUninstall(cfg)
 	uninstall.KeepHistory = false
 	if _, err := uninstall.Run(name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
-		return fmt.Errorf("uninstalling release %s/%s: %w", namespace, name, err)
+		return failed(fmt.Errorf("uninstalling release %s/%s: %w", namespace, name, err), tail)
 	}
 	return nil
 }

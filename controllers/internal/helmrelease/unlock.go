@@ -12,7 +12,7 @@ import (
 // actions, so a pending release is never one another action is still
 // working on.
 func (r *Runner) Unlock(namespace, name string) error {
-	cfg, err := r.actionConfig(namespace)
+	cfg, _, err := r.actionConfig(namespace)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 // Upgrade makes a new revision of req's release from the chart and req's
 // values, replacing (not reusing) the values of the last revision.
 func (r *Runner) Upgrade(ctx context.Context, req Request) (*release.Release, error) {
-	cfg, err := r.actionConfig(req.Namespace)
+	cfg, tail, err := r.actionConfig(req.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +22,7 @@ func (r *Runner) Upgrade(ctx context.Context, req Request) (*release.Release, er
 	upgrade.DisableOpenAPIValidation = true
 	rel, err := upgrade.RunWithContext(ctx, req.Name, r.chart, req.Values)
 	if err != nil {
-		return rel, fmt.Errorf("upgrading release %s/%s: %w", req.Namespace, req.Name, err)
+		return rel, failed(fmt.Errorf("upgrading release %s/%s: %w", req.Namespace, req.Name, err), tail)
 	}
 	return rel, nil
 }
