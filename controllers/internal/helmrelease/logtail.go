@@ -2,6 +2,7 @@ package helmrelease
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -79,11 +80,11 @@ func EventNote(err error) string {
 	const sep = "; Helm's last log lines: "
 	room := maxNote - len(msg) - len(sep)
 	var kept []string
-	for i := len(ae.Log) - 1; i >= 0; i-- {
-		if room -= len(ae.Log[i]) + 3; room < 0 {
+	for _, line := range slices.Backward(ae.Log) {
+		if room -= len(line) + 3; room < 0 {
 			break
 		}
-		kept = append([]string{ae.Log[i]}, kept...)
+		kept = append([]string{line}, kept...)
 	}
 	if len(kept) == 0 {
 		return msg
