@@ -9,7 +9,7 @@
 #                  write a file-based catalog (FBC) of the bundles into DIR,
 #                  each replacing the one before, validated by opm
 #   up             start OLM (its CRDs, the olm and catalog operators) and
-#                  `opm serve` the catalog on 127.0.0.1; the cluster must be up
+#                  the test catalog's image on 127.0.0.1; the cluster must be up
 #   down           stop what `up` started (by PID)
 #   e2e            cluster up without the EgressGateway CRD (OLM installs it),
 #                  OLM up, the OLM end-to-end suite, everything down again
@@ -17,8 +17,9 @@
 # Both OLM operators run out of the cluster with the cluster's kubeconfig, as
 # they would in their Deployments; the catalog image, built from the FBC and
 # run in a chroot, stands for the CatalogSource's registry Pod, so the
-# CatalogSource points at its address and no registry is needed. kwok runs the Pods OLM creates without running their images, so the
-# suite runs the manager itself, with the ServiceAccount OLM made.
+# CatalogSource points at its address and no registry is needed. kwok runs
+# the Pods OLM creates without running their images, so the suite runs the
+# manager itself, with the ServiceAccount OLM made.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
