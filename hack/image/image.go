@@ -198,16 +198,10 @@ func build(ctx context.Context, o options, logf func(string, ...any)) (*result, 
 // platformImage is the image for one platform: one layer holding the binary
 // and the CA bundle, and the config with the user, entrypoint and labels.
 func platformImage(o options, p platform, binary, ca []byte) (v1.Image, error) {
-	rootfs, err := layerTar([]file{
+	layer, err := layerOf([]file{
 		{Path: caBundlePath, Mode: 0o644, Data: ca},
 		{Path: binaryPath, Mode: 0o755, Data: binary},
 	})
-	if err != nil {
-		return nil, err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(rootfs)), nil
-	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression), tarball.WithCompressedCaching)
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +268,18 @@ type file struct {
 	Mode int64
 	Data []byte
 	Dir  bool
+}
+
+// layerOf is the OCI layer (gzip, best compression) of files, as layerTar
+// lays them out.
+func layerOf(files []file) (v1.Layer, error) {
+	rootfs, err := layerTar(files)
+	if err != nil {
+		return nil, err
+	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(rootfs)), nil
+	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression), tarball.WithCompressedCaching)
 }
 
 // layerTar is an uncompressed layer holding files and their parent

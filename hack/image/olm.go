@@ -3,8 +3,6 @@ package main
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,7 +15,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -88,13 +85,7 @@ func catalogImage(configs, opm, cache string, created time.Time, p platform) (v1
 
 // dataImage is an index of one image per platform sharing one layer of files.
 func dataImage(files []file, cfg v1.Config, created time.Time, platforms []platform, what string) (v1.ImageIndex, error) {
-	rootfs, err := layerTar(files)
-	if err != nil {
-		return nil, err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(rootfs)), nil
-	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression), tarball.WithCompressedCaching)
+	layer, err := layerOf(files)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	operatorsv1 "github.com/operator-framework/api/pkg/operators/v1"
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
@@ -332,7 +333,7 @@ func upgradeWithHold(t *testing.T, b bundle, first, next string, old *managerPod
 	createOrFail(t, &egressv1alpha1.EgressGateway{ObjectMeta: metav1.ObjectMeta{Name: "held", Namespace: ns}})
 	select {
 	case <-hold.Held():
-	case <-timeoutAfter():
+	case <-time.After(timeout):
 		t.Fatal("the operator never created the held EgressGateway's Gateway")
 	}
 	waitForUpgradeable(t, first, metav1.ConditionFalse, upgradeable.ReasonHelmActionInProgress)
@@ -538,10 +539,4 @@ func deleteOrFail(t *testing.T, obj client.Object) {
 	if err := c.Delete(ctx(), obj); err != nil {
 		t.Fatalf("deleting %T %s/%s: %v", obj, obj.GetNamespace(), obj.GetName(), err)
 	}
-}
-
-func timeoutAfter() <-chan struct{} {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	go func() { <-ctx.Done(); cancel() }()
-	return ctx.Done()
 }
