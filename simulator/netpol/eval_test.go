@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"go4.org/netipx"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -234,5 +235,32 @@ func TestValidate(t *testing.T) {
 				t.Errorf("got %v, want an error with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestExternalFollowsInCluster checks that a namespace's any-other-host
+// answer, computed once and kept, is computed again when the in-cluster
+// addresses change: the lockdown's opening to the API server stops being
+// "another host" once the API server's address is named in-cluster.
+func TestExternalFollowsInCluster(t *testing.T) {
+	c, err := NewCluster([]*Policy{pol("default", "lockdown", egressOnly(
+		networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.96.0.1/32"}}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: port(6443)}}}))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := Source{Namespace: "default"}
+	if got := c.External(src, nil).Reach; got != Partial {
+		t.Fatalf("before: %s, want Partial (the API server's address counts as another host)", got)
+	}
+	var b netipx.IPSetBuilder
+	b.AddPrefix(netip.MustParsePrefix("10.96.0.1/32"))
+	set, err := b.IPSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetInCluster(set)
+	if got := c.External(src, nil).Reach; got != Blocked {
+		t.Errorf("after SetInCluster: %s, want Blocked (a kept answer from before)", got)
 	}
 }

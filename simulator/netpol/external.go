@@ -85,7 +85,11 @@ func (c *Cluster) SetBudget(regions int) { c.budget = &regions }
 // SetInCluster names addresses that are in the cluster without being a
 // pod's (the API server's endpoints): External leaves them out, as they
 // are not hosts outside the cluster.
-func (c *Cluster) SetInCluster(set *netipx.IPSet) { c.inCluster = set }
+// The namespace-wide answers computed so far depend on it, so they go.
+func (c *Cluster) SetInCluster(set *netipx.IPSet) {
+	c.inCluster = set
+	clear(c.externals)
+}
 
 // External computes src's access to every address outside the cluster's
 // pods, on every port (or only on `only`, when set). The address space and
