@@ -106,7 +106,7 @@ spec:
 `, ns))
 	op := startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns), "istio.io/dataplane-mode": "ambient"}}
 		e.Spec.Destinations = []egressv1alpha1.Destination{tlsDestination("httpbin.org")}
 	})
 	if err := env.Client.Create(ctx, egw); err != nil {
@@ -324,7 +324,7 @@ func TestDestinationsEnrolledBySelector(t *testing.T) {
 	op := startOperator(t, ns, controllers.Options{})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.EnrollNamespace = new(false)
-		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"egress.ambient.io/egressgateway": "waypoint"}}
+		e.Spec.ServiceEntrySelector = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{"egress.ambient.io/egressgateway": "waypoint"}}
 		e.Spec.Destinations = []egressv1alpha1.Destination{tlsDestination("httpbin.org")}
 	})
 	if err := env.Client.Create(ctx, egw); err != nil {

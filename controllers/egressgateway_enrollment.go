@@ -98,7 +98,7 @@ func enrollmentGateway(egw *egressv1alpha1.EgressGateway) (enrollment.Gateway, e
 	// what its spec would select: a selector that does not parse must not
 	// keep the finalizer forever.
 	if egw.Spec.ServiceEntrySelector != nil && !g.EnrollNamespace && egw.DeletionTimestamp.IsZero() {
-		sel, err := metav1.LabelSelectorAsSelector(egw.Spec.ServiceEntrySelector)
+		sel, err := metav1.LabelSelectorAsSelector(egw.Spec.ServiceEntrySelector.AsMeta())
 		if err != nil {
 			return g, &invalidSelectorError{field: "spec.serviceEntrySelector", err: err}
 		}
@@ -108,7 +108,10 @@ func enrollmentGateway(egw *egressv1alpha1.EgressGateway) (enrollment.Gateway, e
 }
 
 // invalidSelectorError is a label selector of the spec the operator cannot
-// parse (the API server checks operators and values, not key syntax).
+// parse. The CRD refuses every such selector today; one stored under an
+// earlier version of the CRD (which checked operators, not key and value
+// syntax) can still carry one after an upgrade, as stored objects are not
+// validated again.
 type invalidSelectorError struct {
 	field string
 	err   error

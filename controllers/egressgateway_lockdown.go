@@ -135,7 +135,7 @@ func lockdownSelector(egw *egressv1alpha1.EgressGateway) (labels.Selector, error
 	if egw.Spec.Lockdown.Sources == nil {
 		return sourceSelector(egw)
 	}
-	sel, err := metav1.LabelSelectorAsSelector(egw.Spec.Lockdown.Sources)
+	sel, err := metav1.LabelSelectorAsSelector(egw.Spec.Lockdown.Sources.AsMeta())
 	if err != nil {
 		return nil, &invalidSelectorError{field: "spec.lockdown.sources", err: err}
 	}

@@ -312,9 +312,9 @@ func (r *EgressGatewayReconciler) sourceNamespaces(ctx context.Context, egw *egr
 
 // sourceSelector is spec.simulation.sources as a selector.
 func sourceSelector(egw *egressv1alpha1.EgressGateway) (labels.Selector, error) {
-	ls := egw.Spec.Simulation.Sources
-	if ls == nil {
-		ls = defaultSources
+	ls := defaultSources
+	if egw.Spec.Simulation.Sources != nil {
+		ls = egw.Spec.Simulation.Sources.AsMeta()
 	}
 	sel, err := metav1.LabelSelectorAsSelector(ls)
 	if err != nil {

@@ -88,7 +88,7 @@ func TestServiceEntrySelectorEnrollment(t *testing.T) {
 	}
 	key, _ := installed(t, ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.EnrollNamespace = new(false)
-		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"egress": "selected"}}
+		e.Spec.ServiceEntrySelector = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{"egress": "selected"}}
 	})
 	if got := seLabel(t, ns, "selected"); got != "waypoint" {
 		t.Errorf("selected ServiceEntry label = %q, want waypoint", got)
@@ -255,27 +255,42 @@ func TestNamespaceDeletionLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-// TestInvalidSelectorIsReportedAndDeletes: a serviceEntrySelector the API
-// server admits but the operator cannot parse (a key with a space) is
-// reported on Enrolled with its field, Ready is False, and deleting the
-// gateway completes: the delete path never parses the spec's selector.
-func TestInvalidSelectorIsReportedAndDeletes(t *testing.T) {
+// TestInvalidSelectorRefusedAtAdmission: a label selector the operator
+// could not parse (a key or value that is not a label's, an operator
+// metav1.LabelSelectorAsSelector does not know) is refused by the API
+// server itself, naming the field, on each of the three selectors; so no
+// admitted gateway ends in InvalidSelector (the spec fuzz checks that too).
+func TestInvalidSelectorRefusedAtAdmission(t *testing.T) {
 	ns := env.CreateNamespace(t, "bad-selector", nil).Name
-	startOperator(t, ns, controllers.Options{})
-	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.EnrollNamespace = new(false)
-		e.Spec.ServiceEntrySelector = &metav1.LabelSelector{MatchLabels: map[string]string{"bad key": "x"}}
-	})
-	if err := env.Client.Create(context.Background(), egw); err != nil {
-		t.Fatalf("the API server refused the selector, so this test no longer covers the operator's check: %v", err)
+	bad := map[string]*egressv1alpha1.LabelSelector{
+		"matchLabels[bad key]": {MatchLabels: map[string]egressv1alpha1.LabelValue{"bad key": "x"}},
+		"matchLabels[a/b/c]":   {MatchLabels: map[string]egressv1alpha1.LabelValue{"a/b/c": "x"}},
+		"a label value":        {MatchLabels: map[string]egressv1alpha1.LabelValue{"team": "bad value!"}},
+		"an expression key": {MatchExpressions: []egressv1alpha1.LabelSelectorRequirement{
+			{Key: "Bad Key!", Operator: metav1.LabelSelectorOpExists}}},
+		"an expression value": {MatchExpressions: []egressv1alpha1.LabelSelectorRequirement{
+			{Key: "team", Operator: metav1.LabelSelectorOpIn, Values: []egressv1alpha1.LabelValue{"-a"}}}},
+		"an operator": {MatchExpressions: []egressv1alpha1.LabelSelectorRequirement{
+			{Key: "team", Operator: "Foo", Values: []egressv1alpha1.LabelValue{"a"}}}},
+		"In without values": {MatchExpressions: []egressv1alpha1.LabelSelectorRequirement{
+			{Key: "team", Operator: metav1.LabelSelectorOpIn}}},
 	}
-	key := client.ObjectKeyFromObject(egw)
-	c := env.WaitForCondition(t, key, egressv1alpha1.ConditionEnrolled, metav1.ConditionFalse)
-	if c.Reason != egressv1alpha1.ReasonInvalidSelector || !strings.Contains(c.Message, "spec.serviceEntrySelector") {
-		t.Fatalf("Enrolled = %+v, want InvalidSelector naming spec.serviceEntrySelector", c)
+	fields := map[string]func(*egressv1alpha1.EgressGateway, *egressv1alpha1.LabelSelector){
+		"spec.serviceEntrySelector": func(e *egressv1alpha1.EgressGateway, s *egressv1alpha1.LabelSelector) {
+			e.Spec.EnrollNamespace = new(false)
+			e.Spec.ServiceEntrySelector = s
+		},
+		"spec.simulation.sources": func(e *egressv1alpha1.EgressGateway, s *egressv1alpha1.LabelSelector) { e.Spec.Simulation.Sources = s },
+		"spec.lockdown.sources":   func(e *egressv1alpha1.EgressGateway, s *egressv1alpha1.LabelSelector) { e.Spec.Lockdown.Sources = s },
 	}
-	env.WaitForCondition(t, key, egressv1alpha1.ConditionReady, metav1.ConditionFalse)
-	waitForEvent(t, ns, "waypoint", egressv1alpha1.ReasonInvalidSelector)
-	deleteAndWait(t, key)
-	assertNothingLeft(t, ns)
+	for what, sel := range bad {
+		for field, set := range fields {
+			egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) { set(e, sel) })
+			err := env.Client.Create(context.Background(), egw)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), field) {
+				t.Errorf("%s with %s: %v, want Invalid naming %s", field, what, err, field)
+				_ = env.Client.Delete(context.Background(), egw)
+			}
+		}
+	}
 }

@@ -53,7 +53,7 @@ func TestSlowSimulationIsolated(t *testing.T) {
 		SimulationBudget: reach.Budget{Work: 1 << 62, PerDestination: -1, Total: time.Hour}})
 	createSeedDestination(t, slow, "cluster.local/ns/"+src+"/sa/app")
 	createAdversarialPolicies(t, slow, 30)
-	sources := &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: slow, "istio.io/dataplane-mode": "ambient"}}
+	sources := &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(slow), "istio.io/dataplane-mode": "ambient"}}
 	slowGW := newEgressGateway(slow, "waypoint", func(e *egressv1alpha1.EgressGateway) { e.Spec.Simulation.Sources = sources })
 	if err := env.Client.Create(context.Background(), slowGW); err != nil {
 		t.Fatal(err)

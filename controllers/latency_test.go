@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -57,7 +56,7 @@ func TestEditLatencyAtFullSize(t *testing.T) {
 	// test runs alone (-run), so no other test's objects are in the way.
 	op := startOperatorCaching(t, env.Config, ns, nil, controllers.Options{}, metricsserver.Options{BindAddress: "0"})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns)}}
 	})
 	start = time.Now()
 	if err := env.Client.Create(context.Background(), egw); err != nil {

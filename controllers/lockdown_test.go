@@ -61,10 +61,10 @@ func TestLockdown(t *testing.T) {
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		// The gateway's own namespace is selected too: it must never
 		// be locked down.
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-			{Key: sourcesLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{ns}}}}
-		e.Spec.Lockdown.Sources = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-			{Key: sourcesLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{ns, "gateway"}}}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchExpressions: []egressv1alpha1.LabelSelectorRequirement{
+			{Key: sourcesLabel, Operator: metav1.LabelSelectorOpIn, Values: []egressv1alpha1.LabelValue{egressv1alpha1.LabelValue(ns)}}}}
+		e.Spec.Lockdown.Sources = &egressv1alpha1.LabelSelector{MatchExpressions: []egressv1alpha1.LabelSelectorRequirement{
+			{Key: sourcesLabel, Operator: metav1.LabelSelectorOpIn, Values: []egressv1alpha1.LabelValue{egressv1alpha1.LabelValue(ns), "gateway"}}}}
 		e.Spec.Lockdown.Mode = egressv1alpha1.LockdownEnforce
 		e.Spec.Lockdown.AllowCIDRs = []egressv1alpha1.AllowedCIDR{{CIDR: "192.0.2.0/24", Reason: "partner VPN"}}
 	})
@@ -207,9 +207,11 @@ func TestLockdown(t *testing.T) {
 	})
 }
 
-// TestLockdownCIDRAdmission: the API server refuses what is not an address
-// range; what passes its shape check and still does not parse is the
-// operator's InvalidLockdown.
+// TestLockdownCIDRAdmission: the API server refuses every range the
+// operator could not parse (isCIDR is netip.ParsePrefix, which the operator
+// uses), and IPv4-mapped IPv6 ranges besides. An unparsable range stored
+// under an earlier CRD is still LockedDown=False/InvalidLockdown, as
+// lockdown.Policy refuses it (TestPolicy).
 func TestLockdownCIDRAdmission(t *testing.T) {
 	ns := env.CreateNamespace(t, "lock-cidr", nil).Name
 	for _, tc := range []struct {
@@ -219,8 +221,9 @@ func TestLockdownCIDRAdmission(t *testing.T) {
 		{"192.0.2.0/24", true}, {"0.0.0.0/0", true}, {"2001:db8::/32", true}, {"::/0", true},
 		{"300.0.0.0/8", false}, {"10.0.0.1/33", false}, {"10.0.0/8", false}, {"2001:db8::/129", false},
 		{"not-a-cidr", false}, {"192.0.2.0", false}, {"", false},
+		{"10.0.0.1/8", true}, {"2001:::1/64", false}, {"1:2:3/64", false}, {"::ffff:192.0.2.0/120", false}, {"fe80::1%eth0/64", false},
 	} {
-		egw := newEgressGateway(ns, "g"+strconv.Itoa(len(tc.cidr))+strings.NewReplacer(".", "-", ":", "-", "/", "-").Replace(tc.cidr), func(e *egressv1alpha1.EgressGateway) {
+		egw := newEgressGateway(ns, "g"+strconv.Itoa(len(tc.cidr))+strings.NewReplacer(".", "-", ":", "-", "/", "-", "%", "-").Replace(tc.cidr), func(e *egressv1alpha1.EgressGateway) {
 			e.Spec.Lockdown.AllowCIDRs = []egressv1alpha1.AllowedCIDR{{CIDR: tc.cidr, Reason: "test"}}
 		})
 		egw.Name = strings.Trim(strings.ToLower(egw.Name), "-")
@@ -231,31 +234,6 @@ func TestLockdownCIDRAdmission(t *testing.T) {
 		if !tc.admit && (err == nil || !strings.Contains(err.Error(), "cidr")) {
 			t.Errorf("%q: error %v, want a refusal naming cidr", tc.cidr, err)
 		}
-	}
-}
-
-// TestLockdownInvalidRange: a range that passes the API server's shape
-// check but does not parse is a False LockedDown naming it; nothing is
-// written.
-func TestLockdownInvalidRange(t *testing.T) {
-	ensureClusterDNS(t)
-	ns := env.CreateNamespace(t, "lock-bad", nil).Name
-	src := env.CreateNamespace(t, "lock-bad-src", map[string]string{sourcesLabel: ns}).Name
-	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
-	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Lockdown.Mode = egressv1alpha1.LockdownEnforce
-		e.Spec.Lockdown.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
-		e.Spec.Lockdown.AllowCIDRs = []egressv1alpha1.AllowedCIDR{{CIDR: "2001:::1/64", Reason: "typo"}}
-	})
-	if err := env.Client.Create(context.Background(), egw); err != nil {
-		t.Fatal(err)
-	}
-	c := env.WaitForCondition(t, client.ObjectKeyFromObject(egw), egressv1alpha1.ConditionLockedDown, metav1.ConditionFalse)
-	if c.Reason != egressv1alpha1.ReasonInvalidLockdown || !strings.Contains(c.Message, "2001:::1/64") || !strings.Contains(c.Message, "allowCIDRs") {
-		t.Errorf("LockedDown %s: %s, want InvalidLockdown naming the range", c.Reason, c.Message)
-	}
-	if got := lockdownPolicies(t, "egress-lockdown-waypoint", src); len(got) != 0 {
-		t.Errorf("an invalid lockdown wrote policies in %v", got)
 	}
 }
 
@@ -272,7 +250,7 @@ func TestLockdownInTheReport(t *testing.T) {
 	}
 	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns)}}
 	})
 	if err := env.Client.Create(context.Background(), egw); err != nil {
 		t.Fatal(err)
@@ -344,7 +322,7 @@ func TestPodsDecideDirectRows(t *testing.T) {
 	}
 	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns)}}
 	})
 	if err := env.Client.Create(context.Background(), egw); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func TestMeshConfigDrivesTheReport(t *testing.T) {
 	// once it is an alias: istiod rewrites aliased principals.
 	createSeedDestination(t, ns, "old.example/ns/"+src+"/sa/admin")
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns)}}
 	})
 	if err := env.Client.Create(context.Background(), egw); err != nil {
 		t.Fatal(err)

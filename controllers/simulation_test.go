@@ -109,7 +109,7 @@ func TestSimulationSeed(t *testing.T) {
 	admin := "cluster.local/ns/" + src + "/sa/admin"
 	createSeedDestination(t, ns, admin)
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns), "istio.io/dataplane-mode": "ambient"}}
 		e.Spec.Simulation.Probes = []egressv1alpha1.Probe{
 			{From: admin, Method: "POST", Host: "httpbin.org", Path: "/post", Port: 80},
 			{Method: "GET", Host: "httpbin.org", Path: "/get", Port: 80}, // every group
@@ -410,7 +410,7 @@ func TestSimulationReportConfigMap(t *testing.T) {
 	const budget = 700
 	startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{StatusBudget: budget})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns), "istio.io/dataplane-mode": "ambient"}}
 	})
 	if err := env.Client.Create(context.Background(), egw); err != nil {
 		t.Fatal(err)

@@ -148,6 +148,10 @@ func checkHonestStatus(t *testing.T, key client.ObjectKey, spec any) {
 		if c.Status != metav1.ConditionFalse {
 			continue
 		}
+		// What the operator cannot parse, the API server refuses.
+		if c.Reason == egressv1alpha1.ReasonInvalidSelector || c.Reason == egressv1alpha1.ReasonInvalidLockdown {
+			t.Errorf("%s: the API server admitted a spec the operator refuses: %s=%s: %s (spec %v)", key, c.Type, c.Reason, c.Message, spec)
+		}
 		if c.Reason == "" || strings.TrimSpace(c.Message) == "" {
 			t.Errorf("%s: condition %s is False without a reason and a cause: %+v (spec %v)", key, c.Type, c, spec)
 		}
@@ -159,9 +163,8 @@ func checkHonestStatus(t *testing.T, key client.ObjectKey, spec any) {
 }
 
 // specGen draws EgressGateway specs. Most draws take values the API server
-// admits (some of which the operator can still refuse, such as a label key
-// that is not one); a spec drawn "wrong" also takes, now and then, a value
-// the API server must refuse.
+// admits; a spec drawn "wrong" also takes, now and then, a value the API
+// server must refuse.
 type specGen struct {
 	r     *rand.Rand
 	wrong bool
@@ -280,9 +283,7 @@ func randomSpec(r *rand.Rand) map[string]any {
 			ld["allowInCluster"] = g.maybe(0.5)
 		}
 		if g.maybe(0.4) {
-			// 2001:::1/64 passes the API server's shape check for IPv6
-			// and fails the operator's parse: InvalidLockdown.
-			ld["allowCIDRs"] = []any{map[string]any{"cidr": g.pick([]any{"192.0.2.0/24", "2001:db8::/32", "2001:::1/64"}, "300.0.0.0/8", "10.0.0.1/33", "not-a-cidr", ""),
+			ld["allowCIDRs"] = []any{map[string]any{"cidr": g.pick([]any{"192.0.2.0/24", "2001:db8::/32", "10.0.0.1/8"}, "2001:::1/64", "1:2:3/64", "::ffff:192.0.2.0/120", "300.0.0.0/8", "10.0.0.1/33", "not-a-cidr", ""),
 				"reason": g.pick([]any{"partner VPN"}, "")}}
 		}
 		spec["lockdown"] = ld
@@ -321,21 +322,20 @@ func randomSpec(r *rand.Rand) map[string]any {
 	return spec
 }
 
-// selector draws a label selector. Keys and values the API server does not
-// check (a key that is not a label key) are admitted and must end in an
-// InvalidSelector condition; operators it does check are refused.
+// selector draws a label selector. Keys, values and operators the
+// operator could not parse are all refused by the API server.
 func (g *specGen) selector() map[string]any {
 	sel := map[string]any{}
 	if g.maybe(0.6) {
 		sel["matchLabels"] = map[string]any{
-			g.pick([]any{"team", "istio.io/dataplane-mode", "x", "Bad Key!", "a/b/c"}).(string): g.pick([]any{"a", "ambient", "", "bad value!"}),
+			g.pick([]any{"team", "istio.io/dataplane-mode", "x"}, "Bad Key!", "a/b/c", "/x").(string): g.pick([]any{"a", "ambient", ""}, "bad value!", "-a"),
 		}
 	}
 	if g.maybe(0.5) {
 		op := g.pick([]any{"In", "NotIn", "Exists", "DoesNotExist"}, "Foo").(string)
-		e := map[string]any{"key": g.pick([]any{"team", "env", "Bad Key!"}), "operator": op}
+		e := map[string]any{"key": g.pick([]any{"team", "env"}, "Bad Key!"), "operator": op}
 		if op == "In" || op == "NotIn" || op == "Foo" || (g.wrong && g.maybe(0.3)) {
-			e["values"] = []any{g.pick([]any{"a", "b", "bad value!"})}
+			e["values"] = []any{g.pick([]any{"a", "b"}, "bad value!")}
 		}
 		sel["matchExpressions"] = []any{e}
 	}

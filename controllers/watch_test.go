@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
@@ -22,7 +21,7 @@ func TestWatchNamespaces(t *testing.T) {
 	_, admin := seedInNamespace(t, ns) // the source namespace is not watched
 	op := startOperatorIn(t, env.Config, []string{ns}, controllers.Options{})
 	mine := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
-		e.Spec.Simulation.Sources = &metav1.LabelSelector{MatchLabels: map[string]string{sourcesLabel: ns, "istio.io/dataplane-mode": "ambient"}}
+		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns), "istio.io/dataplane-mode": "ambient"}}
 	})
 	other := newEgressGateway(unwatched, "waypoint")
 	for _, egw := range []*egressv1alpha1.EgressGateway{mine, other} {

@@ -85,8 +85,10 @@ func bundleAnnotations(o options) map[string]string {
 		"operators.operatorframework.io.bundle.channel.default.v1": o.channel,
 		"operators.operatorframework.io.test.mediatype.v1":         "scorecard+v1",
 		"operators.operatorframework.io.test.config.v1":            "tests/scorecard/",
-		// OpenShift versions whose catalogs may carry this bundle.
-		"com.redhat.openshift.versions": "v4.16",
+		// OpenShift versions whose catalogs may carry this bundle: 4.18
+		// and later, the first on Kubernetes 1.31 (the CSV's
+		// minKubeVersion, for the CRD's isCIDR rule).
+		"com.redhat.openshift.versions": "v4.18",
 	}
 }
 

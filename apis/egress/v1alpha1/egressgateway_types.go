@@ -25,14 +25,9 @@ type EgressGatewaySpec struct {
 
 	// ServiceEntrySelector selects ServiceEntries in this namespace to label
 	// with istio.io/use-waypoint one by one, instead of the whole namespace.
-	// Requires enrollNamespace: false. The API server checks its operators
-	// and values (the rules below; key and value syntax is left to the
-	// operator's condition, as CEL's cost budget cannot bound an unbounded
-	// selector's strings).
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="serviceEntrySelector.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="serviceEntrySelector.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
+	// Requires enrollNamespace: false.
 	// +optional
-	ServiceEntrySelector *metav1.LabelSelector `json:"serviceEntrySelector,omitempty"`
+	ServiceEntrySelector *LabelSelector `json:"serviceEntrySelector,omitempty"`
 
 	// Destinations are external hosts the operator declares for you: one
 	// ServiceEntry per host, plus a DestinationRule when a port originates TLS.
@@ -271,10 +266,8 @@ type LockdownSpec struct {
 	// Sources selects the namespaces to lock down; the gateway's own
 	// namespace never is (the waypoint must reach the internet). Defaults
 	// to spec.simulation.sources.
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="lockdown.sources.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="lockdown.sources.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
 	// +optional
-	Sources *metav1.LabelSelector `json:"sources,omitempty"`
+	Sources *LabelSelector `json:"sources,omitempty"`
 
 	// AllowInCluster keeps egress to every pod of the cluster open
 	// (default true): only destinations outside the cluster's pods must go
@@ -293,12 +286,10 @@ type LockdownSpec struct {
 
 // AllowedCIDR is an address range pods may reach without the waypoint.
 type AllowedCIDR struct {
-	// CIDR is an IPv4 or IPv6 range such as 192.0.2.0/24.
+	// CIDR is an IPv4 or IPv6 range such as 192.0.2.0/24 (not an
+	// IPv4-mapped IPv6 range such as ::ffff:192.0.2.0/120).
 	// +kubebuilder:validation:MaxLength=64
-	// IPv4 is checked here in full; IPv6 by its shape and prefix length,
-	// the rest by the operator (LockedDown=False/InvalidLockdown): CEL's
-	// isCIDR needs Kubernetes 1.31.
-	// +kubebuilder:validation:XValidation:rule="self.matches('^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$') || self.matches('^[0-9a-fA-F:.]*:[0-9a-fA-F:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$')",message="cidr must be an address range such as 192.0.2.0/24 or 2001:db8::/32"
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="cidr must be an address range such as 192.0.2.0/24 or 2001:db8::/32"
 	CIDR string `json:"cidr"`
 	// Reason says why this range bypasses the waypoint.
 	// +kubebuilder:validation:MinLength=1
@@ -311,10 +302,8 @@ type SimulationSpec struct {
 	// Sources selects the namespaces whose service accounts are the possible
 	// callers. Defaults to ambient namespaces (istio.io/dataplane-mode=ambient).
 	// +kubebuilder:default={matchLabels: {"istio.io/dataplane-mode": "ambient"}}
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="simulation.sources.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",message="simulation.sources.matchExpressions: In and NotIn need values, Exists and DoesNotExist take none"
 	// +optional
-	Sources *metav1.LabelSelector `json:"sources,omitempty"`
+	Sources *LabelSelector `json:"sources,omitempty"`
 
 	// Probes are concrete requests to answer in the report, besides the
 	// computed access of every source.
