@@ -1,8 +1,11 @@
 package reach
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"reflect"
 	"runtime"
 	"slices"
 	"sort"
@@ -41,36 +44,141 @@ type plainReport Report
 // bytes, so they are encoded on every core, each chunk of entries by one
 // goroutine; the compaction before it shares scratch space and stays serial.
 func (r Report) MarshalJSON() ([]byte, error) {
-	u := newUniverse(r.Groups)
-	entries := make([]Entry, len(r.Reachability))
-	for i, e := range r.Reachability {
-		entries[i] = e
-		entries[i].Sources, entries[i].NotSources = u.compact(e.Sources)
+	chunks, err := encodeEntries(r.compactedEntries(), "", "")
+	if err != nil {
+		return nil, err
 	}
-	out := wireReport{Destinations: r.Destinations, Reachability: make([]json.RawMessage, len(entries)),
+	out := wireReport{Destinations: r.Destinations, Reachability: make([]json.RawMessage, 0, len(r.Reachability)),
 		Direct: r.Direct, Groups: r.Groups, Findings: r.Findings, Probes: r.Probes}
-	var g errgroup.Group
-	chunk := max(1, (len(entries)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
-	for start := 0; start < len(entries); start += chunk {
-		g.Go(func() error {
-			for i := start; i < min(start+chunk, len(entries)); i++ {
-				data, err := json.Marshal(entries[i])
-				if err != nil {
-					return err
-				}
-				out.Reachability[i] = data
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("encode report: %w", err)
+	for _, c := range chunks {
+		out.Reachability = append(out.Reachability, c...)
 	}
 	data, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("encode report: %w", err)
 	}
 	return data, nil
+}
+
+// WriteIndentedJSON writes what json.Indent makes of MarshalJSON's output
+// with a two-space indent, and a newline. It never builds the compact form:
+// the entries (most of a large report) are indented on every core and
+// streamed, where indenting the whole report afterwards scanned megabytes
+// twice more on one core.
+func (r Report) WriteIndentedJSON(w io.Writer) error {
+	const indent = "  "
+	chunks, err := encodeEntries(r.compactedEntries(), indent+indent, indent)
+	if err != nil {
+		return err
+	}
+	// A bufio.Writer keeps its first error and Flush returns it, so the
+	// writes below need no check of their own.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	_, _ = bw.WriteString("{")
+	// The fields of wireReport, in its order and with its tags (which
+	// mirror Report's), so the two encodings cannot drift apart.
+	v := reflect.ValueOf(wireReport{Destinations: r.Destinations, Direct: r.Direct, Groups: r.Groups, Findings: r.Findings, Probes: r.Probes})
+	written := 0
+	for i, f := range reflect.VisibleFields(v.Type()) {
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Name != "Reachability" && opts == "omitempty" && v.Field(i).Len() == 0 {
+			continue
+		}
+		if written++; written > 1 {
+			_, _ = bw.WriteString(",")
+		}
+		key, err := json.Marshal(name)
+		if err != nil {
+			return fmt.Errorf("encode report: %w", err)
+		}
+		_, _ = bw.WriteString("\n" + indent)
+		_, _ = bw.Write(key)
+		_, _ = bw.WriteString(": ")
+		if f.Name == "Reachability" {
+			writeEntries(bw, chunks, indent)
+			continue
+		}
+		data, err := json.MarshalIndent(v.Field(i).Interface(), indent, indent)
+		if err != nil {
+			return fmt.Errorf("encode report: %w", err)
+		}
+		_, _ = bw.Write(data)
+	}
+	_, _ = bw.WriteString("\n}\n")
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
+}
+
+// writeEntries writes the encoded entries as the elements of a JSON array
+// whose brackets sit at indent, as json.Indent places them.
+func writeEntries(bw *bufio.Writer, chunks [][]json.RawMessage, indent string) {
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	if n == 0 {
+		_, _ = bw.WriteString("[]")
+		return
+	}
+	_, _ = bw.WriteString("[")
+	for _, c := range chunks {
+		for _, e := range c {
+			_, _ = bw.WriteString("\n" + indent + indent)
+			_, _ = bw.Write(e)
+			if n--; n > 0 {
+				_, _ = bw.WriteString(",")
+			}
+		}
+	}
+	_, _ = bw.WriteString("\n" + indent + "]")
+}
+
+// compactedEntries is the entries with their sources written compactly.
+func (r Report) compactedEntries() []Entry {
+	u := newUniverse(r.Groups)
+	entries := make([]Entry, len(r.Reachability))
+	for i, e := range r.Reachability {
+		entries[i] = e
+		entries[i].Sources, entries[i].NotSources = u.compact(e.Sources)
+	}
+	return entries
+}
+
+// encodeEntries encodes the entries on every core, in chunks kept in
+// order; with a prefix or an indent, each entry is indented as
+// json.MarshalIndent does.
+func encodeEntries(entries []Entry, prefix, indent string) ([][]json.RawMessage, error) {
+	workers := runtime.GOMAXPROCS(0)
+	size := max(1, (len(entries)+workers-1)/workers)
+	var chunks [][]json.RawMessage
+	for start := 0; start < len(entries); start += size {
+		chunks = append(chunks, make([]json.RawMessage, min(start+size, len(entries))-start))
+	}
+	var g errgroup.Group
+	for c, chunk := range chunks {
+		g.Go(func() error {
+			for i := range chunk {
+				var data []byte
+				var err error
+				if prefix == "" && indent == "" {
+					data, err = json.Marshal(entries[c*size+i])
+				} else {
+					data, err = json.MarshalIndent(entries[c*size+i], prefix, indent)
+				}
+				if err != nil {
+					return fmt.Errorf("encode report: %w", err)
+				}
+				chunk[i] = data
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return chunks, nil
 }
 
 // wireReport is Report with its entries already encoded. Its fields are

@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator/reach/scalegen"
 )
 
 func TestCompactSources(t *testing.T) {
@@ -185,6 +188,46 @@ func TestWireReportMirrorsReport(t *testing.T) {
 		}
 		if r.Name != "Reachability" && r.Type != w.Type {
 			t.Errorf("field %s: Report has %s, wireReport %s", r.Name, r.Type, w.Type)
+		}
+	}
+}
+
+// TestIndentedJSONIsIndentOfCompact: WriteIndentedJSON writes exactly what
+// json.Indent makes of MarshalJSON, on a generated report with thousands
+// of entries, on an empty one, and with and without probes.
+func TestIndentedJSONIsIndentOfCompact(t *testing.T) {
+	full, _ := Build(parseInput(t, scalegen.Generate(scalegen.Scale(10)))) // its findings come back as an error too
+	if full == nil || len(full.Reachability) < 100 {
+		t.Fatal("no report to encode")
+	}
+	withProbes := *full
+	withProbes.Probes = []ProbeResult{{Name: "p", Verdict: "ALLOW", Match: true}}
+	for name, r := range map[string]Report{
+		"generated":   *full,
+		"with probes": withProbes,
+		"empty":       {},
+		"no entries":  {Destinations: full.Destinations, Groups: full.Groups, Findings: []Finding{}},
+	} {
+		compact, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := json.Indent(&want, compact, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		want.WriteByte('\n')
+		var got bytes.Buffer
+		if err := r.WriteIndentedJSON(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			i := 0
+			for i < min(got.Len(), want.Len()) && got.Bytes()[i] == want.Bytes()[i] {
+				i++
+			}
+			t.Errorf("%s: WriteIndentedJSON differs from json.Indent(MarshalJSON) at byte %d of %d:\n got %q\nwant %q",
+				name, i, want.Len(), got.Bytes()[max(0, i-40):min(got.Len(), i+40)], want.Bytes()[max(0, i-40):min(want.Len(), i+40)])
 		}
 	}
 }

@@ -36,10 +36,14 @@ func Write(w io.Writer, r *reach.Report, format string) error {
 // JSON writes v as indented JSON with a trailing newline; map keys are
 // sorted by encoding/json, so the output is stable.
 func JSON(w io.Writer, v any) error {
-	// A value that encodes itself (the report does, on every core) is
-	// indented straight from its own bytes: going through an Encoder
-	// would scan the megabytes of a large report once more to compact
-	// them first. Indent still refuses malformed JSON.
+	// A report writes itself indented, on every core and without a
+	// compact form first (the bulk of a large report's encoding).
+	if iw, ok := v.(interface{ WriteIndentedJSON(io.Writer) error }); ok {
+		return iw.WriteIndentedJSON(w)
+	}
+	// A value that encodes itself is indented straight from its own
+	// bytes: going through an Encoder would scan them once more to
+	// compact them first. Indent still refuses malformed JSON.
 	var data []byte
 	var err error
 	if m, ok := v.(json.Marshaler); ok {
