@@ -28,21 +28,37 @@ func (c *compiler) compilePolicies() {
 	pols := append([]*AuthorizationPolicy(nil), c.snap.AuthorizationPolicies...)
 	sortByOrigin(pols, func(p *AuthorizationPolicy) Origin { return p.Origin })
 	trust := newTrustBundle(c.prog.opts.TrustDomain, c.prog.opts.TrustDomainAliases)
-	for _, p := range pols {
-		found := validatePolicy(p)
-		c.issues = append(c.issues, found...)
-		if found.HasErrors() {
-			continue
+	// Validating and compiling a policy reads nothing but the policy, so
+	// it runs on every core; filing them into the index stays in order.
+	type result struct {
+		found    Issues
+		compiled *compiledPolicy
+		refs     []*typev1beta1.PolicyTargetReference
+	}
+	results := make([]result, len(pols))
+	parallel(len(pols), func(i int) {
+		p, r := pols[i], &results[i]
+		if r.found = validatePolicy(p); r.found.HasErrors() {
+			return
 		}
-		if refs := targetRefs(p.Spec); len(refs) > 0 {
-			cp := compileWaypointPolicy(p, trust)
-			c.policies = append(c.policies, &acceptedPolicy{src: p, compiled: cp, waypoint: true})
-			c.attachWaypointPolicy(p, cp, refs)
-			continue
+		if r.refs = targetRefs(p.Spec); len(r.refs) > 0 {
+			r.compiled = compileWaypointPolicy(p, trust)
+		} else {
+			r.compiled = compileZtunnelPolicy(p)
 		}
-		cp := compileZtunnelPolicy(p)
-		c.policies = append(c.policies, &acceptedPolicy{src: p, compiled: cp})
-		c.attachZtunnelPolicy(p, cp)
+	})
+	for i, p := range pols {
+		r := results[i]
+		c.issues = append(c.issues, r.found...)
+		switch {
+		case r.compiled == nil:
+		case len(r.refs) > 0:
+			c.policies = append(c.policies, &acceptedPolicy{src: p, compiled: r.compiled, waypoint: true})
+			c.attachWaypointPolicy(p, r.compiled, r.refs)
+		default:
+			c.policies = append(c.policies, &acceptedPolicy{src: p, compiled: r.compiled})
+			c.attachZtunnelPolicy(p, r.compiled)
+		}
 	}
 }
 

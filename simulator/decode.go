@@ -195,7 +195,7 @@ func (s *Snapshot) AddYAML(name string, data []byte) (Issues, error) {
 			continue
 		}
 		s.documents++
-		issues = append(issues, s.addJSON(name, lineOf(lines, doc), doc, d.js, d.schemaErrs)...)
+		issues = append(issues, s.addJSON(name, lineOf(lines, doc), doc, d)...)
 	}
 	return issues, nil
 }
@@ -206,25 +206,22 @@ func (s *Snapshot) AddJSON(name string, js []byte) Issues {
 	if isEmptyDocument(js) {
 		return nil
 	}
-	var errs []schemaError
-	if !s.opts.Admitted {
-		errs = schemaErrors(js)
-	}
 	s.documents++
-	return s.addJSON(name, 1, 1, js, errs)
+	return s.addJSON(name, 1, 1, s.parseJSON(js))
 }
 
-// parsedDoc is one document converted to JSON, with what validating it
-// against its CRD found.
+// parsedDoc is one document converted to JSON and read as an object, with
+// what validating it against its CRD found.
 type parsedDoc struct {
 	js         []byte
 	empty      bool
-	err        error
+	err        error // the YAML does not parse
+	raw        rawObject
+	rawErr     error // the JSON is not an object
 	schemaErrs []schemaError
 }
 
-// parse converts one document and, unless the objects were admitted by an
-// API server already, validates it against its kind's embedded CRD.
+// parse converts one document and reads it as parseJSON does.
 func (s *Snapshot) parse(chunk []byte) parsedDoc {
 	js, err := yaml.YAMLToJSONStrict(chunk)
 	if err != nil {
@@ -233,9 +230,17 @@ func (s *Snapshot) parse(chunk []byte) parsedDoc {
 	if isEmptyDocument(js) {
 		return parsedDoc{empty: true}
 	}
+	return s.parseJSON(js)
+}
+
+// parseJSON reads an object's envelope and, unless the objects were
+// admitted by an API server already, validates it against its kind's
+// embedded CRD. It reads nothing but the document, so documents are parsed
+// on every core.
+func (s *Snapshot) parseJSON(js []byte) parsedDoc {
 	d := parsedDoc{js: js}
-	if !s.opts.Admitted {
-		d.schemaErrs = schemaErrors(js)
+	if d.rawErr = json.Unmarshal(js, &d.raw); d.rawErr == nil && !s.opts.Admitted {
+		d.schemaErrs = schemaErrorsOf(d.raw.APIVersion, d.raw.Kind, js)
 	}
 	return d
 }
@@ -298,12 +303,12 @@ type rawObject struct {
 	Items      []json.RawMessage `json:"items"`
 }
 
-func (s *Snapshot) addJSON(file string, line, doc int, js []byte, schemaErrs []schemaError) Issues {
+func (s *Snapshot) addJSON(file string, line, doc int, d parsedDoc) Issues {
 	at := Origin{File: file, Line: line}
-	var raw rawObject
-	if err := json.Unmarshal(js, &raw); err != nil {
+	raw, schemaErrs := d.raw, d.schemaErrs
+	if d.rawErr != nil {
 		return Issues{{Severity: SeverityError, File: file, Line: line, Field: fmt.Sprintf("document %d", doc),
-			Message: fmt.Sprintf("not a Kubernetes object: %v", err)}}
+			Message: fmt.Sprintf("not a Kubernetes object: %v", d.rawErr)}}
 	}
 	if raw.Kind == "" || raw.APIVersion == "" {
 		missing := "apiVersion and kind"
@@ -328,11 +333,7 @@ func (s *Snapshot) addJSON(file string, line, doc int, js []byte, schemaErrs []s
 	if strings.HasSuffix(raw.Kind, "List") && raw.Items != nil {
 		var issues Issues
 		for _, item := range raw.Items {
-			var errs []schemaError
-			if !s.opts.Admitted {
-				errs = schemaErrors(item)
-			}
-			issues = append(issues, s.addJSON(file, line, doc, item, errs)...)
+			issues = append(issues, s.addJSON(file, line, doc, s.parseJSON(item))...)
 		}
 		return issues
 	}

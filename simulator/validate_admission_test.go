@@ -29,7 +29,7 @@ func admitted(t *testing.T, spec map[string]any) (bool, []schemaError) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errs := schemaErrors(js)
+	errs := schemaErrorsOf("egress.ambient.io/v1alpha1", "EgressGateway", js)
 	return len(errs) == 0, errs
 }
 

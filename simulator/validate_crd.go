@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -166,23 +165,20 @@ func (v *crdValidator) validate(obj map[string]any) fieldpath.ErrorList {
 // and what is wrong with it.
 type schemaError struct{ field, message string }
 
-// schemaErrors returns the API server's objections to an object of a kind
-// with an embedded CRD (EgressGateway, and the Istio kinds the simulator
-// reads). Other kinds, and documents that are not objects (which the loader
-// reports itself), pass.
-func schemaErrors(js []byte) []schemaError {
-	var head struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-	}
-	if json.Unmarshal(js, &head) != nil || head.Kind == "" || checkKnown(head.APIVersion, head.Kind) != "" {
+// schemaErrorsOf returns the API server's objections to an object, whose
+// apiVersion and kind were read from js already, of a kind with an embedded
+// CRD (EgressGateway, and the Istio kinds the simulator reads). Other kinds,
+// and documents that are not objects (which the loader reports itself),
+// pass.
+func schemaErrorsOf(apiVersion, kind string, js []byte) []schemaError {
+	if kind == "" || checkKnown(apiVersion, kind) != "" {
 		return nil
 	}
-	group, version, found := strings.Cut(head.APIVersion, "/")
+	group, version, found := strings.Cut(apiVersion, "/")
 	if !found {
 		return nil // the core group: no CRD
 	}
-	v, err := validatorFor(group, version, head.Kind)
+	v, err := validatorFor(group, version, kind)
 	if err != nil {
 		return []schemaError{{message: err.Error()}}
 	}
