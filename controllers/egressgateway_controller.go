@@ -74,7 +74,7 @@ type EgressGatewayReconciler struct {
 	sims *simJobs
 	// meshParses caches the decoded mesh config.
 	meshParses meshParses
-	// encodings holds each gateway's *simulation.Encodings.
+	// encodings holds each gateway's *reporting.Encodings.
 	encodings sync.Map
 }
 
@@ -100,7 +100,7 @@ type Options struct {
 	// WatchNamespaces are the namespaces the manager's cache holds, nil for
 	// every one (as given to CacheOptions).
 	WatchNamespaces []string
-	// StatusBudget overrides simulation.DefaultBudget, the bytes
+	// StatusBudget overrides reporting.DefaultBudget, the bytes
 	// status.simulation may take, when set; for tests.
 	StatusBudget int
 	// SimulationBudget bounds each simulation (see the reconciler's field).

@@ -10,7 +10,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
-	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/reporting"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -83,7 +83,7 @@ func (j *simJobs) Start(ctx context.Context) error {
 // result returns the report of gw's inputs with the given digest, waiting at
 // most grace (or until ctx is done) for it. A job for other inputs is
 // canceled and replaced. ok is false while the simulation still runs.
-func (j *simJobs) result(ctx context.Context, gw types.NamespacedName, prepared *simulation.Prepared, in reach.Input, grace time.Duration) (job *simJob, ok bool, err error) {
+func (j *simJobs) result(ctx context.Context, gw types.NamespacedName, prepared *reporting.Prepared, in reach.Input, grace time.Duration) (job *simJob, ok bool, err error) {
 	job, err = j.start(gw, prepared, in)
 	if err != nil {
 		return nil, false, err
@@ -105,7 +105,7 @@ func (j *simJobs) result(ctx context.Context, gw types.NamespacedName, prepared 
 }
 
 // start returns the job for gw's digest, starting it when there is none.
-func (j *simJobs) start(gw types.NamespacedName, prepared *simulation.Prepared, in reach.Input) (*simJob, error) {
+func (j *simJobs) start(gw types.NamespacedName, prepared *reporting.Prepared, in reach.Input) (*simJob, error) {
 	digest := prepared.Digest
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -136,10 +136,6 @@ func (j *simJobs) start(gw types.NamespacedName, prepared *simulation.Prepared, 
 		job.report, _, job.err = builder.b.BuildContext(ctx, in)
 		builder.mu.Unlock()
 		job.took = time.Since(job.started)
-		if job.err == nil {
-			// Once, here: the report may be handed to several reconciles.
-			simulation.AddInputIssues(job.report, prepared.Issues)
-		}
 		close(job.finished)
 		if ctx.Err() != nil {
 			return // canceled: replaced, forgotten or stopping

@@ -22,7 +22,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
-	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/reporting"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
@@ -48,8 +48,8 @@ func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *sc
 	}
 	in, err := r.simulationInputs(ctx, s)
 	if err == nil {
-		var prepared *simulation.Prepared
-		if prepared, err = simulation.Prepare(in, r.encodingsOf(client.ObjectKeyFromObject(s.egw))); err == nil {
+		var prepared *reporting.Prepared
+		if prepared, err = reporting.Prepare(in, r.encodingsOf(client.ObjectKeyFromObject(s.egw))); err == nil {
 			err = r.simulate(ctx, s, prepared, len(in.AuthorizationPolicies))
 		}
 	}
@@ -64,7 +64,7 @@ func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *sc
 // inputs (and the report ConfigMap it names is current), and records the
 // result in s. The full report goes to a ConfigMap when the status cannot
 // hold it.
-func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepared *simulation.Prepared, policies int) error {
+func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepared *reporting.Prepared, policies int) error {
 	if cur := s.original.Status.Simulation; cur != nil && cur.InputsDigest == prepared.Digest {
 		current, err := r.reportCurrent(ctx, s, cur)
 		if err != nil {
@@ -90,9 +90,9 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 		return nil
 	}
 	report := job.report
-	run := simulation.Run{Digest: prepared.Digest, Started: job.started, Took: job.took, Policies: policies, Report: report}
+	run := reporting.Run{Digest: prepared.Digest, Started: job.started, Took: job.took, Policies: policies, Report: report}
 	metrics.RecordSimulation(s.egw.Namespace, s.egw.Name, run.Took)
-	st, dests, full, err := simulation.Status(run, r.statusBudget(), simulation.ReportName(s.egw.Name), s.egw.Namespace+"/"+s.gatewayName)
+	st, dests, full, err := reporting.Status(run, r.statusBudget(), reporting.ReportName(s.egw.Name), s.egw.Namespace+"/"+s.gatewayName)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 		err = r.deleteReport(ctx, s)
 	} else {
 		err = r.writeReport(ctx, s, prepared.Digest, report)
-		if errors.Is(err, simulation.ErrReportTooLarge) {
+		if errors.Is(err, reporting.ErrReportTooLarge) {
 			st.ReportConfigMap, err = "", nil
 			st.Truncated += "; the full report is too large for a ConfigMap, run egressctl simulate on the same objects"
 		}
@@ -161,7 +161,7 @@ func (r *EgressGatewayReconciler) reportCurrent(ctx context.Context, s *scope, c
 // writeReport creates or updates the report ConfigMap, owned by the
 // EgressGateway so that it goes away with it.
 func (r *EgressGatewayReconciler) writeReport(ctx context.Context, s *scope, digest string, report *reach.Report) error {
-	want, err := simulation.ReportConfigMap(s.egw.Namespace, simulation.ReportName(s.egw.Name), digest,
+	want, err := reporting.ReportConfigMap(s.egw.Namespace, reporting.ReportName(s.egw.Name), digest,
 		map[string]string{lockdown.LabelGateway: s.egw.Name}, report)
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ func (r *EgressGatewayReconciler) writeReport(ctx context.Context, s *scope, dig
 // deleteReport deletes the report ConfigMap, if this gateway owns one.
 func (r *EgressGatewayReconciler) deleteReport(ctx context.Context, s *scope) error {
 	cm := &corev1.ConfigMap{}
-	key := client.ObjectKey{Namespace: s.egw.Namespace, Name: simulation.ReportName(s.egw.Name)}
+	key := client.ObjectKey{Namespace: s.egw.Namespace, Name: reporting.ReportName(s.egw.Name)}
 	if err := r.Get(ctx, key, cm); err != nil {
 		return client.IgnoreNotFound(err)
 	}
@@ -197,12 +197,12 @@ func (r *EgressGatewayReconciler) statusBudget() int {
 	if r.StatusBudget > 0 {
 		return r.StatusBudget
 	}
-	return simulation.DefaultBudget
+	return reporting.DefaultBudget
 }
 
 // simulationInputs reads, from the cache, every object the report of s.egw
 // depends on.
-func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope) (*simulation.Inputs, error) {
+func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope) (*reporting.Inputs, error) {
 	mesh, undecodable, err := r.meshSettings(ctx, s.egw)
 	if mesh != nil {
 		s.mesh = mesh // shown even when the root namespace is out of reach
@@ -215,7 +215,7 @@ func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope
 		return nil, err
 	}
 	root := mesh.RootNamespace
-	in := &simulation.Inputs{EgressGateway: s.egw, Gateway: s.gateway, RootNamespace: root,
+	in := &reporting.Inputs{EgressGateway: s.egw, Gateway: s.gateway, RootNamespace: root,
 		TrustDomain: mesh.TrustDomain, TrustDomainAliases: mesh.TrustDomainAliases}
 	sources, err := r.sourceNamespaces(ctx, s.egw)
 	if err != nil {
@@ -271,14 +271,14 @@ func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope
 	}
 	// istiod's own conditions are not inputs (they leave the digest alone)
 	// but the status shows them beside the simulator's answer.
-	s.istioWaypointBound = simulation.IstioWaypointBound(in.ServiceEntries)
-	s.istioPolicyAccepted = simulation.IstioPolicyAccepted(in.AuthorizationPolicies)
+	s.istioWaypointBound = reporting.IstioWaypointBound(in.ServiceEntries)
+	s.istioPolicyAccepted = reporting.IstioPolicyAccepted(in.AuthorizationPolicies)
 	return in, nil
 }
 
 // listConfig appends the ServiceEntries, DestinationRules and
 // AuthorizationPolicies of one namespace to in.
-func (r *EgressGatewayReconciler) listConfig(ctx context.Context, ns string, in *simulation.Inputs) error {
+func (r *EgressGatewayReconciler) listConfig(ctx context.Context, ns string, in *reporting.Inputs) error {
 	var ses istionetworkingv1.ServiceEntryList
 	if err := r.List(ctx, &ses, client.InNamespace(ns)); err != nil {
 		return fmt.Errorf("listing ServiceEntries in %s: %w", ns, err)
@@ -332,9 +332,9 @@ func uniq(a, b string) []string {
 
 // encodingsOf is the gateway's input encodings, kept from one reconcile to
 // the next so that an edit re-encodes only what changed.
-func (r *EgressGatewayReconciler) encodingsOf(key client.ObjectKey) *simulation.Encodings {
-	e, _ := r.encodings.LoadOrStore(key, &simulation.Encodings{})
-	return e.(*simulation.Encodings)
+func (r *EgressGatewayReconciler) encodingsOf(key client.ObjectKey) *reporting.Encodings {
+	e, _ := r.encodings.LoadOrStore(key, &reporting.Encodings{})
+	return e.(*reporting.Encodings)
 }
 
 // forgetSimulation drops what the gateway's simulations keep: its running

@@ -23,7 +23,7 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/enrollment"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/helmrelease"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
-	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/reporting"
 )
 
 // patchStatus computes the status from what the phases observed and
@@ -123,7 +123,7 @@ func computeStatus(s *scope) {
 			"the simulation inputs could not be read, status.simulation may be stale: "+s.simulationErr.Error()))
 	case s.simulation != nil:
 		st.Simulation = s.simulation
-		st.Destinations = simulation.WithIstioConditions(s.destinations, s.istioWaypointBound)
+		st.Destinations = reporting.WithIstioConditions(s.destinations, s.istioWaypointBound)
 		set(simulatedCondition(s.simulation))
 		set(policiesValidCondition(s.simulation, s.istioPolicyAccepted))
 	}

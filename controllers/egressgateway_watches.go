@@ -37,7 +37,7 @@ import (
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
-	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/simulation"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/reporting"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/waypoint"
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
@@ -248,12 +248,12 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(labelsOrAnnotationsChanged)).
 		Watches(&istionetworkingv1.ServiceEntry{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
 			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{},
-				istioConditionChanged(simulation.WaypointBoundCondition)))).
+				istioConditionChanged(reporting.WaypointBoundCondition)))).
 		Watches(&istionetworkingv1.DestinationRule{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
 			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
 		Watches(&istiosecurityv1.AuthorizationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
 			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{},
-				istioConditionChanged(simulation.WaypointAcceptedCondition)))).
+				istioConditionChanged(reporting.WaypointAcceptedCondition)))).
 		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfLockdownPolicy),
 			builder.WithPredicates(contentChanged)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysLockingDown), builder.WithPredicates(lockdownInputChanged)).

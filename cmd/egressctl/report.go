@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1/reportstatus"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/render"
 )
@@ -156,7 +157,7 @@ func (o *reportOptions) readReport(ctx context.Context, c client.Client, egw *eg
 	if sim.Truncated != "" {
 		fmt.Fprintf(stderr, "warning: showing status.simulation, which is not the full report: %s\n", sim.Truncated)
 	}
-	return statusReport(egw.Status.Destinations, sim)
+	return reportstatus.Report(egw.Status.Destinations, sim)
 }
 
 // configMapReport reads the report JSON the operator stored in cm, plain or
@@ -182,60 +183,8 @@ func configMapReport(cm *corev1.ConfigMap) (*reach.Report, error) {
 	return r, nil
 }
 
-// statusReport rebuilds the report from the status. The status's
-// reachability, groups and findings have the JSON shape of the report,
-// save empty lists, so they are re-read through JSON; probe answers have
-// no expectation; status.destinations has one entry per host, which becomes
-// one destination per port.
-func statusReport(dests []egressv1alpha1.DestinationStatus, sim *egressv1alpha1.SimulationStatus) (*reach.Report, error) {
-	w := &reach.Report{}
-	parts := []struct {
-		name     string
-		from, to any
-	}{
-		{"reachability", sim.Reachability, &w.Reachability},
-		{"groups", sim.Groups, &w.Groups},
-		{"findings", sim.Findings, &w.Findings},
-		{"direct", sim.Direct, &w.Direct},
-	}
-	for _, p := range parts {
-		data, err := json.Marshal(p.from)
-		if err != nil {
-			return nil, fmt.Errorf("encoding status.simulation.%s: %w", p.name, err)
-		}
-		if err := json.Unmarshal(data, p.to); err != nil {
-			return nil, fmt.Errorf("decoding status.simulation.%s as the report's: %w", p.name, err)
-		}
-	}
-	// A probe of spec.simulation.probes has no expected verdict, so it
-	// matches unless it could not be asked.
-	for _, p := range sim.Probes {
-		w.Probes = append(w.Probes, reach.ProbeResult{Name: p.Name, Verdict: p.Verdict, Policy: p.Policy, Rule: int(p.Rule),
-			Reason: p.Reason, Error: p.Error, Match: p.Error == ""})
-	}
-	for _, ds := range dests {
-		var wp *string
-		if ds.Waypoint != "" {
-			wp = &ds.Waypoint
-		}
-		for _, p := range ds.Ports {
-			d := reach.Destination{Host: ds.Host, Port: int(p.Number), Protocol: p.Protocol, TargetPort: int(p.TargetPort),
-				ServiceEntry: ds.ServiceEntry, Waypoint: wp, Policies: ds.Policies}
-			if p.TLSOrigination != "" {
-				d.TLSOrigination = &reach.TLSOrigination{Mode: p.TLSOrigination, Port: d.Port}
-				if p.TargetPort != 0 {
-					d.TLSOrigination.Port = int(p.TargetPort)
-				}
-			}
-			w.Destinations = append(w.Destinations, d)
-		}
-	}
-	normalize(w)
-	return w, nil
-}
-
 // normalize gives every list the report always has an empty value instead
-// of none, as the simulator writes it; the status leaves empty lists out.
+// of none, as the simulator writes it, in a report read from a ConfigMap.
 func normalize(w *reach.Report) {
 	w.Destinations = nonNil(w.Destinations)
 	w.Reachability = nonNil(w.Reachability)

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1/reportstatus"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -132,45 +133,21 @@ func simulatedTrue() []metav1.Condition {
 	}
 }
 
-// smallStatus is a hand-written status: one destination that one service
-// account may use entirely and every other source not at all.
-const smallStatus = `{
-  "destinations": [{"host": "api.example.com", "serviceEntry": "egress-report/api", "waypoint": "egress-report/waypoint",
-    "boundToThisGateway": true, "policies": ["egress-report/api"], "ports": [{"number": 443, "protocol": "TLS"}]}],
-  "simulation": {
-    "inputsDigest": "sha256:small",
-    "summary": {"sources": 2, "groups": 2, "destinations": 1, "policies": 1, "pairs": {"all": 1, "partial": 0, "none": 1},
-      "reachable": 1, "findings": {"total": 1, "errors": 0, "warnings": 1, "info": 0}},
-    "reachability": [
-      {"destination": "api.example.com:443", "otherSources": true, "access": "none",
-       "decidedBy": [{"effect": "deny", "policy": "egress-report/api", "rule": -1, "reason": "no ALLOW rule matches"}]},
-      {"destination": "api.example.com:443", "sources": ["cluster.local/ns/app/sa/client"], "access": "all",
-       "allowed": [{"policy": "egress-report/api", "rule": 0}],
-       "decidedBy": [{"effect": "allow", "policy": "egress-report/api", "rule": 0, "reason": "ALLOW rule matches"}]}
-    ],
-    "groups": [
-      {"name": "app/client", "principals": ["cluster.local/ns/app/sa/client"], "count": 1},
-      {"name": "others", "principals": ["cluster.local/ns/app/sa/default"], "count": 1}
-    ],
-    "findings": [{"severity": "warning", "code": "DryRunPolicy", "object": "AuthorizationPolicy egress-report/audit",
-      "message": "the policy is in dry-run and enforces nothing", "fix": "remove the dry-run annotation to enforce it"}],
-    "probes": [
-      {"name": "GET https://api.example.com/ from cluster.local/ns/app/sa/client", "verdict": "ALLOW",
-       "policy": "egress-report/api", "rule": 0, "reason": "ALLOW rule matches"},
-      {"name": "GET https://api.example.com:8443/ from cluster.local/ns/app/sa/client", "rule": -1,
-       "error": "no destination api.example.com:8443"}
-    ]
-  }
-}`
-
-func parseStatus(t *testing.T, doc string) egressv1alpha1.EgressGatewayStatus {
+// goldenStatus is the status the operator writes for the report of the
+// simulator's seed-lockdown golden (probes, direct egress rows and all),
+// converted as the operator converts it.
+func goldenStatus(t *testing.T) egressv1alpha1.EgressGatewayStatus {
 	t.Helper()
-	var st egressv1alpha1.EgressGatewayStatus
-	dec := json.NewDecoder(strings.NewReader(doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
-		t.Fatalf("test status: %v", err)
+	data, err := os.ReadFile("../../simulator/reach/testdata/seed-lockdown/want.json")
+	if err != nil {
+		t.Fatal(err)
 	}
+	r := &reach.Report{}
+	if err := json.Unmarshal(data, r); err != nil {
+		t.Fatal(err)
+	}
+	st := statusOf(t, r)
+	st.Simulation.InputsDigest = "sha256:small"
 	return st
 }
 
@@ -192,32 +169,17 @@ func seedReport(t *testing.T) (*reach.Report, []byte) {
 	return r, []byte(out)
 }
 
-// seedStatus puts the seed report in a status the way the operator does:
-// reachability, groups and findings share the report's JSON shape, and
-// status.destinations has one entry per ServiceEntry host.
-func seedStatus(t *testing.T, r *reach.Report) egressv1alpha1.EgressGatewayStatus {
+// statusOf puts a report in a status the way the operator does when the
+// whole report fits.
+func statusOf(t *testing.T, r *reach.Report) egressv1alpha1.EgressGatewayStatus {
 	t.Helper()
-	data, err := json.Marshal(r)
+	sim, err := reportstatus.Simulation(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := egressv1alpha1.EgressGatewayStatus{Conditions: simulatedTrue(), Simulation: &egressv1alpha1.SimulationStatus{
-		InputsDigest: "sha256:seed", LastRunTime: &lastRun}}
-	if err := json.Unmarshal(data, st.Simulation); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range r.Destinations {
-		ds := egressv1alpha1.DestinationStatus{Host: d.Host, ServiceEntry: d.ServiceEntry, Policies: d.Policies,
-			Ports: []egressv1alpha1.DestinationPortStatus{{Number: int32(d.Port), Protocol: d.Protocol, TargetPort: int32(d.TargetPort)}}}
-		if d.Waypoint != nil {
-			ds.Waypoint = *d.Waypoint
-		}
-		if d.TLSOrigination != nil {
-			ds.Ports[0].TLSOrigination = d.TLSOrigination.Mode
-		}
-		st.Destinations = append(st.Destinations, ds)
-	}
-	return st
+	sim.InputsDigest, sim.LastRunTime = "sha256:seed", &lastRun
+	return egressv1alpha1.EgressGatewayStatus{Conditions: simulatedTrue(), Simulation: sim,
+		Destinations: reportstatus.Destinations(r, reportNS+"/waypoint")}
 }
 
 func golden(t *testing.T, name, got string) {
@@ -245,10 +207,7 @@ func TestReport(t *testing.T) {
 	e := startReportEnv(t)
 	kc := []string{"--kubeconfig", e.kubeconfig}
 
-	small := parseStatus(t, smallStatus)
-	small.Conditions = simulatedTrue()
-	small.Simulation.LastRunTime = &lastRun
-	e.createGateway(t, reportNS, "small", small)
+	e.createGateway(t, reportNS, "small", goldenStatus(t))
 
 	t.Run("status table and json", func(t *testing.T) {
 		// No -n: the namespace of the kubeconfig's context.
@@ -268,7 +227,7 @@ func TestReport(t *testing.T) {
 		t.Setenv("KUBECONFIG", e.kubeconfig)
 		for _, f := range []string{"yaml", "dot", "mermaid"} {
 			code, out, errOut := runCLI(t, "report", "small", "-o", f)
-			if code != exitOK || !strings.Contains(out, "api.example.com") {
+			if code != exitOK || !strings.Contains(out, "httpbin.org") {
 				t.Errorf("-o %s: exit %d, stderr %s\n%s", f, code, errOut, out)
 			}
 			if strings.Contains(out, "CONDITION") {
@@ -282,7 +241,7 @@ func TestReport(t *testing.T) {
 	// The seed's reachability, groups and findings survive the trip through
 	// the API server's status and back into the report's JSON.
 	t.Run("seed from status", func(t *testing.T) {
-		e.createGateway(t, reportNS, "seed-status", seedStatus(t, seed))
+		e.createGateway(t, reportNS, "seed-status", statusOf(t, seed))
 		code, out, errOut := runCLI(t, append([]string{"report", "seed-status", "-o", "json"}, kc...)...)
 		if code != exitOK || errOut != "" {
 			t.Fatalf("exit %d, stderr %s", code, errOut)
@@ -328,7 +287,7 @@ func TestReport(t *testing.T) {
 		{"seed-gz", corev1.ConfigMap{BinaryData: map[string][]byte{egressv1alpha1.CompressedReportKey: gz.Bytes()}}},
 	} {
 		t.Run("ConfigMap "+c.name, func(t *testing.T) {
-			st := seedStatus(t, seed)
+			st := statusOf(t, seed)
 			st.Simulation.Reachability = st.Simulation.Reachability[:1]
 			st.Simulation.ReportConfigMap = c.name + "-report"
 			st.Simulation.Truncated = "left out 1 of 2 reachability entries; ConfigMap " + c.name + "-report holds the full report"
@@ -357,8 +316,7 @@ func TestReport(t *testing.T) {
 	}
 
 	t.Run("stale ConfigMap", func(t *testing.T) {
-		st := parseStatus(t, smallStatus)
-		st.Conditions = simulatedTrue()
+		st := goldenStatus(t)
 		st.Simulation.ReportConfigMap = "stale-report"
 		st.Simulation.Truncated = "left out 3 group principals; ConfigMap stale-report holds the full report"
 		e.createGateway(t, reportNS, "stale", st)

@@ -1,4 +1,4 @@
-package simulation
+package reporting
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
-	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -56,17 +55,4 @@ func ReportConfigMap(namespace, name, digest string, labels map[string]string, r
 	}
 	cm.BinaryData = map[string][]byte{egressv1alpha1.CompressedReportKey: buf.Bytes()}
 	return cm, nil
-}
-
-// AddInputIssues adds to the report the issues Prepare found in objects the
-// simulator could not read at all: the report does not know those objects,
-// so it cannot have reported them. Each becomes an InvalidInput finding.
-func AddInputIssues(r *reach.Report, issues simulator.Issues) {
-	for _, is := range issues {
-		r.Findings = append(r.Findings, reach.Finding{
-			Severity: reach.Severity(is.Severity), Code: reach.CodeInvalidInput,
-			Object: is.Object, Field: is.Field, Message: is.Message,
-			Fix: "correct the object: the simulator, like Istio, cannot read it",
-		})
-	}
 }

@@ -1,4 +1,4 @@
-package simulation
+package reporting
 
 import (
 	"bytes"
@@ -257,14 +257,47 @@ func TestReportConfigMap(t *testing.T) {
 	}
 }
 
-func TestAddInputIssues(t *testing.T) {
-	r := &reach.Report{}
-	AddInputIssues(r, simulator.Issues{{Severity: simulator.SeverityError, Object: "Gateway ns/w", Field: "spec", Message: "cannot decode"}})
-	want := reach.Finding{Severity: reach.SeverityError, Code: reach.CodeInvalidInput, Object: "Gateway ns/w", Field: "spec", Message: "cannot decode"}
-	if len(r.Findings) != 1 || r.Findings[0].Code != want.Code || r.Findings[0].Severity != want.Severity || r.Findings[0].Object != want.Object {
-		t.Errorf("findings %+v", r.Findings)
+// TestInputIssuesAsInEgressctl: an object the simulator cannot read (here
+// a policy without a name) becomes the same finding in the operator's
+// report as in egressctl's, in the same place: Prepare hands the issues
+// to reach.Build as egressctl's loader does, rather than the operator
+// appending findings of its own after the report was sorted.
+func TestInputIssuesAsInEgressctl(t *testing.T) {
+	in := seed()
+	in.AuthorizationPolicies = append(in.AuthorizationPolicies, &istiosecurityv1.AuthorizationPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "security.istio.io/v1", Kind: "AuthorizationPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "istio-egress"},
+	})
+	p, err := Prepare(in, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s := Summarize(r, 0); s.Findings.Errors != 1 {
-		t.Errorf("summary %+v", s.Findings)
+	if len(p.Issues) == 0 {
+		t.Fatal("a policy without a name gave no issue")
+	}
+	report, _ := reach.Build(p.Input)
+	// egressctl builds its report from the same documents and the
+	// loader's issues.
+	snap := simulator.NewSnapshot(simulator.LoadOptions{Admitted: true})
+	var issues simulator.Issues
+	for _, d := range in.documents() {
+		data, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		issues = append(issues, snap.AddJSON(d.Kind+" "+d.Metadata.Namespace+"/"+d.Metadata.Name, data)...)
+	}
+	cli := p.Input
+	cli.Snapshot, cli.LoadIssues = snap, issues
+	want, _ := reach.Build(cli)
+	if !reflect.DeepEqual(report.Findings, want.Findings) {
+		t.Errorf("findings differ from egressctl's:\n got  %+v\n want %+v", report.Findings, want.Findings)
+	}
+	found := false
+	for _, f := range report.Findings {
+		found = found || (f.Code == reach.CodeInvalidInput && strings.Contains(f.Message, "metadata.name"))
+	}
+	if !found {
+		t.Errorf("no InvalidInput finding names metadata.name: %+v", report.Findings)
 	}
 }

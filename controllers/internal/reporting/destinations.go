@@ -1,14 +1,11 @@
-package simulation
+package reporting
 
 import (
-	"sort"
-
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
-	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
 // DestinationsBudget is how many bytes status.destinations may take in
@@ -19,51 +16,6 @@ const DestinationsBudget = 6 << 10
 // WaypointBoundCondition is the condition istiod writes on a ServiceEntry
 // when ambient is on, saying whether a waypoint serves it.
 const WaypointBoundCondition = "istio.io/WaypointBound"
-
-// Destinations folds the report's host:port destinations into one status
-// entry per ServiceEntry host, sorted by host then ServiceEntry. waypoint is
-// "namespace/name" of this gateway's waypoint, which BoundToThisGateway
-// compares with.
-func Destinations(r *reach.Report, waypoint string) []egressv1alpha1.DestinationStatus {
-	type key struct{ host, se string }
-	index := map[key]int{}
-	var out []egressv1alpha1.DestinationStatus
-	for _, d := range r.Destinations {
-		k := key{d.Host, d.ServiceEntry}
-		i, ok := index[k]
-		if !ok {
-			ds := egressv1alpha1.DestinationStatus{Host: d.Host, ServiceEntry: d.ServiceEntry, Policies: d.Policies}
-			if d.Waypoint != nil {
-				ds.Waypoint = *d.Waypoint
-				ds.BoundToThisGateway = *d.Waypoint == waypoint
-			}
-			i = len(out)
-			index[k] = i
-			out = append(out, ds)
-		}
-		p := egressv1alpha1.DestinationPortStatus{Number: int32(d.Port), Protocol: d.Protocol}
-		if d.TargetPort != 0 && d.TargetPort != d.Port {
-			p.TargetPort = int32(d.TargetPort)
-		}
-		if d.TLSOrigination != nil {
-			p.TLSOrigination = d.TLSOrigination.Mode
-			if p.TargetPort == 0 && d.TLSOrigination.Port != d.Port {
-				p.TargetPort = int32(d.TLSOrigination.Port)
-			}
-		}
-		out[i].Ports = append(out[i].Ports, p)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Host != out[j].Host {
-			return out[i].Host < out[j].Host
-		}
-		return out[i].ServiceEntry < out[j].ServiceEntry
-	})
-	for i := range out {
-		sort.Slice(out[i].Ports, func(a, b int) bool { return out[i].Ports[a].Number < out[i].Ports[b].Number })
-	}
-	return out
-}
 
 // IstioWaypointBound returns istiod's WaypointBound condition of each
 // ServiceEntry that has one, by "namespace/name". The message is kept only

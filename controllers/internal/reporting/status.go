@@ -1,4 +1,4 @@
-package simulation
+package reporting
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1/reportstatus"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
@@ -53,26 +54,21 @@ func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1
 		Summary:      Summarize(run.Report, run.Policies),
 	}
 	for _, p := range run.Report.Probes {
-		st.Probes = append(st.Probes, egressv1alpha1.ProbeResult{Name: p.Name, Verdict: p.Verdict, Policy: p.Policy,
-			Rule: int32(p.Rule), Reason: p.Reason, Error: p.Error})
+		st.Probes = append(st.Probes, reportstatus.Probe(p))
 	}
-	dests = Destinations(run.Report, waypoint)
+	dests = reportstatus.Destinations(run.Report, waypoint)
 	allDests := len(dests)
 	destSizes := newListSizes(dests)
 	trimTail(DestinationsBudget, func() int { return len(dests) }, func(k int) { dests = dests[:k] },
 		func() int { return destSizes.json(len(dests), DestinationsBudget) })
 	for _, g := range run.Report.Groups {
-		st.Groups = append(st.Groups, egressv1alpha1.SourceGroup{Name: g.Name, Principals: g.Principals, Count: int32(g.Count)})
+		st.Groups = append(st.Groups, reportstatus.Group(g))
 	}
 	for _, d := range run.Report.Direct {
-		st.Direct = append(st.Direct, egressv1alpha1.DirectEgressEntry{Destination: d.Destination, Sources: d.Sources,
-			Access: string(d.Access), Allowed: d.Allowed, BlockedBy: d.BlockedBy, Reason: d.Reason})
+		st.Direct = append(st.Direct, reportstatus.Direct(d))
 	}
 	for _, f := range run.Report.Findings {
-		st.Findings = append(st.Findings, egressv1alpha1.Finding{
-			Severity: egressv1alpha1.Severity(f.Severity), Code: f.Code, Object: f.Object,
-			Field: f.Field, Message: f.Message, Fix: f.Fix,
-		})
+		st.Findings = append(st.Findings, reportstatus.Finding(f))
 	}
 	// The status is measured as the sum of its parts, each list element
 	// encoded once and only as far as a budget can reach: re-encoding the
@@ -169,23 +165,16 @@ func (m *statusMeasure) size(limit int) int {
 	return total
 }
 
-// keepReachability converts the kept reachability entries to the API type
-// through their JSON, so the status has exactly the shape egressctl
-// simulate prints.
+// keepReachability converts the kept reachability entries to the API type.
 func (m *statusMeasure) keepReachability(entries []reach.Entry) error {
-	l := m.lists[0]
+	n := m.lists[0].n
 	m.st.Reachability = nil
-	if l.n > 0 {
-		m.st.Reachability = make([]egressv1alpha1.ReachabilityEntry, l.n)
-	}
-	for i := range l.n {
-		data := l.sizes.element(i)
-		if data == nil {
-			return fmt.Errorf("encoding the reachability entry of %s", entries[i].Destination)
+	for _, e := range entries[:n] {
+		se, err := reportstatus.Entry(e)
+		if err != nil {
+			return err
 		}
-		if err := json.Unmarshal(data, &m.st.Reachability[i]); err != nil {
-			return fmt.Errorf("decoding reachability into the status: %w", err)
-		}
+		m.st.Reachability = append(m.st.Reachability, se)
 	}
 	return nil
 }
@@ -201,12 +190,6 @@ type listSizes struct {
 
 func newListSizes[T any](list []T) *listSizes {
 	return &listSizes{at: func(i int) any { return &list[i] }, n: len(list), prefix: []int{0}}
-}
-
-// element is element i's JSON, nil when it does not encode.
-func (l *listSizes) element(i int) []byte {
-	l.encodeTo(i + 1)
-	return l.encoded[i]
 }
 
 func (l *listSizes) encodeTo(k int) {

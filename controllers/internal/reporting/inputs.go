@@ -1,8 +1,10 @@
-// Package simulation turns the cluster objects an EgressGateway's report
-// depends on into the simulator's input, and the simulator's report into the
-// EgressGateway status. Everything here is pure: the controller reads the
-// objects and writes the results.
-package simulation
+// Package reporting turns the cluster objects an EgressGateway's report
+// depends on into the simulator's input, and the simulator's report into
+// the EgressGateway's status within its size budget (each part converted
+// by apis/egress/v1alpha1/reportstatus) and the report ConfigMap.
+// Everything here is pure: the controller reads the objects and writes the
+// results.
+package reporting
 
 import (
 	"crypto/sha256"
@@ -77,7 +79,8 @@ type Prepared struct {
 	// Digest changes exactly when Input does.
 	Digest string
 	// Issues are the simulator's findings about objects it could not read;
-	// the report repeats the error ones.
+	// Input.LoadIssues holds them too, so the report repeats them as
+	// egressctl's report does.
 	Issues simulator.Issues
 }
 
@@ -263,6 +266,9 @@ func Prepare(in *Inputs, enc *Encodings) (*Prepared, error) {
 			Sources:  sources,
 			Options:  simulator.Options{RootNamespace: root, TrustDomain: td, TrustDomainAliases: in.TrustDomainAliases},
 			Probes:   probes(in.EgressGateway),
+			// The issues of objects the simulator could not read become
+			// findings as egressctl's do: the report cannot know them.
+			LoadIssues: issues,
 		},
 		Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		Issues: issues,
