@@ -80,7 +80,13 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into bin
 	@hack/controlplane.sh >/dev/null
 
 .PHONY: test
-test: verify vet lint check-imports integration fuzz scorecard e2e olm dataplane ## Run every check and test: generated files up to date, vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, the bundle's scorecard tests, then the end-to-end suite, the install and upgrade through the real OLM, and the NetworkPolicy data-plane test.
+test: verify vet lint check-imports integration fuzz demo-check scorecard e2e olm dataplane ## Run every check and test: generated files up to date, vet, lint, import rules, unit and envtest integration tests, each fuzz target briefly, the demo against its documented transcript, the bundle's scorecard tests, then the end-to-end suite, the install and upgrade through the real OLM, and the NetworkPolicy data-plane test.
+
+.PHONY: demo-check
+demo-check: ## Run the demo on etcd + kube-apiserver and compare its transcript with docs/demo-transcript.txt.
+	@mkdir -p bin/demo
+	DEMO_CLUSTER=plain VERSION=$(VERSION) hack/demo.sh >bin/demo/demo-check.log 2>&1 || { tail -n 40 bin/demo/demo-check.log; exit 1; }
+	EGRESS_DEMO_TRANSCRIPT=$(CURDIR)/bin/demo/transcript.txt go test -count=1 -run 'TestTranscript$$' ./hack/demo
 
 .PHONY: integration
 integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).

@@ -51,4 +51,6 @@ go build -ldflags "$ldflags" -o bin/egressctl ./cmd/egressctl
 go build -o bin/demo/egress-demo ./hack/demo
 echo "demo: built in $((SECONDS - build_start))s"
 
-EGRESS_DEMO_RUN=$run_id bin/demo/egress-demo
+# The driver's output is also its transcript: make demo-check compares it,
+# with the volatile parts masked, to docs/demo-transcript.txt.
+EGRESS_DEMO_RUN=$run_id bin/demo/egress-demo | tee bin/demo/transcript.txt

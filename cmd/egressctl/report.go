@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -210,12 +211,29 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
+// conditionOrder is the order the table lists conditions in: Ready, then
+// the phases in the order the operator runs them. The status keeps them in
+// the order each was first set, which depends on timing.
+var conditionOrder = []string{egressv1alpha1.ConditionReady, egressv1alpha1.ConditionReleased,
+	egressv1alpha1.ConditionWaypointReady, egressv1alpha1.ConditionEnrolled, egressv1alpha1.ConditionDestinationsReady,
+	egressv1alpha1.ConditionLockedDown, egressv1alpha1.ConditionPoliciesValid, egressv1alpha1.ConditionSimulated}
+
 // conditionsTable ends the table output with the EgressGateway's
-// conditions.
+// conditions, in conditionOrder; types it does not know come last, by name.
 func conditionsTable(out io.Writer, conds []metav1.Condition) error {
+	rank := func(t string) int {
+		if i := slices.Index(conditionOrder, t); i >= 0 {
+			return i
+		}
+		return len(conditionOrder)
+	}
+	sorted := slices.Clone(conds)
+	slices.SortStableFunc(sorted, func(a, b metav1.Condition) int {
+		return cmp.Or(cmp.Compare(rank(a.Type), rank(b.Type)), cmp.Compare(a.Type, b.Type))
+	})
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONDITION\tSTATUS\tREASON\tMESSAGE")
-	for _, c := range conds {
+	for _, c := range sorted {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Type, c.Status, cmp.Or(c.Reason, "-"), cmp.Or(c.Message, "-"))
 	}
 	if err := tw.Flush(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,7 +130,7 @@ func condition(typ string, status metav1.ConditionStatus, reason, message string
 func simulatedTrue() []metav1.Condition {
 	return []metav1.Condition{
 		condition("Ready", metav1.ConditionFalse, "NotReady", "the waypoint has 0 of 1 ready replicas"),
-		condition(egressv1alpha1.ConditionSimulated, metav1.ConditionTrue, "AsExpected", "1 destination, 2 groups, 1 finding"),
+		condition(egressv1alpha1.ConditionSimulated, metav1.ConditionTrue, "AsExpected", "the report describes the current inputs"),
 	}
 }
 
@@ -369,4 +370,36 @@ func compact(t *testing.T, data []byte) []byte {
 		t.Fatalf("%v: %s", err, data)
 	}
 	return b.Bytes()
+}
+
+// TestConditionsTableOrder: the table lists conditions in one order,
+// whatever order the status holds them in (the order each was first set,
+// which depends on timing): two reports of the same state print the same.
+func TestConditionsTableOrder(t *testing.T) {
+	conds := []metav1.Condition{
+		condition("Custom", metav1.ConditionTrue, "X", "x"),
+		condition(egressv1alpha1.ConditionSimulated, metav1.ConditionTrue, "AsExpected", "s"),
+		condition(egressv1alpha1.ConditionWaypointReady, metav1.ConditionFalse, "WaitingForIstiod", "w"),
+		condition(egressv1alpha1.ConditionReady, metav1.ConditionFalse, "NotReady", "r"),
+		condition(egressv1alpha1.ConditionReleased, metav1.ConditionTrue, "AsExpected", "h"),
+	}
+	var first bytes.Buffer
+	if err := conditionsTable(&first, conds); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, l := range strings.Split(strings.TrimSpace(first.String()), "\n")[1:] {
+		types = append(types, strings.Fields(l)[0])
+	}
+	if got, want := strings.Join(types, " "), "Ready Released WaypointReady Simulated Custom"; got != want {
+		t.Errorf("order %s, want %s", got, want)
+	}
+	slices.Reverse(conds)
+	var second bytes.Buffer
+	if err := conditionsTable(&second, conds); err != nil {
+		t.Fatal(err)
+	}
+	if first.String() != second.String() {
+		t.Errorf("the order of the status changes the table:\n%s\n%s", first.String(), second.String())
+	}
 }
