@@ -36,7 +36,8 @@ type MeshOverrides struct {
 func (r *EgressGatewayReconciler) meshSettings(ctx context.Context, egw *egressv1alpha1.EgressGateway) (st *egressv1alpha1.MeshStatus, undecodable, err error) {
 	key := client.ObjectKey{Namespace: r.istioNamespace(), Name: simulator.MeshConfigMapName(egw.Spec.Waypoint.Revision)}
 	cm := &corev1.ConfigMap{}
-	opts := simulator.Options{RootNamespace: simulator.DefaultRootNamespace, TrustDomain: simulator.DefaultTrustDomain}
+	// Istio's defaults, which define no extension provider.
+	opts := simulator.Options{RootNamespace: simulator.DefaultRootNamespace, TrustDomain: simulator.DefaultTrustDomain, ExtensionProvidersKnown: true}
 	var source string
 	switch gerr := r.Get(ctx, key, cm); {
 	case apierrors.IsNotFound(gerr):
@@ -53,7 +54,7 @@ func (r *EgressGatewayReconciler) meshSettings(ctx context.Context, egw *egressv
 		}
 	}
 	st = &egressv1alpha1.MeshStatus{RootNamespace: opts.RootNamespace, TrustDomain: opts.TrustDomain,
-		TrustDomainAliases: opts.TrustDomainAliases}
+		TrustDomainAliases: opts.TrustDomainAliases, ExtensionProviders: opts.ExtensionProviders}
 	var flags []string
 	if o := r.Mesh.RootNamespace; o != "" {
 		st.RootNamespace, flags = o, append(flags, "--root-namespace")
@@ -120,6 +121,7 @@ func (m *meshParses) parse(key client.ObjectKey, cm *corev1.ConfigMap) (simulato
 	defer m.mu.Unlock()
 	if p, ok := m.last[key]; ok && p.resourceVersion == cm.ResourceVersion && cm.ResourceVersion != "" {
 		p.opts.TrustDomainAliases = slices.Clone(p.opts.TrustDomainAliases)
+		p.opts.ExtensionProviders = slices.Clone(p.opts.ExtensionProviders)
 		return p.opts, p.err
 	}
 	opts, err := simulator.ParseMeshConfig(cm.Data[simulator.MeshConfigKey])
@@ -128,5 +130,6 @@ func (m *meshParses) parse(key client.ObjectKey, cm *corev1.ConfigMap) (simulato
 	}
 	m.last[key] = meshParse{resourceVersion: cm.ResourceVersion, opts: opts, err: err}
 	opts.TrustDomainAliases = slices.Clone(opts.TrustDomainAliases)
+	opts.ExtensionProviders = slices.Clone(opts.ExtensionProviders)
 	return opts, err
 }

@@ -216,7 +216,7 @@ func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope
 	}
 	root := mesh.RootNamespace
 	in := &reporting.Inputs{EgressGateway: s.egw, Gateway: s.gateway, RootNamespace: root,
-		TrustDomain: mesh.TrustDomain, TrustDomainAliases: mesh.TrustDomainAliases}
+		TrustDomain: mesh.TrustDomain, TrustDomainAliases: mesh.TrustDomainAliases, ExtensionProviders: mesh.ExtensionProviders}
 	sources, err := r.sourceNamespaces(ctx, s.egw)
 	if err != nil {
 		return nil, err

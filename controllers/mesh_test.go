@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,6 +74,34 @@ func TestMeshConfigDrivesTheReport(t *testing.T) {
 		expect(t, "the admin's policy applies through the alias", egressv1alpha1.MeshStatus{TrustDomain: "example.org",
 			TrustDomainAliases: []string{"old.example"}, RootNamespace: ns, Source: "ConfigMap " + cmKey.String()},
 			"example.org/ns/"+src+"/sa/admin", egressv1alpha1.AccessAll)
+	})
+	t.Run("a CUSTOM provider the mesh does not define", func(t *testing.T) {
+		// istiod enforces the rules of a CUSTOM policy whose provider is
+		// not among extensionProviders as DENY rules: the report says so
+		// until the mesh config defines the provider.
+		createYAML(t, fmt.Sprintf(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext-authz, namespace: %s}
+spec:
+  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin.org}]
+  action: CUSTOM
+  provider: {name: opa}
+  rules: [{to: [{operation: {paths: ["/custom*"]}}]}]
+`, ns))
+		flagged := func(e *egressv1alpha1.EgressGateway) bool {
+			return e.Status.Simulation != nil && slices.ContainsFunc(e.Status.Simulation.Findings, func(f egressv1alpha1.Finding) bool {
+				return f.Code == "UnknownCustomProvider" && f.Object == "AuthorizationPolicy "+ns+"/ext-authz"
+			})
+		}
+		testenv.Eventually(t, testenv.DefaultTimeout, "UnknownCustomProvider in status", func(context.Context) (bool, error) {
+			return flagged(getEGW(t, key)), nil
+		})
+		mergePatch(t, "v1", "ConfigMap", cmKey, fmt.Sprintf(`{"data":{"mesh":"rootNamespace: %s\ntrustDomain: example.org\ntrustDomainAliases: [old.example]\nextensionProviders:\n- name: opa\n  envoyExtAuthzGrpc: {service: opa.%s.svc.cluster.local, port: 9191}\n"}}`, ns, ns))
+		testenv.Eventually(t, testenv.DefaultTimeout, "the provider in status.mesh and the finding gone", func(context.Context) (bool, error) {
+			e := getEGW(t, key)
+			return e.Status.Mesh != nil && slices.Equal(e.Status.Mesh.ExtensionProviders, []string{"opa"}) && e.Status.Simulation != nil && !flagged(e), nil
+		})
 	})
 	t.Run("egressctl with the same mesh config gives the same report", func(t *testing.T) {
 		sim := getEGW(t, key).Status.Simulation

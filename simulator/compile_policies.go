@@ -42,7 +42,7 @@ func (c *compiler) compilePolicies() {
 			return
 		}
 		if r.refs = targetRefs(p.Spec); len(r.refs) > 0 {
-			r.compiled = compileWaypointPolicy(p, trust)
+			r.compiled = compileWaypointPolicy(p, trust, c.prog.opts)
 		} else {
 			r.compiled = compileZtunnelPolicy(p)
 		}

@@ -60,6 +60,12 @@ func (e *evaluation) custom() bool {
 			}
 			return false
 		}
+		if cp.unknownProvider {
+			e.decide(Deny, cp, rule, "CUSTOM policy "+ruleText(cp, rule)+" matched; its provider "+cp.provider+
+				" is not among the mesh config's extensionProviders, so istiod enforces its rules as DENY rules")
+			decided = true
+			return true
+		}
 		e.d.CustomProvider = cp.provider
 		verdict := e.prog.opts.CustomProviderVerdict
 		if verdict == Deny {

@@ -16,7 +16,7 @@ func (p *Program) WithPolicy(ap *AuthorizationPolicy) (*Program, Issues) {
 	c := &compiler{prog: np}
 	trust := newTrustBundle(np.opts.TrustDomain, np.opts.TrustDomainAliases)
 	if refs := targetRefs(ap.Spec); len(refs) > 0 {
-		c.attachWaypointPolicy(ap, compileWaypointPolicy(ap, trust), refs)
+		c.attachWaypointPolicy(ap, compileWaypointPolicy(ap, trust, np.opts), refs)
 	} else {
 		c.attachZtunnelPolicy(ap, compileZtunnelPolicy(ap))
 	}

@@ -97,6 +97,9 @@ type PolicyForm struct {
 	DryRun bool
 	// Provider names the CUSTOM provider.
 	Provider string
+	// UnknownProvider is set for a CUSTOM policy whose provider the mesh
+	// config does not define: istiod enforces its rules as DENY rules.
+	UnknownProvider bool
 	// Rules are the compiled rules, in spec order.
 	Rules []RuleForm
 }
@@ -158,7 +161,8 @@ func (p *Program) findDestination(kind, namespace, name string) *destination {
 }
 
 func policyForm(cp *compiledPolicy, mode ruleMode) PolicyForm {
-	f := PolicyForm{Key: cp.key, Origin: cp.origin, Action: cp.action.String(), DryRun: cp.dryRun, Provider: cp.provider}
+	f := PolicyForm{Key: cp.key, Origin: cp.origin, Action: cp.action.String(), DryRun: cp.dryRun, Provider: cp.provider,
+		UnknownProvider: cp.unknownProvider}
 	for i, r := range cp.rules[mode] {
 		rf := RuleForm{Index: r.index, Never: r.never, Clauses: make([][][]Literal, len(r.clauses))}
 		if i < len(cp.outcomes[mode]) {

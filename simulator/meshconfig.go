@@ -29,7 +29,8 @@ func MeshConfigMapName(revision string) string {
 // decode is an error here too; istiod then ignores the whole document and
 // keeps its defaults or its last good config (pkg/config/mesh/meshwatcher).
 func ParseMeshConfig(data string) (Options, error) {
-	out := Options{RootNamespace: DefaultRootNamespace, TrustDomain: DefaultTrustDomain}
+	// Istio's default mesh config defines no extension provider.
+	out := Options{RootNamespace: DefaultRootNamespace, TrustDomain: DefaultTrustDomain, ExtensionProvidersKnown: true}
 	js, err := yaml.YAMLToJSON([]byte(data))
 	if err != nil {
 		return out, fmt.Errorf("mesh config is not YAML: %w", err)
@@ -50,5 +51,9 @@ func ParseMeshConfig(data string) (Options, error) {
 		out.TrustDomain = mc.GetTrustDomain()
 	}
 	out.TrustDomainAliases = mc.GetTrustDomainAliases()
+	out.ExtensionProvidersKnown = true
+	for _, p := range mc.GetExtensionProviders() {
+		out.ExtensionProviders = append(out.ExtensionProviders, p.GetName())
+	}
 	return out, nil
 }

@@ -7,7 +7,8 @@ import (
 )
 
 func TestParseMeshConfig(t *testing.T) {
-	defaults := Options{RootNamespace: DefaultRootNamespace, TrustDomain: DefaultTrustDomain}
+	// Istio's default mesh config defines no extension provider.
+	defaults := Options{RootNamespace: DefaultRootNamespace, TrustDomain: DefaultTrustDomain, ExtensionProvidersKnown: true}
 	for _, tc := range []struct {
 		name, data string
 		want       Options
@@ -17,11 +18,13 @@ func TestParseMeshConfig(t *testing.T) {
 		{name: "only comments", data: "# nothing here\n", want: defaults},
 		{name: "other fields only", data: "accessLogFile: /dev/stdout\ndefaultConfig:\n  discoveryAddress: istiod:15012\n", want: defaults},
 		{name: "custom trust domain and aliases", data: "trustDomain: example.org\ntrustDomainAliases: [old.example, cluster.local]\nrootNamespace: mesh-root\n",
-			want: Options{RootNamespace: "mesh-root", TrustDomain: "example.org", TrustDomainAliases: []string{"old.example", "cluster.local"}}},
+			want: Options{RootNamespace: "mesh-root", TrustDomain: "example.org", TrustDomainAliases: []string{"old.example", "cluster.local"}, ExtensionProvidersKnown: true}},
+		{name: "extension providers", data: "extensionProviders:\n- name: ext-authz\n  envoyExtAuthzHttp: {service: authz.example.svc.cluster.local, port: 8000}\n- name: opa\n  envoyExtAuthzGrpc: {service: opa.example.svc.cluster.local, port: 9191}\n",
+			want: Options{RootNamespace: DefaultRootNamespace, TrustDomain: DefaultTrustDomain, ExtensionProviders: []string{"ext-authz", "opa"}, ExtensionProvidersKnown: true}},
 		{name: "empty values keep the defaults", data: "trustDomain: \"\"\nrootNamespace: \"\"\n", want: defaults},
 		// istiod decodes with unknown fields allowed, so a field from a
 		// newer Istio does not invalidate the rest.
-		{name: "unknown field", data: "trustDomain: a.example\nnotAField: 3\n", want: Options{RootNamespace: DefaultRootNamespace, TrustDomain: "a.example"}},
+		{name: "unknown field", data: "trustDomain: a.example\nnotAField: 3\n", want: Options{RootNamespace: DefaultRootNamespace, TrustDomain: "a.example", ExtensionProvidersKnown: true}},
 		{name: "wrong type", data: "trustDomainAliases: old.example\n", want: defaults, err: "mesh config"},
 		{name: "not YAML", data: "trustDomain: [\n", want: defaults, err: "not YAML"},
 	} {

@@ -24,6 +24,9 @@ type compiledPolicy struct {
 	action   securityv1beta1.AuthorizationPolicy_Action
 	dryRun   bool
 	provider string
+	// unknownProvider marks a CUSTOM policy whose provider the mesh config
+	// does not define: istiod enforces its rules as DENY rules.
+	unknownProvider bool
 	// selector is spec.selector.matchLabels; nil selects every workload.
 	selector map[string]string
 	// rules holds the rules per mode; a mode the policy never reaches is nil.
@@ -64,8 +67,9 @@ func isDryRun(p *AuthorizationPolicy) bool {
 }
 
 // compileWaypointPolicy builds the HTTP and TCP forms a waypoint uses.
-func compileWaypointPolicy(p *AuthorizationPolicy, trust trustBundle) *compiledPolicy {
+func compileWaypointPolicy(p *AuthorizationPolicy, trust trustBundle, opts Options) *compiledPolicy {
 	cp := newCompiledPolicy(p)
+	cp.unknownProvider = cp.action == securityv1beta1.AuthorizationPolicy_CUSTOM && opts.unknownProvider(cp.provider)
 	for _, mode := range []ruleMode{modeHTTP, modeTCP} {
 		m := envoyMode{forTCP: mode == modeTCP, trust: trust, policyNamespace: p.Namespace,
 			strict: cp.action == securityv1beta1.AuthorizationPolicy_ALLOW}

@@ -18,6 +18,8 @@ type scenarioWant struct {
 		TrustDomain           string   `json:"trustDomain"`
 		TrustDomainAliases    []string `json:"trustDomainAliases"`
 		CustomProviderVerdict string   `json:"customProviderVerdict"`
+		// ExtensionProviders, when set, are the mesh config's providers.
+		ExtensionProviders *[]string `json:"extensionProviders"`
 	} `json:"options"`
 	Issues []wantIssue `json:"issues"`
 	Probes []probe     `json:"probes"`
@@ -83,6 +85,9 @@ func runScenario(t *testing.T, dir string) {
 	}
 	opts := Options{RootNamespace: want.Options.RootNamespace, TrustDomain: want.Options.TrustDomain,
 		TrustDomainAliases: want.Options.TrustDomainAliases, CustomProviderVerdict: Verdict(want.Options.CustomProviderVerdict)}
+	if p := want.Options.ExtensionProviders; p != nil {
+		opts.ExtensionProviders, opts.ExtensionProvidersKnown = *p, true
+	}
 	prog, found := Compile(snap, opts)
 	issues = append(issues, found...)
 	checkIssues(t, issues, want.Issues)

@@ -36,7 +36,7 @@ func BenchmarkSimulateFullSize(b *testing.B) {
 	})
 	b.Run("phases", func(b *testing.B) {
 		var load, sim, enc time.Duration
-		m := &meshOptions{trustDomain: "cluster.local", rootNS: "istio-system", customVerd: "allow", budget: reach.DefaultBudget}
+		m := &meshOptions{meshFlags: meshFlags{trustDomain: "cluster.local", rootNS: "istio-system", customVerd: "allow"}, budget: reach.DefaultBudget}
 		for b.Loop() {
 			t0 := time.Now()
 			in, err := m.loadReachInput(inputOptions{files: []string{path}}, nil)

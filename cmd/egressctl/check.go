@@ -13,17 +13,13 @@ import (
 
 // checkOptions are the flags of egressctl check.
 type checkOptions struct {
-	input       inputOptions
-	spec        simulator.RequestSpec
-	claims      string
-	destLabels  string
-	trustDomain string
-	aliases     []string
-	rootNS      string
-	meshConfig  string
-	customVerd  string
-	expect      string
-	output      string
+	input      inputOptions
+	spec       simulator.RequestSpec
+	claims     string
+	destLabels string
+	meshFlags
+	expect string
+	output string
 }
 
 func newCheckCommand() *cobra.Command {
@@ -62,23 +58,20 @@ func (o *checkOptions) bindFlags(cmd *cobra.Command) {
 	f.StringVar(&o.spec.DestNamespace, "dest-namespace", "", "destination workload namespace (--at ztunnel)")
 	f.StringVar(&o.destLabels, "dest-labels", "", "destination workload labels k=v,... (--at ztunnel)")
 	f.StringVar(&o.spec.DestProtocol, "dest-protocol", "", "destination protocol HTTP or TCP when the inputs leave it unset")
-	f.StringVar(&o.meshConfig, "mesh-config", "", meshConfigUsage)
-	f.StringVar(&o.trustDomain, "trust-domain", simulator.DefaultTrustDomain, "mesh trust domain")
-	f.StringArrayVar(&o.aliases, "trust-domain-alias", nil, "trust domain alias (repeatable)")
-	f.StringVar(&o.rootNS, "root-namespace", simulator.DefaultRootNamespace, "mesh root namespace")
-	f.StringVar(&o.customVerd, "custom-provider-verdict", "allow", "what a matching CUSTOM provider answers: allow or deny")
+	o.bind(f)
 	f.StringVar(&o.expect, "expect", "", "exit 3 unless the verdict is ALLOW or DENY as given")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 }
 
 func (o *checkOptions) run(cmd *cobra.Command) error {
-	if err := applyMeshConfig(cmd.Flags(), o.meshConfig, &o.rootNS, &o.trustDomain, &o.aliases); err != nil {
+	opts, err := o.options()
+	if err != nil {
 		return err
 	}
 	if err := o.complete(); err != nil {
 		return err
 	}
-	prog, findings, err := o.compile(cmd.InOrStdin())
+	prog, findings, err := o.compile(cmd.InOrStdin(), opts)
 	if err != nil {
 		return err
 	}
@@ -112,11 +105,6 @@ func (o *checkOptions) complete() error {
 	default:
 		return badInput("-o: %q is not text or json", o.output)
 	}
-	switch strings.ToLower(o.customVerd) {
-	case "allow", "deny":
-	default:
-		return badInput("--custom-provider-verdict: %q is not allow or deny", o.customVerd)
-	}
 	if o.claims != "" {
 		if err := json.Unmarshal([]byte(o.claims), &o.spec.Claims); err != nil {
 			return badInput("--claims: not a JSON object: %w", err)
@@ -131,18 +119,13 @@ func (o *checkOptions) complete() error {
 }
 
 // compile loads and compiles the manifests; error findings are bad input.
-func (o *checkOptions) compile(stdin io.Reader) (*simulator.Program, simulator.Issues, error) {
+func (o *checkOptions) compile(stdin io.Reader, opts simulator.Options) (*simulator.Program, simulator.Issues, error) {
 	m, err := o.input.load(stdin)
 	if err != nil {
 		return nil, nil, err
 	}
 	issues := m.issues
-	prog, found := simulator.Compile(m.snap, simulator.Options{
-		RootNamespace:         o.rootNS,
-		TrustDomain:           o.trustDomain,
-		TrustDomainAliases:    o.aliases,
-		CustomProviderVerdict: simulator.Verdict(strings.ToUpper(o.customVerd)),
-	})
+	prog, found := simulator.Compile(m.snap, opts)
 	issues = append(issues, found...)
 	if issues.HasErrors() {
 		return nil, issues, badInput("invalid input:\n%s", renderIssues(issues.Filter(simulator.SeverityError)))

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
@@ -15,45 +13,22 @@ import (
 // meshOptions are the flags simulate and diff share: the mesh settings and
 // extra sources a report is built with.
 type meshOptions struct {
-	sources     []string
-	trustDomain string
-	aliases     []string
-	rootNS      string
-	customVerd  string
-	budget      reach.Budget
-	meshConfig  string
-	flags       *pflag.FlagSet
+	meshFlags
+	sources []string
+	budget  reach.Budget
 }
 
 func (m *meshOptions) bindFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	m.flags = f
-	f.StringVar(&m.meshConfig, "mesh-config", "", meshConfigUsage)
+	m.bind(f)
 	f.StringArrayVar(&m.sources, "source", nil, "extra source principal td/ns/NS/sa/SA (repeatable); "+
 		"service accounts of namespaces labeled istio.io/dataplane-mode=ambient are sources already")
-	f.StringVar(&m.trustDomain, "trust-domain", simulator.DefaultTrustDomain, "mesh trust domain")
-	f.StringArrayVar(&m.aliases, "trust-domain-alias", nil, "trust domain alias (repeatable)")
-	f.StringVar(&m.rootNS, "root-namespace", simulator.DefaultRootNamespace, "mesh root namespace")
-	f.StringVar(&m.customVerd, "custom-provider-verdict", "allow", "what a matching CUSTOM provider answers: allow or deny")
 	f.Int64Var(&m.budget.Work, "max-work", reach.DefaultBudget.Work,
 		"simulation budget: cube operations per destination; past it the destination's entries are inexact (ReportTooComplex)")
 	f.DurationVar(&m.budget.PerDestination, "destination-timeout", reach.DefaultBudget.PerDestination,
 		"simulation budget: time per destination (negative: none)")
 	f.DurationVar(&m.budget.Total, "timeout", 0,
 		"simulation budget: time for the whole report; past it the destinations left are evaluated without subtracting DENY rules (0: none)")
-}
-
-func (m *meshOptions) options() (simulator.Options, error) {
-	switch strings.ToLower(m.customVerd) {
-	case "allow", "deny":
-	default:
-		return simulator.Options{}, badInput("--custom-provider-verdict: %q is not allow or deny", m.customVerd)
-	}
-	if err := applyMeshConfig(m.flags, m.meshConfig, &m.rootNS, &m.trustDomain, &m.aliases); err != nil {
-		return simulator.Options{}, err
-	}
-	return simulator.Options{RootNamespace: m.rootNS, TrustDomain: m.trustDomain, TrustDomainAliases: m.aliases,
-		CustomProviderVerdict: simulator.Verdict(strings.ToUpper(m.customVerd))}, nil
 }
 
 // loadReachInput reads manifests and their service accounts into a report

@@ -159,7 +159,7 @@ func seedReport(t *testing.T) (*reach.Report, []byte) {
 	if code != exitOK {
 		t.Fatalf("simulate the seed: exit %d: %s", code, errOut)
 	}
-	in, err := (&meshOptions{trustDomain: "cluster.local", rootNS: "istio-system", customVerd: "allow"}).loadReachInput(inputOptions{files: []string{reachSeed}}, nil)
+	in, err := (&meshOptions{meshFlags: meshFlags{trustDomain: "cluster.local", rootNS: "istio-system", customVerd: "allow"}}).loadReachInput(inputOptions{files: []string{reachSeed}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,9 @@ func adversarialManifests(shape string, n int, seed uint64) string {
 	return advBase + scalegen.AdversarialPolicies(shape, "istio-egress", "httpbin.org", n, seed)
 }
 
-const advBase = `apiVersion: v1
+// seedCallers is the seed's ambient namespace default with its service
+// accounts default and admin.
+const seedCallers = `apiVersion: v1
 kind: Namespace
 metadata: {name: default, labels: {istio.io/dataplane-mode: ambient}}
 ---
@@ -27,7 +29,9 @@ metadata: {name: default, namespace: default}
 apiVersion: v1
 kind: ServiceAccount
 metadata: {name: admin, namespace: default}
----
+`
+
+const advBase = seedCallers + `---
 apiVersion: v1
 kind: Namespace
 metadata: {name: istio-egress, labels: {istio.io/use-waypoint: waypoint}}

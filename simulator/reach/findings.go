@@ -65,6 +65,9 @@ const (
 	// CodeWaypointMisleadingAllow: a policy allowing only the waypoint's
 	// identity, which cannot stop direct egress.
 	CodeWaypointMisleadingAllow = "WaypointMisleadingAllow"
+	// CodeUnknownCustomProvider: a CUSTOM policy names a provider the mesh
+	// config does not define; istiod enforces its rules as DENY rules.
+	CodeUnknownCustomProvider = "UnknownCustomProvider"
 )
 
 // globalFindings are the findings about objects rather than destinations.

@@ -19,11 +19,30 @@ func (b *builder) destFindings(d *destSpec, m *meter) ([]Finding, []ruleStatus) 
 		return out, nil
 	}
 	pols := b.policies(d)
+	out = append(out, unknownProviderFindings(formsOf(b.prog, d))...)
 	out = append(out, tcpFindings(d, formsOf(b.prog, d), pols, m)...)
 	shadows, statuses := ruleFindings(d, pols, m)
 	out = append(out, shadows...)
 	out = append(out, b.dryRunFindings(d, pols, m)...)
 	return out, statuses
+}
+
+// unknownProviderFindings flags the CUSTOM policies whose provider the
+// mesh config does not define: istiod enforces their rules as DENY rules
+// (the same on every destination; the report keeps one of each).
+func unknownProviderFindings(forms []simulator.PolicyForm) []Finding {
+	var out []Finding
+	for _, f := range forms {
+		if !f.UnknownProvider {
+			continue
+		}
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeUnknownCustomProvider, Object: f.Origin.Object(),
+			Field: "spec.provider.name",
+			Message: fmt.Sprintf("CUSTOM provider %q is not among the mesh config's extensionProviders: istiod turns the policy's rules into DENY rules, "+
+				"on HTTP and TCP ports alike, so every request they match is denied", f.Provider),
+			Fix: "define the provider under meshConfig.extensionProviders (the istio ConfigMap of the Istio namespace), or correct spec.provider.name"})
+	}
+	return out
 }
 
 // ruleStatus says whether one enforced rule can match on one destination.

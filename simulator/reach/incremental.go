@@ -184,7 +184,8 @@ func (b *builder) destResult(d *destSpec, fp uint64) destResult {
 // settings are unchanged: resolved source conditions stay valid.
 func (bl *Builder) resetSources(principals []string, opts simulator.Options) {
 	key := opts.TrustDomain + "\x00" + strings.Join(opts.TrustDomainAliases, ",") + "\x00" +
-		opts.RootNamespace + "\x00" + string(opts.CustomProviderVerdict) + "\x00" + strings.Join(principals, "\n")
+		opts.RootNamespace + "\x00" + string(opts.CustomProviderVerdict) + "\x00" + strings.Join(principals, "\n") +
+		"\x00" + strconv.FormatBool(opts.ExtensionProvidersKnown) + "\x00" + strings.Join(opts.ExtensionProviders, ",")
 	if bl.atoms != nil && key == bl.sourcesKey {
 		return
 	}

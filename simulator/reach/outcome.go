@@ -51,7 +51,7 @@ func (o evalOptions) evaluate(cx *evalContext, pols []policyRules) outcome {
 			continue
 		}
 		switch {
-		case p.action == simulator.ActionDeny || (p.action == simulator.ActionCustom && o.customDenies):
+		case p.action == simulator.ActionDeny || (p.action == simulator.ActionCustom && (o.customDenies || p.unknownProvider)):
 			cs, exact := tagRules(cx, p, false)
 			out.denied = append(out.denied, cs...)
 			out.inexact = out.inexact || !exact
@@ -190,6 +190,9 @@ func deciders(out outcome, pols []policyRules, firstAllow string) []Decider {
 
 func denyReason(pols []policyRules, key string) string {
 	for _, p := range pols {
+		if p.key == key && p.action == simulator.ActionCustom && p.unknownProvider {
+			return "CUSTOM rule matches; provider " + p.provider + " is not among the mesh config's extensionProviders, so istiod enforces the rule as a DENY rule"
+		}
 		if p.key == key && p.action == simulator.ActionCustom {
 			return "CUSTOM rule matches and provider " + p.provider + " denies (assumed)"
 		}

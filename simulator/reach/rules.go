@@ -10,7 +10,9 @@ type policyRules struct {
 	action   string
 	dryRun   bool
 	provider string
-	rules    []ruleLits
+	// unknownProvider: a CUSTOM policy istiod enforces as DENY rules.
+	unknownProvider bool
+	rules           []ruleLits
 }
 
 // ruleLits is one compiled rule: clauses ANDed, alternatives ORed, the
@@ -26,7 +28,7 @@ type ruleLits struct {
 func internForms(t *atomTable, forms []simulator.PolicyForm) []policyRules {
 	out := make([]policyRules, len(forms))
 	for i, f := range forms {
-		pr := policyRules{key: f.Key, action: f.Action, dryRun: f.DryRun, provider: f.Provider}
+		pr := policyRules{key: f.Key, action: f.Action, dryRun: f.DryRun, provider: f.Provider, unknownProvider: f.UnknownProvider}
 		for _, r := range f.Rules {
 			rl := ruleLits{index: r.Index, never: r.Never, skipped: r.Skipped, dropped: r.Dropped,
 				clauses: make([][][]lit, len(r.Clauses))}

@@ -413,6 +413,12 @@ type MeshStatus struct {
 	// RootNamespace is the namespace whose Istio objects apply to every
 	// gateway.
 	RootNamespace string `json:"rootNamespace"`
+	// ExtensionProviders are the names of the mesh config's
+	// extensionProviders. istiod enforces the rules of a CUSTOM policy
+	// naming any other provider as DENY rules (finding
+	// UnknownCustomProvider).
+	// +optional
+	ExtensionProviders []string `json:"extensionProviders,omitempty"`
 	// Source says where the values come from: the ConfigMap read (or that
 	// it is absent, so Istio's defaults apply) and any operator flag that
 	// overrides it.

@@ -70,6 +70,10 @@ type Inputs struct {
 	// policies' principals across the aliases. Empty means cluster.local.
 	TrustDomain        string
 	TrustDomainAliases []string
+	// ExtensionProviders are the names of the mesh config's
+	// extensionProviders: a CUSTOM policy naming another is enforced as
+	// DENY rules, as istiod does.
+	ExtensionProviders []string
 }
 
 // Prepared is the simulator's input and the digest that identifies it.
@@ -259,13 +263,17 @@ func Prepare(in *Inputs, enc *Encodings) (*Prepared, error) {
 		root = simulator.DefaultRootNamespace
 	}
 	// The mesh settings change verdicts without changing any object.
-	h.Write([]byte("\nroot=" + root + "\ntrustDomain=" + td + "\naliases=" + strings.Join(in.TrustDomainAliases, ",")))
+	h.Write([]byte("\nroot=" + root + "\ntrustDomain=" + td + "\naliases=" + strings.Join(in.TrustDomainAliases, ",") +
+		"\nextensionProviders=" + strings.Join(in.ExtensionProviders, ",")))
 	return &Prepared{
 		Input: reach.Input{
 			Snapshot: snap,
 			Sources:  sources,
-			Options:  simulator.Options{RootNamespace: root, TrustDomain: td, TrustDomainAliases: in.TrustDomainAliases},
-			Probes:   probes(in.EgressGateway),
+			// The operator reads the mesh config istiod reads, so the
+			// providers are known (none when it defines none).
+			Options: simulator.Options{RootNamespace: root, TrustDomain: td, TrustDomainAliases: in.TrustDomainAliases,
+				ExtensionProviders: in.ExtensionProviders, ExtensionProvidersKnown: true},
+			Probes: probes(in.EgressGateway),
 			// The issues of objects the simulator could not read become
 			// findings as egressctl's do: the report cannot know them.
 			LoadIssues: issues,
