@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
@@ -177,5 +180,53 @@ func TestDocGetColumns(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no kubectl get egw example found: is the parser broken?")
+	}
+}
+
+var (
+	docMake      = regexp.MustCompile("(?:^|[`$ ])make ([a-z][a-z0-9-]*)")
+	docPath      = regexp.MustCompile(`\b((?:hack|config)/[A-Za-z0-9_./-]*[A-Za-z0-9_-])`)
+	docKustomize = regexp.MustCompile(`kubectl apply -k ([A-Za-z0-9_./-]+)`)
+)
+
+// TestDocReferences checks what the pages tell a user to run that a unit
+// test cannot run itself: every "make X" is a target of the Makefile, every
+// hack/ or config/ path exists, and every directory given to
+// "kubectl apply -k" builds with kustomize.
+func TestDocReferences(t *testing.T) {
+	t.Chdir("../..")
+	makefile, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]bool{}
+	for l := range strings.SplitSeq(string(makefile), "\n") {
+		if name, _, ok := strings.Cut(l, ":"); ok && name != "" && !strings.ContainsAny(name, " \t$=.") {
+			targets[name] = true
+		}
+	}
+	pages, _ := filepath.Glob("docs/*.md")
+	for _, page := range append([]string{"README.md"}, pages...) {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		for _, m := range docMake.FindAllStringSubmatch(text, -1) {
+			if !targets[m[1]] {
+				t.Errorf("%s: \"make %s\": the Makefile has no target %s", page, m[1], m[1])
+			}
+		}
+		for _, m := range docPath.FindAllStringSubmatch(text, -1) {
+			if _, err := os.Stat(strings.TrimSuffix(m[1], ".")); err != nil {
+				t.Errorf("%s: %s does not exist", page, m[1])
+			}
+		}
+		for _, m := range docKustomize.FindAllStringSubmatch(text, -1) {
+			k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+			if _, err := k.Run(filesys.MakeFsOnDisk(), m[1]); err != nil {
+				t.Errorf("%s: kubectl apply -k %s: kustomize cannot build it: %v", page, m[1], err)
+			}
+		}
 	}
 }
