@@ -38,6 +38,44 @@ type Decision struct {
 	// Audited lists AUDIT policies whose rules matched; they never change
 	// the verdict.
 	Audited []string `json:"audited,omitempty"`
-	// Trace lists the evaluation steps; filled only when Request.Explain.
+	// Steps are the evaluation steps, in order; filled only when
+	// Request.Explain.
+	Steps []TraceStep `json:"steps"`
+	// Trace is the Text of each step, one line each (the form of earlier
+	// releases, kept for scripts that read it).
 	Trace []string `json:"trace"`
+}
+
+// Stages of an evaluation, as TraceStep.Stage names them.
+const (
+	// StageDestination: which enforcement point serves the request, and
+	// how it parses it.
+	StageDestination = "destination"
+	// StageCustom, StageAudit, StageDeny, StageAllow: one policy of that
+	// action, matched or not.
+	StageCustom = "custom"
+	StageAudit  = "audit"
+	StageDeny   = "deny"
+	StageAllow  = "allow"
+	// StageDryRun: what a dry-run policy would have done.
+	StageDryRun = "dry-run"
+	// StageDecision: the rule that decided, as the enforcement point runs
+	// it, or the default when no rule did.
+	StageDecision = "decision"
+)
+
+// TraceStep is one step of an evaluation.
+type TraceStep struct {
+	// Stage is one of the Stage constants.
+	Stage string `json:"stage"`
+	// Policy is "namespace/name" of the policy the step is about; empty
+	// for the destination and a default decision.
+	Policy string `json:"policy,omitempty"`
+	// Rule is the index of the rule that matched, -1 when none did or the
+	// step is not about a rule.
+	Rule int `json:"rule"`
+	// Matched tells whether the policy's rule matched.
+	Matched bool `json:"matched"`
+	// Text says the step in one sentence.
+	Text string `json:"text"`
 }

@@ -26,9 +26,13 @@ func (p *Program) Eval(r *Request) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	d.Trace = tr.lines
-	if d.Trace == nil {
-		d.Trace = []string{}
+	d.Steps = tr.steps
+	if d.Steps == nil {
+		d.Steps = []TraceStep{}
+	}
+	d.Trace = make([]string, len(d.Steps))
+	for i, s := range d.Steps {
+		d.Trace[i] = s.Text
 	}
 	return d, nil
 }
@@ -103,10 +107,10 @@ func (p *Program) evalWaypoint(v *view, d *destination, tr *tracer) Decision {
 	}
 	dec.Protocol = protocol
 	if tr.on {
-		tr.addf("waypoint %s serves %s (%s); port %d (%s) is evaluated as %s", w.key(), d.display(), d.binding,
+		tr.add(StageDestination, "", -1, false, "waypoint %s serves %s (%s); port %d (%s) is evaluated as %s", w.key(), d.display(), d.binding,
 			v.r.Port, protocolName(proto), protocol)
 		if mode == modeTCP && v.r.HTTP {
-			tr.addf("the waypoint does not parse HTTP on this port: HTTP attributes of the request are invisible")
+			tr.add(StageDestination, "", -1, false, "the waypoint does not parse HTTP on this port: HTTP attributes of the request are invisible")
 		}
 	}
 	e := evaluation{prog: p, v: v, mode: mode, tr: tr, d: &dec,
@@ -129,7 +133,7 @@ func (p *Program) evalZtunnel(v *view, tr *tracer) (Decision, error) {
 	}
 	dec := Decision{EnforcedAt: EnforceZtunnel, Protocol: "TCP", Rule: -1}
 	if tr.on {
-		tr.addf("ztunnel in front of a workload in namespace %s with labels %v sees only L4 attributes", ns, v.r.DestLabels)
+		tr.add(StageDestination, "", -1, false, "ztunnel in front of a workload in namespace %s with labels %v sees only L4 attributes", ns, v.r.DestLabels)
 	}
 	lists := [4][]*compiledPolicy{p.index.ztGlobal, p.index.ztNamespace[ns], p.index.ztSelector[ns]}
 	if ns != p.opts.RootNamespace {
@@ -140,15 +144,15 @@ func (p *Program) evalZtunnel(v *view, tr *tracer) (Decision, error) {
 	return dec, nil
 }
 
-// tracer collects explanation lines only when asked; callers check on
+// tracer collects the evaluation's steps only when asked; callers check on
 // before formatting so an unexplained Eval does not build strings.
 type tracer struct {
 	on    bool
-	lines []string
+	steps []TraceStep
 }
 
-func (t *tracer) addf(format string, args ...any) {
-	t.lines = append(t.lines, fmt.Sprintf(format, args...))
+func (t *tracer) add(stage, policy string, rule int, matched bool, format string, args ...any) {
+	t.steps = append(t.steps, TraceStep{Stage: stage, Policy: policy, Rule: rule, Matched: matched, Text: fmt.Sprintf(format, args...)})
 }
 
 func ruleText(cp *compiledPolicy, rule int) string {

@@ -56,7 +56,7 @@ func (e *evaluation) custom() bool {
 		rule := cp.firstMatch(e.mode, e.v)
 		if rule < 0 {
 			if e.tr.on {
-				e.tracef("CUSTOM %s: no rule matched; the provider is not called", cp.key)
+				e.trace(StageCustom, cp.key, -1, false, "CUSTOM %s: no rule matched; the provider is not called", cp.key)
 			}
 			return false
 		}
@@ -74,7 +74,7 @@ func (e *evaluation) custom() bool {
 			return true
 		}
 		if e.tr.on {
-			e.tracef("CUSTOM %s matched: delegated to provider %s, assumed to allow; evaluation continues", ruleText(cp, rule), cp.provider)
+			e.trace(StageCustom, cp.key, rule, true, "CUSTOM %s matched: delegated to provider %s, assumed to allow; evaluation continues", ruleText(cp, rule), cp.provider)
 		}
 		return true
 	})
@@ -86,7 +86,7 @@ func (e *evaluation) audit() {
 		if rule := cp.firstMatch(e.mode, e.v); rule >= 0 {
 			e.d.Audited = append(e.d.Audited, ruleText(cp, rule))
 			if e.tr.on {
-				e.tracef("AUDIT %s matched: logged only", ruleText(cp, rule))
+				e.trace(StageAudit, cp.key, rule, true, "AUDIT %s matched: logged only", ruleText(cp, rule))
 			}
 		}
 		return false
@@ -103,14 +103,14 @@ func (e *evaluation) deny() bool {
 			return false
 		case rule < 0:
 			if e.tr.on {
-				e.tracef("DENY %s: no rule matched", cp.key)
+				e.trace(StageDeny, cp.key, -1, false, "DENY %s: no rule matched", cp.key)
 			}
 			return false
 		}
-		e.decide(Deny, cp, rule, "DENY policy "+ruleText(cp, rule)+" matched")
 		if e.tr.on {
-			e.tracef("DENY %s matched; skipped ALLOW", ruleText(cp, rule))
+			e.trace(StageDeny, cp.key, rule, true, "DENY %s matched; skipped ALLOW", ruleText(cp, rule))
 		}
+		e.decide(Deny, cp, rule, "DENY policy "+ruleText(cp, rule)+" matched")
 		decided = true
 		return true
 	})
@@ -130,14 +130,14 @@ func (e *evaluation) allow() {
 		}
 		if rule < 0 {
 			if e.tr.on {
-				e.tracef("ALLOW %s: no rule matched", cp.key)
+				e.trace(StageAllow, cp.key, -1, false, "ALLOW %s: no rule matched", cp.key)
 			}
 			return false
 		}
-		e.decide(Allow, cp, rule, "ALLOW policy "+ruleText(cp, rule)+" matched")
 		if e.tr.on {
-			e.tracef("ALLOW %s matched", ruleText(cp, rule))
+			e.trace(StageAllow, cp.key, rule, true, "ALLOW %s matched", ruleText(cp, rule))
 		}
+		e.decide(Allow, cp, rule, "ALLOW policy "+ruleText(cp, rule)+" matched")
 		return true
 	})
 	switch {
@@ -145,13 +145,13 @@ func (e *evaluation) allow() {
 	case first == nil:
 		e.d.Verdict = Allow
 		e.d.Reason = "no DENY policy matched and no ALLOW policy applies"
-		e.tracef("no ALLOW policy applies: allowed")
+		e.trace(StageDecision, "", -1, false, "no ALLOW policy applies: allowed")
 	default:
 		e.d.Verdict = Deny
 		e.d.DecidingPolicy = first.key
 		e.d.Rule = -1
 		e.d.Reason = "ALLOW policies apply (" + strings.Join(e.enforcedAllowKeys(), ", ") + ") but no rule matched"
-		e.tracef("no ALLOW rule matched: denied")
+		e.trace(StageDecision, first.key, -1, false, "no ALLOW rule matched: denied")
 	}
 }
 
@@ -175,7 +175,7 @@ func (e *evaluation) dryRun(action string, cp *compiledPolicy, rule int) {
 	}
 	e.d.DryRun = append(e.d.DryRun, line)
 	if e.tr.on {
-		e.tracef("%s (not enforced)", line)
+		e.trace(StageDryRun, cp.key, rule, rule >= 0, "%s (not enforced)", line)
 	}
 }
 
@@ -185,14 +185,14 @@ func (e *evaluation) decide(v Verdict, cp *compiledPolicy, rule int, reason stri
 	e.d.Rule = rule
 	e.d.Reason = reason
 	if e.tr.on {
-		e.tracef("%s rule %d as enforced: %s", cp.key, rule, cp.describeRule(e.mode, rule))
+		e.trace(StageDecision, cp.key, rule, true, "%s rule %d as enforced: %s", cp.key, rule, cp.describeRule(e.mode, rule))
 	}
 }
 
-// tracef records a trace line. Callers on the per-policy path check
-// e.tr.on first, so an unexplained Eval does not box arguments.
-func (e *evaluation) tracef(format string, args ...any) {
+// trace records a step. Callers on the per-policy path check e.tr.on
+// first, so an unexplained Eval does not box arguments.
+func (e *evaluation) trace(stage, policy string, rule int, matched bool, format string, args ...any) {
 	if e.tr.on {
-		e.tr.addf(format, args...)
+		e.tr.add(stage, policy, rule, matched, format, args...)
 	}
 }

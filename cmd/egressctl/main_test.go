@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
 
 // seedDir is the seed scenario shipped with the simulator's tests.
@@ -40,6 +42,7 @@ func TestCheckSeedJSON(t *testing.T) {
 			Verdict, EnforcedAt, DecidingPolicy, Reason string
 			Rule                                        int
 			Trace                                       []string
+			Steps                                       []simulator.TraceStep
 		}
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("output is not JSON: %v\n%s", err, out)
@@ -47,6 +50,12 @@ func TestCheckSeedJSON(t *testing.T) {
 		if got.Verdict != c.verdict || got.DecidingPolicy != "istio-egress/httpbin" || got.Rule != c.rule ||
 			got.EnforcedAt != "waypoint" || got.Reason == "" || len(got.Trace) == 0 {
 			t.Errorf("from %s: got %+v", c.from, got)
+		}
+		// The steps as data: the last one is the decision, naming the
+		// deciding policy and rule; trace is their text.
+		if n := len(got.Steps); n != len(got.Trace) || n == 0 || got.Steps[n-1].Stage != simulator.StageDecision ||
+			got.Steps[n-1].Policy != got.DecidingPolicy || got.Steps[n-1].Rule != got.Rule {
+			t.Errorf("from %s: steps %+v, trace %v", c.from, got.Steps, got.Trace)
 		}
 	}
 }

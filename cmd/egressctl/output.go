@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/render"
 )
 
 // checkResult is the JSON document check prints: the decision and the
@@ -52,9 +53,12 @@ func printText(out io.Writer, d simulator.Decision, findings simulator.Issues) e
 	sections := []struct {
 		title string
 		lines []string
-	}{{"dry-run:", d.DryRun}, {"audited:", d.Audited}, {"trace:", d.Trace}}
+	}{{"dry-run:", d.DryRun}, {"audited:", d.Audited}}
 	for _, s := range sections {
 		writeList(out, s.title, s.lines)
+	}
+	if err := render.Trace(out, d.Steps); err != nil {
+		return err
 	}
 	var notes []string
 	for _, f := range findings {
