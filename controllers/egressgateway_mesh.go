@@ -36,8 +36,8 @@ type MeshOverrides struct {
 func (r *EgressGatewayReconciler) meshSettings(ctx context.Context, egw *egressv1alpha1.EgressGateway) (st *egressv1alpha1.MeshStatus, undecodable, err error) {
 	key := client.ObjectKey{Namespace: r.istioNamespace(), Name: simulator.MeshConfigMapName(egw.Spec.Waypoint.Revision)}
 	cm := &corev1.ConfigMap{}
-	// Istio's defaults, which define no extension provider.
-	opts := simulator.Options{RootNamespace: simulator.DefaultRootNamespace, TrustDomain: simulator.DefaultTrustDomain, ExtensionProvidersKnown: true}
+	// Istio's defaults (no extension provider either).
+	opts := simulator.Options{RootNamespace: simulator.DefaultRootNamespace, TrustDomain: simulator.DefaultTrustDomain}
 	var source string
 	switch gerr := r.Get(ctx, key, cm); {
 	case apierrors.IsNotFound(gerr):

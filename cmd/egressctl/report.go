@@ -211,21 +211,15 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// conditionOrder is the order the table lists conditions in: Ready, then
-// the phases in the order the operator runs them. The status keeps them in
-// the order each was first set, which depends on timing.
-var conditionOrder = []string{egressv1alpha1.ConditionReady, egressv1alpha1.ConditionReleased,
-	egressv1alpha1.ConditionWaypointReady, egressv1alpha1.ConditionEnrolled, egressv1alpha1.ConditionDestinationsReady,
-	egressv1alpha1.ConditionLockedDown, egressv1alpha1.ConditionPoliciesValid, egressv1alpha1.ConditionSimulated}
-
 // conditionsTable ends the table output with the EgressGateway's
-// conditions, in conditionOrder; types it does not know come last, by name.
+// conditions, in egressv1alpha1.ConditionOrder; types it does not know come
+// last, by name.
 func conditionsTable(out io.Writer, conds []metav1.Condition) error {
 	rank := func(t string) int {
-		if i := slices.Index(conditionOrder, t); i >= 0 {
+		if i := slices.Index(egressv1alpha1.ConditionOrder, t); i >= 0 {
 			return i
 		}
-		return len(conditionOrder)
+		return len(egressv1alpha1.ConditionOrder)
 	}
 	sorted := slices.Clone(conds)
 	slices.SortStableFunc(sorted, func(a, b metav1.Condition) int {

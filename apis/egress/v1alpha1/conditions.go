@@ -31,6 +31,12 @@ const (
 	ConditionLockedDown = "LockedDown"
 )
 
+// ConditionOrder lists the condition types in the order to show them:
+// Ready, then the phases in the order the operator runs them. The status
+// keeps them in the order each was first set, which depends on timing.
+var ConditionOrder = []string{ConditionReady, ConditionReleased, ConditionWaypointReady, ConditionEnrolled,
+	ConditionDestinationsReady, ConditionLockedDown, ConditionPoliciesValid, ConditionSimulated}
+
 // Reasons of LockedDown (besides ReasonConflict and ReasonApplyFailed).
 const (
 	// ReasonEnforced means every source namespace has the NetworkPolicy.

@@ -47,29 +47,23 @@ type Run struct {
 // matters most), says what it cut in Truncated, and names reportConfigMap,
 // which then must hold the full report; full is false in that case.
 func Status(run Run, budget int, reportConfigMap, waypoint string) (st *egressv1alpha1.SimulationStatus, dests []egressv1alpha1.DestinationStatus, full bool, err error) {
-	st = &egressv1alpha1.SimulationStatus{
-		InputsDigest: run.Digest,
-		LastRunTime:  &metav1.Time{Time: run.Started.UTC().Truncate(time.Second)},
-		Duration:     &metav1.Duration{Duration: run.Took.Round(time.Microsecond)},
-		Summary:      Summarize(run.Report, run.Policies),
+	// Every list but the reachability entries, converted whole; those are
+	// converted only as far as the budget keeps them (keepReachability).
+	parts := *run.Report
+	parts.Reachability = nil
+	st, err = reportstatus.Simulation(&parts)
+	if err != nil {
+		return nil, nil, false, err
 	}
-	for _, p := range run.Report.Probes {
-		st.Probes = append(st.Probes, reportstatus.Probe(p))
-	}
+	st.InputsDigest = run.Digest
+	st.LastRunTime = &metav1.Time{Time: run.Started.UTC().Truncate(time.Second)}
+	st.Duration = &metav1.Duration{Duration: run.Took.Round(time.Microsecond)}
+	st.Summary = Summarize(run.Report, run.Policies)
 	dests = reportstatus.Destinations(run.Report, waypoint)
 	allDests := len(dests)
 	destSizes := newListSizes(dests)
 	trimTail(DestinationsBudget, func() int { return len(dests) }, func(k int) { dests = dests[:k] },
 		func() int { return destSizes.json(len(dests), DestinationsBudget) })
-	for _, g := range run.Report.Groups {
-		st.Groups = append(st.Groups, reportstatus.Group(g))
-	}
-	for _, d := range run.Report.Direct {
-		st.Direct = append(st.Direct, reportstatus.Direct(d))
-	}
-	for _, f := range run.Report.Findings {
-		st.Findings = append(st.Findings, reportstatus.Finding(f))
-	}
 	// The status is measured as the sum of its parts, each list element
 	// encoded once and only as far as a budget can reach: re-encoding the
 	// whole status at each step of the cuts below took seconds on a large
