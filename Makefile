@@ -86,7 +86,7 @@ test: verify vet lint check-imports integration fuzz demo-check scorecard e2e ol
 demo-check: ## Run the demo on etcd + kube-apiserver and compare its transcript with docs/demo-transcript.txt.
 	@mkdir -p bin/demo
 	DEMO_CLUSTER=plain VERSION=$(VERSION) hack/demo.sh >bin/demo/demo-check.log 2>&1 || { tail -n 40 bin/demo/demo-check.log; exit 1; }
-	EGRESS_DEMO_TRANSCRIPT=$(CURDIR)/bin/demo/transcript.txt go test -count=1 -run 'TestTranscript$$' ./hack/demo
+	EGRESS_DEMO_TRANSCRIPT=$(CURDIR)/bin/demo/transcript.txt go test -count=1 -v -run 'TestTranscript$$' ./hack/demo
 
 .PHONY: integration
 integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).
