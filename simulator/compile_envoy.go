@@ -89,7 +89,7 @@ func (m envoyMode) fromClause(froms []*securityv1beta1.Rule_From, out *ruleOutco
 	for i, f := range froms {
 		var alt conj
 		for _, fld := range sourceFields(f.GetSource()) {
-			ts, err := m.condition(fld.key, fld.values, fld.notValues)
+			ts, err := m.condition(fld.key(), fld.values, fld.notValues)
 			if !m.accept(out, fmt.Sprintf("from[%d].source.%s", i, fld.name), err) {
 				return nil, false
 			}
@@ -108,7 +108,7 @@ func (m envoyMode) toClause(tos []*securityv1beta1.Rule_To, out *ruleOutcome) ([
 	for i, t := range tos {
 		var alt conj
 		for _, fld := range operationFields(t.GetOperation()) {
-			ts, err := m.condition(fld.key, fld.values, fld.notValues)
+			ts, err := m.condition(fld.key(), fld.values, fld.notValues)
 			if !m.accept(out, fmt.Sprintf("to[%d].operation.%s", i, fld.name), err) {
 				return nil, false
 			}
@@ -117,53 +117,6 @@ func (m envoyMode) toClause(tos []*securityv1beta1.Rule_To, out *ruleOutcome) ([
 		c = append(c, alt)
 	}
 	return []clause{c}, true
-}
-
-// field is one source or operation field with its negative twin, under the
-// condition key it is equivalent to.
-type field struct {
-	name, key         string
-	values, notValues []string
-}
-
-// Internal keys for operation fields that have no condition key.
-const (
-	keyHosts   = "hosts"
-	keyMethods = "methods"
-	keyPaths   = "paths"
-)
-
-func sourceFields(s *securityv1beta1.Source) []field {
-	all := []field{
-		{"principals", "source.principal", s.GetPrincipals(), s.GetNotPrincipals()},
-		{"requestPrincipals", "request.auth.principal", s.GetRequestPrincipals(), s.GetNotRequestPrincipals()},
-		{"namespaces", "source.namespace", s.GetNamespaces(), s.GetNotNamespaces()},
-		{"serviceAccounts", "source.serviceAccount", s.GetServiceAccounts(), s.GetNotServiceAccounts()},
-		{"trustDomains", "source.trustDomain", s.GetTrustDomains(), s.GetNotTrustDomains()},
-		{"ipBlocks", "source.ip", s.GetIpBlocks(), s.GetNotIpBlocks()},
-		{"remoteIpBlocks", "remote.ip", s.GetRemoteIpBlocks(), s.GetNotRemoteIpBlocks()},
-	}
-	return nonEmptyFields(all)
-}
-
-func operationFields(o *securityv1beta1.Operation) []field {
-	all := []field{
-		{"hosts", keyHosts, o.GetHosts(), o.GetNotHosts()},
-		{"ports", "destination.port", o.GetPorts(), o.GetNotPorts()},
-		{"methods", keyMethods, o.GetMethods(), o.GetNotMethods()},
-		{"paths", keyPaths, o.GetPaths(), o.GetNotPaths()},
-	}
-	return nonEmptyFields(all)
-}
-
-func nonEmptyFields(fs []field) []field {
-	out := fs[:0]
-	for _, f := range fs {
-		if len(f.values)+len(f.notValues) > 0 {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // condition builds the positive and negative terms of one key. An error
@@ -187,70 +140,17 @@ func (m envoyMode) condition(key string, values, notValues []string) ([]term, er
 	return ts, nil
 }
 
-// build maps one key to its term; HTTP attributes fail on TCP chains.
+// build compiles one key's values with its row's generator; HTTP
+// attributes fail on TCP chains.
 func (m envoyMode) build(key string, values []string) (term, error) {
-	if m.forTCP && isHTTPKey(key) {
+	a, ok := attributeFor(key)
+	if !ok {
+		return nil, fmt.Errorf("unknown attribute %s", key)
+	}
+	if m.forTCP && a.httpOnly {
 		return nil, fmt.Errorf("%q %w", key, errHTTPOnly)
 	}
-	switch {
-	case key == "source.principal":
-		return principalTerm{ms: patterns(m.trust.replaceAliases(values), false)}, nil
-	case key == "source.namespace":
-		return namespaceRegexTerm(values)
-	case key == "source.serviceAccount":
-		return serviceAccountRegexTerm(m.policyNamespace, values)
-	case key == "source.trustDomain":
-		return trustDomainRegexTerm(m.trust.expand(values))
-	case key == "source.ip", key == "remote.ip", key == "destination.ip":
-		return newIPTerm(key, values)
-	case key == "destination.port":
-		return newPortTerm(values)
-	case key == "connection.sni":
-		return sniTerm{ms: patterns(values, false)}, nil
-	case strings.HasPrefix(key, "experimental.envoy.filters."):
-		return unknownTerm{key: key}, nil
-	}
-	return buildHTTP(key, values)
-}
-
-// buildHTTP maps the HTTP-only keys.
-func buildHTTP(key string, values []string) (term, error) {
-	switch {
-	case key == keyHosts:
-		return headerTerm{name: ":authority", ms: patterns(values, true)}, nil
-	case key == keyMethods:
-		return headerTerm{name: ":method", ms: patterns(values, false)}, nil
-	case key == keyPaths:
-		return newPathTerm(values)
-	case key == "request.auth.principal":
-		return newRequestPrincipalTerm(values), nil
-	case key == "request.auth.audiences":
-		return claimTerm{label: key, path: []string{"aud"}, ms: patterns(values, false)}, nil
-	case key == "request.auth.presenter":
-		return claimTerm{label: key, path: []string{"azp"}, ms: patterns(values, false)}, nil
-	case strings.HasPrefix(key, "request.headers"):
-		name, err := match.ParseBracketed(strings.TrimPrefix(key, "request.headers"))
-		if err != nil {
-			return nil, err
-		}
-		return headerTerm{name: strings.ToLower(name), ms: patterns(values, false)}, nil
-	case strings.HasPrefix(key, "request.auth.claims"):
-		path, err := match.ParseClaimPath(strings.TrimPrefix(key, "request.auth.claims"))
-		if err != nil {
-			return nil, err
-		}
-		return claimTerm{label: key, path: path, ms: patterns(values, false)}, nil
-	}
-	return nil, fmt.Errorf("unknown attribute %s", key)
-}
-
-// isHTTPKey reports whether istiod's generator for key refuses TCP chains.
-func isHTTPKey(key string) bool {
-	switch key {
-	case keyHosts, keyMethods, keyPaths, "request.auth.principal", "request.auth.audiences", "request.auth.presenter":
-		return true
-	}
-	return strings.HasPrefix(key, "request.headers") || strings.HasPrefix(key, "request.auth.claims")
+	return a.envoy(m, key, values)
 }
 
 func patterns(values []string, fold bool) []match.String {
@@ -276,7 +176,7 @@ func namespaceRegexTerm(values []string) (term, error) {
 		}
 		res = append(res, re)
 	}
-	return uriRegexTerm{field: "source namespace in [" + strings.Join(values, ", ") + "]", res: res}, nil
+	return uriRegexTerm{attr: KeySourceNamespace, field: "source namespace in [" + strings.Join(values, ", ") + "]", raw: values, res: res}, nil
 }
 
 // serviceAccountRegexTerm encodes "sa" or "ns/sa" values, defaulting the
@@ -294,7 +194,7 @@ func serviceAccountRegexTerm(policyNS string, values []string) (term, error) {
 		}
 		res = append(res, re)
 	}
-	return uriRegexTerm{field: "source service account in [" + strings.Join(values, ", ") + "]", res: res}, nil
+	return uriRegexTerm{attr: KeySourceServiceAccount, field: "source service account in [" + strings.Join(values, ", ") + "]", raw: values, res: res}, nil
 }
 
 // trustDomainRegexTerm encodes trust domains: "*" is any SPIFFE URI, a plain
@@ -319,7 +219,7 @@ func trustDomainRegexTerm(values []string) (term, error) {
 		}
 		res = append(res, re)
 	}
-	return uriRegexTerm{field: "source trust domain in [" + strings.Join(values, ", ") + "]", res: res}, nil
+	return uriRegexTerm{attr: KeySourceTrustDomain, field: "source trust domain in [" + strings.Join(values, ", ") + "]", raw: values, res: res}, nil
 }
 
 // fullRegexp anchors expr: Envoy's safe_regex matchers match the whole value.
@@ -331,8 +231,7 @@ func fullRegexp(expr string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-func newIPTerm(key string, values []string) (term, error) {
-	kind := map[string]ipKind{"source.ip": ipSource, "remote.ip": ipRemote, "destination.ip": ipDest}[key]
+func newIPTerm(kind ipKind, values []string) (term, error) {
 	t := ipTerm{kind: kind}
 	for _, v := range values {
 		p, err := match.ParseIPBlock(v)

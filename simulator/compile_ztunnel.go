@@ -9,17 +9,6 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/simulator/match"
 )
 
-// ztunnelL4Conditions are the when keys istiod converts for ztunnel; every
-// other key counts as an HTTP attribute there
-// (pilot/pkg/serviceregistry/ambient/authorization.go, l4WhenAttributes).
-var ztunnelL4Conditions = map[string]bool{
-	"source.ip":        true,
-	"source.namespace": true,
-	"source.principal": true,
-	"destination.ip":   true,
-	"destination.port": true,
-}
-
 // ztunnelRule is one rule after istiod's ambient conversion.
 type ztunnelRule struct {
 	rule compiledRule
@@ -77,16 +66,7 @@ func dropEmpty(c clause) clause {
 func (zr *ztunnelRule) toClause(tos []*securityv1beta1.Rule_To) clause {
 	var c clause
 	for i, t := range tos {
-		op := t.GetOperation()
-		for _, f := range operationFields(op) {
-			if f.key != "destination.port" {
-				zr.l7 = appendUnique(zr.l7, fmt.Sprintf("to[%d].operation.%s", i, f.name))
-			}
-		}
-		var alt conj
-		alt = appendPorts(alt, op.GetPorts(), false)
-		alt = appendPorts(alt, op.GetNotPorts(), true)
-		c = append(c, alt)
+		c = append(c, zr.alternative(fmt.Sprintf("to[%d].operation", i), operationFields(t.GetOperation()), ""))
 	}
 	return c
 }
@@ -94,62 +74,52 @@ func (zr *ztunnelRule) toClause(tos []*securityv1beta1.Rule_To) clause {
 func (zr *ztunnelRule) fromClause(froms []*securityv1beta1.Rule_From, policyNS string) clause {
 	var c clause
 	for i, f := range froms {
-		s := f.GetSource()
-		zr.noteSourceFields(i, s)
-		var alt conj
-		alt = appendIPs(alt, ipSource, s.GetIpBlocks(), false)
-		alt = appendIPs(alt, ipSource, s.GetNotIpBlocks(), true)
-		alt = appendNamespaces(alt, s.GetNamespaces(), false)
-		alt = appendNamespaces(alt, s.GetNotNamespaces(), true)
-		alt = appendAccounts(alt, s.GetServiceAccounts(), policyNS, false)
-		alt = appendAccounts(alt, s.GetNotServiceAccounts(), policyNS, true)
-		alt = appendPrincipals(alt, s.GetPrincipals(), false)
-		alt = appendPrincipals(alt, s.GetNotPrincipals(), true)
-		c = append(c, alt)
+		c = append(c, zr.alternative(fmt.Sprintf("from[%d].source", i), sourceFields(f.GetSource()), policyNS))
 	}
 	return c
 }
 
-func (zr *ztunnelRule) noteSourceFields(i int, s *securityv1beta1.Source) {
-	for _, f := range sourceFields(s) {
-		path := fmt.Sprintf("from[%d].source.%s", i, f.name)
-		switch f.name {
-		case "remoteIpBlocks", "requestPrincipals":
-			zr.l7 = appendUnique(zr.l7, path)
-		case "trustDomains":
-			zr.ignored = appendUnique(zr.ignored, path)
+// alternative converts the fields of one from or to entry: the fields
+// ztunnel enforces become terms, the others are noted as HTTP attributes
+// or as silently ignored.
+func (zr *ztunnelRule) alternative(at string, fields []field, policyNS string) conj {
+	var alt conj
+	for _, f := range fields {
+		switch f.attr.ztunnelField {
+		case ztunnelHTTP:
+			zr.l7 = appendUnique(zr.l7, at+"."+f.name)
+		case ztunnelIgnored:
+			zr.ignored = appendUnique(zr.ignored, at+"."+f.name)
+		case ztunnelEnforced:
+			alt = appendZtunnel(alt, f.attr, f.values, policyNS, false)
+			alt = appendZtunnel(alt, f.attr, f.notValues, policyNS, true)
 		}
 	}
+	return alt
 }
 
 // whenAlt converts one condition into the single alternative istiod emits
 // for it; keys ztunnel cannot see leave the alternative empty.
 func (zr *ztunnelRule) whenAlt(w *securityv1beta1.Condition) conj {
 	key := w.GetKey()
-	if !ztunnelL4Conditions[key] {
+	a, ok := whenAttribute(key)
+	if !ok || !a.ztunnelWhen {
 		zr.l7 = appendUnique(zr.l7, "when "+key)
 		return nil
 	}
 	var alt conj
-	for _, neg := range []bool{false, true} {
-		vals := w.GetValues()
-		if neg {
-			vals = w.GetNotValues()
-		}
-		switch key {
-		case "source.ip":
-			alt = appendIPs(alt, ipSource, vals, neg)
-		case "destination.ip":
-			alt = appendIPs(alt, ipDest, vals, neg)
-		case "destination.port":
-			alt = appendPorts(alt, vals, neg)
-		case "source.namespace":
-			alt = appendNamespaces(alt, vals, neg)
-		case "source.principal":
-			alt = appendPrincipals(alt, vals, neg)
-		}
+	alt = appendZtunnel(alt, a, w.GetValues(), "", false)
+	return appendZtunnel(alt, a, w.GetNotValues(), "", true)
+}
+
+// appendZtunnel adds the term ztunnel matches for values, if any of them
+// converts.
+func appendZtunnel(alt conj, a *attribute, values []string, policyNS string, neg bool) conj {
+	t, ok := a.ztunnel(values, policyNS)
+	if !ok {
+		return alt
 	}
-	return alt
+	return append(alt, negate(t, neg))
 }
 
 func negate(t term, neg bool) term {
@@ -159,52 +129,32 @@ func negate(t term, neg bool) term {
 	return t
 }
 
-// appendPorts keeps the values that parse, as istiod's stringToPort does.
-func appendPorts(alt conj, values []string, neg bool) conj {
+// parsedPortTerm keeps the values that parse, as istiod's stringToPort
+// does.
+func parsedPortTerm(values []string) (term, bool) {
 	t := portTerm{}
 	for _, v := range values {
 		if p, err := parsePort(v); err == nil {
 			t.ports = append(t.ports, p)
 		}
 	}
-	if len(t.ports) == 0 {
-		return alt
-	}
-	return append(alt, negate(t, neg))
+	return t, len(t.ports) > 0
 }
 
-// appendIPs keeps the values that parse, as istiod's stringToIP does.
-func appendIPs(alt conj, kind ipKind, values []string, neg bool) conj {
+// parsedIPTerm keeps the values that parse, as istiod's stringToIP does.
+func parsedIPTerm(kind ipKind, values []string) (term, bool) {
 	t := ipTerm{kind: kind}
 	for _, v := range values {
 		if p, err := match.ParseIPBlock(v); err == nil {
 			t.blocks = append(t.blocks, p)
 		}
 	}
-	if len(t.blocks) == 0 {
-		return alt
-	}
-	return append(alt, negate(t, neg))
+	return t, len(t.blocks) > 0
 }
 
-func appendNamespaces(alt conj, values []string, neg bool) conj {
-	if len(values) == 0 {
-		return alt
-	}
-	return append(alt, negate(namespaceTerm{ms: patterns(values, false)}, neg))
-}
-
-func appendPrincipals(alt conj, values []string, neg bool) conj {
-	if len(values) == 0 {
-		return alt
-	}
-	return append(alt, negate(principalTerm{ms: patterns(values, false)}, neg))
-}
-
-func appendAccounts(alt conj, values []string, policyNS string, neg bool) conj {
-	if len(values) == 0 {
-		return alt
-	}
+// serviceAccountsTerm reads "sa" and "ns/sa" values, the namespace
+// defaulting to the policy's.
+func serviceAccountsTerm(values []string, policyNS string) (term, bool) {
 	t := serviceAccountTerm{}
 	for _, v := range values {
 		ns, sa, ok := strings.Cut(v, "/")
@@ -213,5 +163,5 @@ func appendAccounts(alt conj, values []string, policyNS string, neg bool) conj {
 		}
 		t.accounts = append(t.accounts, [2]string{ns, sa})
 	}
-	return append(alt, negate(t, neg))
+	return t, len(t.accounts) > 0
 }

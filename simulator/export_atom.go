@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator/match"
@@ -13,141 +12,21 @@ import (
 // with the very matchers Program.Eval uses.
 type Atom struct{ t term }
 
-// Keys Atom.Key returns for the operation fields, which have no condition
-// key of their own in Istio's vocabulary.
-const (
-	AtomMethods = "methods"
-	AtomPaths   = "paths"
-	AtomHosts   = "hosts"
-)
-
 // Key names the attribute the atom reads, in Istio's condition-key
 // vocabulary ("source.principal", "request.headers[x-tenant]",
 // "destination.port"), or AtomMethods, AtomPaths, AtomHosts.
-func (a Atom) Key() string {
-	switch t := a.t.(type) {
-	case principalTerm:
-		return "source.principal"
-	case uriRegexTerm:
-		return uriRegexKey(t.field)
-	case namespaceTerm:
-		return "source.namespace"
-	case serviceAccountTerm:
-		return "source.serviceAccount"
-	case ipTerm:
-		return [...]string{"source.ip", "remote.ip", "destination.ip"}[t.kind]
-	case portTerm:
-		return "destination.port"
-	case headerTerm:
-		return headerKey(t.name)
-	case pathTerm:
-		return AtomPaths
-	case requestPrincipalTerm:
-		return "request.auth.principal"
-	case claimTerm:
-		return t.label
-	case sniTerm:
-		return "connection.sni"
-	case unknownTerm:
-		return t.key
-	}
-	return "unknown"
-}
-
-func uriRegexKey(field string) string {
-	switch {
-	case strings.HasPrefix(field, "source namespace"):
-		return "source.namespace"
-	case strings.HasPrefix(field, "source service account"):
-		return "source.serviceAccount"
-	default:
-		return "source.trustDomain"
-	}
-}
-
-func headerKey(name string) string {
-	switch name {
-	case ":method":
-		return AtomMethods
-	case ":authority":
-		return AtomHosts
-	}
-	return "request.headers[" + name + "]"
-}
+func (a Atom) Key() string { return a.t.key() }
 
 // ID identifies the condition by key and compiled values, so equal
 // conditions from different policies can share work.
-func (a Atom) ID() string {
-	switch t := a.t.(type) {
-	case uriRegexTerm:
-		// The field text omits the namespace a bare service account
-		// defaults to; the regular expressions carry it.
-		parts := make([]string, len(t.res))
-		for i, re := range t.res {
-			parts[i] = re.String()
-		}
-		return a.Key() + "\x00" + strings.Join(parts, "\x00")
-	case serviceAccountTerm:
-		parts := make([]string, len(t.accounts))
-		for i, acc := range t.accounts {
-			parts[i] = acc[0] + "/" + acc[1]
-		}
-		return a.Key() + "\x00" + strings.Join(parts, "\x00")
-	}
-	return a.Key() + "\x00" + a.t.String()
-}
+func (a Atom) ID() string { return a.t.key() + "\x00" + a.t.identity() }
 
 // String renders the condition for explanations.
 func (a Atom) String() string { return a.t.String() }
 
 // Values lists the values as a policy spells them ("GET", "/api/*",
 // "10.0.0.0/8", "443").
-func (a Atom) Values() []string {
-	switch t := a.t.(type) {
-	case principalTerm:
-		return patternStrings(t.ms)
-	case namespaceTerm:
-		return patternStrings(t.ms)
-	case headerTerm:
-		return patternStrings(t.ms)
-	case sniTerm:
-		return patternStrings(t.ms)
-	case claimTerm:
-		return patternStrings(t.ms)
-	case pathTerm:
-		out := patternStrings(t.ms)
-		for _, tpl := range t.templates {
-			out = append(out, tpl.String())
-		}
-		return out
-	case requestPrincipalTerm:
-		return append([]string(nil), t.raw...)
-	case ipTerm:
-		out := make([]string, len(t.blocks))
-		for i, b := range t.blocks {
-			out[i] = b.String()
-		}
-		return out
-	case portTerm:
-		out := make([]string, len(t.ports))
-		for i, p := range t.ports {
-			out[i] = strconv.Itoa(p)
-		}
-		return out
-	case uriRegexTerm:
-		_, list, _ := strings.Cut(t.field, " in [")
-		return strings.Split(strings.TrimSuffix(list, "]"), ", ")
-	}
-	return nil
-}
-
-func patternStrings(ms []match.String) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.String()
-	}
-	return out
-}
+func (a Atom) Values() []string { return a.t.values() }
 
 // Patterns returns the string patterns of a principal, method, host,
 // header, path, SNI or claim condition, and the path templates of a path
@@ -155,19 +34,9 @@ func patternStrings(ms []match.String) []string {
 // with the same Key compare values the same way, so their patterns can be
 // reasoned about together.
 func (a Atom) Patterns() (ms []match.String, templates []*match.Template, fold bool) {
-	switch t := a.t.(type) {
-	case principalTerm:
-		return t.ms, nil, false
-	case namespaceTerm:
-		return t.ms, nil, false
-	case headerTerm:
-		return t.ms, nil, t.name == ":authority"
-	case pathTerm:
-		return t.ms, t.templates, false
-	case sniTerm:
-		return t.ms, nil, false
-	case claimTerm:
-		return t.ms, nil, false
+	if p, ok := a.t.(patternTerm); ok {
+		set := p.patterns()
+		return set.ms, set.templates, set.fold
 	}
 	return nil, nil, false
 }
@@ -175,11 +44,8 @@ func (a Atom) Patterns() (ms []match.String, templates []*match.Template, fold b
 // OnSource reports whether the condition reads only the caller's mTLS
 // identity, so that knowing the caller decides it.
 func (a Atom) OnSource() bool {
-	switch a.t.(type) {
-	case principalTerm, uriRegexTerm, namespaceTerm, serviceAccountTerm:
-		return true
-	}
-	return false
+	attr, ok := attributeFor(a.t.key())
+	return ok && attr.side == sidePeer
 }
 
 // MatchesPrincipal evaluates a source condition for a caller with the given
@@ -220,17 +86,8 @@ func (a Atom) Matches(r *Request) bool {
 // principals whose trust domain, namespace and account are not "ns" or "sa"
 // and contain no "/"; callers evaluate other principals directly.
 func (a Atom) SourceHint() (h SourceHint, ok bool) {
-	switch t := a.t.(type) {
-	case principalTerm:
-		return SourceHint{Principals: t.ms}, true
-	case uriRegexTerm:
-		if h, ok := regexHint(t); ok {
-			return h, true
-		}
-		// A namespace value with "*" still depends only on the trust domain
-		// and namespace of a well-formed principal: the regex can only end
-		// its value at the "/" after the namespace or after "sa".
-		return SourceHint{NamespaceOnly: uriRegexKey(t.field) == "source.namespace"}, uriRegexKey(t.field) == "source.namespace"
+	if t, is := a.t.(hintTerm); is {
+		return t.hint()
 	}
 	return SourceHint{}, false
 }

@@ -145,17 +145,16 @@ func (v *policyValidator) custom() {
 	for i, r := range spec.GetRules() {
 		for j, f := range r.GetFrom() {
 			for _, fld := range sourceFields(f.GetSource()) {
-				switch fld.name {
-				case "ipBlocks", "remoteIpBlocks":
-				default:
+				if fld.attr.identityBound() {
 					v.errorf(fmt.Sprintf("spec.rules[%d].from[%d].source.%s", i, j, fld.name), "not supported with CUSTOM action")
 				}
 			}
 		}
 		for j, w := range r.GetWhen() {
 			k := w.GetKey()
-			if k == "source.namespace" || k == "source.serviceAccount" || k == "source.trustDomain" ||
-				k == "source.principal" || strings.HasPrefix(k, "request.auth.") {
+			// The webhook refuses every "request.auth." key here, known
+			// or not (validation.go, ValidateAuthorizationPolicy).
+			if a, ok := whenAttribute(k); (ok && a.identityBound()) || strings.HasPrefix(k, "request.auth.") {
 				v.errorf(fmt.Sprintf("spec.rules[%d].when[%d].key", i, j), "%s is not supported with CUSTOM action", k)
 			}
 		}

@@ -3,12 +3,9 @@ package simulator
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	securityv1beta1 "istio.io/api/security/v1beta1"
-
-	"github.com/ambient-egress/ambient-egress-operator/simulator/match"
 )
 
 func (v *policyValidator) rule(field string, r *securityv1beta1.Rule) {
@@ -54,34 +51,26 @@ func (v *policyValidator) source(field string, s *securityv1beta1.Source) bool {
 	}
 	l4 := false
 	for _, f := range fields {
-		v.sourceValues(field, f.name, f.values)
-		v.sourceValues(field, "not"+upperFirst(f.name), f.notValues)
-		switch f.name {
-		case "requestPrincipals", "trustDomains":
-		default:
-			l4 = true
-		}
+		v.fieldValues(field, f.attr.field, f.attr, f.values)
+		v.fieldValues(field, f.attr.notField, f.attr, f.notValues)
+		l4 = l4 || f.attr.webhookL4
 	}
 	return l4
 }
 
-func (v *policyValidator) sourceValues(field, name string, values []string) {
+// fieldValues validates the values of one source or operation field with
+// its row's check.
+func (v *policyValidator) fieldValues(field, name string, a *attribute, values []string) {
 	for i, val := range values {
 		path := fmt.Sprintf("%s.%s[%d]", field, name, i)
 		if val == "" {
 			v.errorf(path, "empty value not allowed")
 			continue
 		}
-		var err error
-		switch {
-		case strings.HasSuffix(name, "pBlocks") || strings.HasSuffix(name, "IpBlocks"):
-			err = validateIP(val)
-		case strings.HasSuffix(name, "erviceAccounts"):
-			err = validateServiceAccount(val, len(values))
-		case strings.HasSuffix(name, "rustDomains"):
-			err = validateTrustDomain(val)
+		if a.check == nil {
+			continue
 		}
-		if err != nil {
+		if err := a.check(val, len(values)); err != nil {
 			v.errorf(path, "%v", err)
 		}
 	}
@@ -97,31 +86,13 @@ func (v *policyValidator) operation(field string, o *securityv1beta1.Operation) 
 	if len(fields) == 0 {
 		v.errorf(field, "to.operation must not be empty")
 	}
+	l4 := false
 	for _, f := range fields {
-		v.operationValues(field, f.name, f.values)
-		v.operationValues(field, "not"+upperFirst(f.name), f.notValues)
+		v.fieldValues(field, f.attr.field, f.attr, f.values)
+		v.fieldValues(field, f.attr.notField, f.attr, f.notValues)
+		l4 = l4 || f.attr.webhookL4
 	}
-	return len(o.GetPorts())+len(o.GetNotPorts()) > 0
-}
-
-func (v *policyValidator) operationValues(field, name string, values []string) {
-	for i, val := range values {
-		path := fmt.Sprintf("%s.%s[%d]", field, name, i)
-		if val == "" {
-			v.errorf(path, "empty value not allowed")
-			continue
-		}
-		var err error
-		switch name {
-		case "ports", "notPorts":
-			_, err = parsePort(val)
-		case "paths", "notPaths":
-			err = match.ValidateTemplate(val)
-		}
-		if err != nil {
-			v.errorf(path, "%v", err)
-		}
-	}
+	return l4
 }
 
 func (v *policyValidator) condition(field string, w *securityv1beta1.Condition) {
@@ -150,45 +121,6 @@ func (v *policyValidator) condition(field string, w *securityv1beta1.Condition) 
 			v.errorf(field+".notValues", "invalid notValue for key %s: %v", key, err)
 		}
 	}
-}
-
-// validateAttribute mirrors pkg/config/security/security.go ValidateAttribute.
-func validateAttribute(key string, values []string) error {
-	if slices.Contains(values, "") {
-		return fmt.Errorf("empty value not allowed")
-	}
-	switch {
-	case strings.HasPrefix(key, "request.headers"), strings.HasPrefix(key, "request.auth.claims"),
-		strings.HasPrefix(key, "experimental.envoy.filters."):
-		return validateMapKey(key)
-	case key == "source.ip", key == "remote.ip", key == "destination.ip":
-		return eachValue(values, validateIP)
-	case key == "destination.port":
-		return eachValue(values, func(s string) error { _, err := parsePort(s); return err })
-	case key == "source.serviceAccount":
-		return eachValue(values, func(s string) error { return validateServiceAccount(s, len(values)) })
-	case key == "source.trustDomain":
-		return eachValue(values, validateTrustDomain)
-	case key == "source.namespace", key == "source.principal", key == "request.auth.principal",
-		key == "request.auth.audiences", key == "request.auth.presenter", key == "connection.sni":
-		return nil
-	case key == "destination.namespace":
-		return fmt.Errorf("attribute %s is replaced by the metadata.namespace", key)
-	case strings.HasPrefix(key, "destination.labels"):
-		return fmt.Errorf("attribute %s is replaced by the workload selector", key)
-	case key == "destination.name", key == "destination.user":
-		return fmt.Errorf("deprecated attribute %s: only supported in v1alpha1", key)
-	}
-	return fmt.Errorf("unknown attribute: %s", key)
-}
-
-func eachValue(values []string, f func(string) error) error {
-	for _, v := range values {
-		if err := f(v); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func validateMapKey(key string) error {
@@ -240,11 +172,4 @@ func validateTrustDomain(s string) error {
 		return fmt.Errorf("trust domain must not contain '/', found %q", s)
 	}
 	return nil
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

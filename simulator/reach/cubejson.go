@@ -65,18 +65,18 @@ func (c Cube) spaceKey() string {
 }
 
 // fieldNames maps an attribute to its Istio field names, positive and
-// negated.
-var fieldNames = map[string][2]string{
-	simulator.AtomMethods:    {"methods", "notMethods"},
-	simulator.AtomPaths:      {"paths", "notPaths"},
-	simulator.AtomHosts:      {"hosts", "notHosts"},
-	"request.auth.principal": {"requestPrincipals", "notRequestPrincipals"},
-	"source.ip":              {"ipBlocks", "notIpBlocks"},
-	"remote.ip":              {"remoteIpBlocks", "notRemoteIpBlocks"},
-	"destination.port":       {"ports", "notPorts"},
-	"source.principal":       {"principals", "notPrincipals"},
-	"source.namespace":       {"namespaces", "notNamespaces"},
-}
+// negated, for the attributes a report names by their fields (the
+// simulator's attribute table says which).
+var fieldNames = func() map[string][2]string {
+	out := map[string][2]string{}
+	for _, f := range simulator.ReportFields() {
+		out[f.Key] = [2]string{f.Field, f.NotField}
+	}
+	return out
+}()
+
+// headerPrefix starts the key of a header condition.
+const headerPrefix = simulator.KeyRequestHeaders + "["
 
 // headerValues is one header's constraint in a cube.
 type headerValues struct {
@@ -165,7 +165,7 @@ func (c Cube) fields() map[string]any {
 	var when []condition
 	var and []map[string]any
 	for _, l := range c.display() {
-		if name, ok := strings.CutPrefix(l.key, "request.headers["); ok {
+		if name, ok := strings.CutPrefix(l.key, headerPrefix); ok {
 			h := headers[strings.TrimSuffix(name, "]")]
 			if h == nil {
 				h = &headerValues{}
@@ -275,7 +275,7 @@ func (c *Cube) UnmarshalJSON(data []byte) error {
 			var hs map[string]headerValues
 			if err = json.Unmarshal(v, &hs); err == nil {
 				for h, hv := range hs {
-					if out.decoded, err = appendShown(out.decoded, "request.headers["+h+"]", hv.Values, hv.NotValues); err != nil {
+					if out.decoded, err = appendShown(out.decoded, headerPrefix+h+"]", hv.Values, hv.NotValues); err != nil {
 						break
 					}
 				}
@@ -325,7 +325,7 @@ func (c *Cube) UnmarshalJSON(data []byte) error {
 // appendShown adds a condition's values and negated values; a condition
 // needs a key and some values, as MarshalJSON writes it.
 func appendShown(out []shown, key string, vals, notVals []string) ([]shown, error) {
-	if key == "" || key == "request.headers[]" || len(vals)+len(notVals) == 0 {
+	if key == "" || key == headerPrefix+"]" || len(vals)+len(notVals) == 0 {
 		return out, fmt.Errorf("condition %q has no key or no values", key)
 	}
 	if len(vals) > 0 {
@@ -373,16 +373,9 @@ func (c Cube) Text() string {
 	return strings.Join(rest, ", ")
 }
 
-// litLabels names attributes in Text.
-var litLabels = map[string]string{simulator.AtomMethods: "method", simulator.AtomPaths: "path", simulator.AtomHosts: "host",
-	"request.auth.principal": "request principal", "source.ip": "source IP", "remote.ip": "remote IP"}
-
 func litText(l shown) string {
 	vals := strings.Join(l.vals, "|")
-	label, ok := litLabels[l.key]
-	if !ok {
-		label = l.key
-	}
+	label := simulator.AttributeLabel(l.key)
 	switch {
 	case l.neg:
 		return "any " + label + " except " + vals
