@@ -183,15 +183,70 @@ func TestDocGetColumns(t *testing.T) {
 	}
 }
 
+// handlesSubcommand reports whether a hack/ script dispatches on sub (a
+// "sub)" case), or a hack/ Go command names it as a string.
+func handlesSubcommand(path, sub string) bool {
+	if info, err := os.Stat(path); err == nil && !info.IsDir() {
+		data, _ := os.ReadFile(path)
+		return strings.Contains(string(data), " "+sub+")")
+	}
+	files, _ := filepath.Glob(filepath.Join(path, "*.go"))
+	for _, f := range files {
+		if data, _ := os.ReadFile(f); strings.Contains(string(data), `"`+sub+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// recipeVariables returns the variables the recipe of target reads:
+// those it expands, and those their default values expand in turn.
+func recipeVariables(makefile, target string) map[string]bool {
+	defaults := map[string]string{}
+	var recipe strings.Builder
+	in := false
+	for l := range strings.SplitSeq(makefile, "\n") {
+		if name, value, ok := strings.Cut(l, "?="); ok && !strings.HasPrefix(l, "\t") {
+			defaults[strings.TrimSpace(name)] = value
+		}
+		switch {
+		case strings.HasPrefix(l, target+":"):
+			in = true
+		case in && strings.HasPrefix(l, "\t"):
+			recipe.WriteString(l + "\n")
+		default:
+			in = false
+		}
+	}
+	reads := map[string]bool{}
+	var expand func(string)
+	expand = func(text string) {
+		for _, m := range makeExpansion.FindAllStringSubmatch(text, -1) {
+			if !reads[m[1]] {
+				reads[m[1]] = true
+				expand(defaults[m[1]])
+			}
+		}
+	}
+	expand(recipe.String())
+	return reads
+}
+
 var (
-	docMake      = regexp.MustCompile("(?:^|[`$ ])make ([a-z][a-z0-9-]*)")
-	docPath      = regexp.MustCompile(`\b((?:hack|config)/[A-Za-z0-9_./-]*[A-Za-z0-9_-])`)
-	docKustomize = regexp.MustCompile(`kubectl apply -k ([A-Za-z0-9_./-]+)`)
+	docHackCommand = regexp.MustCompile("(?m)(?:^|`|[$] )(hack/[a-z][a-z0-9._-]*) ([a-z][a-z0-9-]*)")
+	docMakeVars    = regexp.MustCompile(`make ([a-z][a-z0-9-]*)((?: +[A-Z][A-Z0-9_]*=\S+)+)`)
+	docMakeVar     = regexp.MustCompile(`([A-Z][A-Z0-9_]*)=`)
+	makeExpansion  = regexp.MustCompile(`\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]`)
+	docMake        = regexp.MustCompile("(?:^|[`$ ])make ([a-z][a-z0-9-]*)")
+	docPath        = regexp.MustCompile(`\b((?:hack|config)/[A-Za-z0-9_./-]*[A-Za-z0-9_-])`)
+	docKustomize   = regexp.MustCompile(`kubectl apply -k ([A-Za-z0-9_./-]+)`)
 )
 
 // TestDocReferences checks what the pages tell a user to run that a unit
 // test cannot run itself: every "make X" is a target of the Makefile, every
-// hack/ or config/ path exists, and every directory given to
+// "hack/X sub" a subcommand the script or command handles, every
+// variable a page sets on a make command line is one that target's recipe
+// reads, every hack/ or config/ path exists, and every directory given to
 // "kubectl apply -k" builds with kustomize.
 func TestDocReferences(t *testing.T) {
 	t.Chdir("../..")
@@ -215,6 +270,19 @@ func TestDocReferences(t *testing.T) {
 		for _, m := range docMake.FindAllStringSubmatch(text, -1) {
 			if !targets[m[1]] {
 				t.Errorf("%s: \"make %s\": the Makefile has no target %s", page, m[1], m[1])
+			}
+		}
+		for _, m := range docMakeVars.FindAllStringSubmatch(strings.ReplaceAll(text, "\\\n", " "), -1) {
+			reads := recipeVariables(string(makefile), m[1])
+			for _, v := range docMakeVar.FindAllStringSubmatch(m[2], -1) {
+				if !reads[v[1]] {
+					t.Errorf("%s: \"make %s %s=...\": the recipe of %s does not read %s", page, m[1], v[1], m[1], v[1])
+				}
+			}
+		}
+		for _, m := range docHackCommand.FindAllStringSubmatch(text, -1) {
+			if !handlesSubcommand(m[1], m[2]) {
+				t.Errorf("%s: \"%s %s\": %s has no %s subcommand", page, m[1], m[2], m[1], m[2])
 			}
 		}
 		for _, m := range docPath.FindAllStringSubmatch(text, -1) {
