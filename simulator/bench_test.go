@@ -19,7 +19,7 @@ metadata: {name: waypoint, namespace: istio-egress}
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: se-%[1]d, namespace: istio-egress}
-spec: {hosts: [host-%[1]d.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}
+spec: {hosts: [host-%[1]d.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

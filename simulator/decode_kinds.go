@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	securityv1beta1 "istio.io/api/security/v1beta1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -36,7 +37,7 @@ const (
 // version is not checked, as every served version has the same schema.
 var decoders = map[groupKind]decoder{
 	{groupSecurity, "AuthorizationPolicy"}:         {true, decodeAuthorizationPolicy, nil},
-	{groupNetworking, "ServiceEntry"}:              {true, decodeServiceEntry, nil},
+	{groupNetworking, "ServiceEntry"}:              {namespaced: true, withStatus: decodeServiceEntry},
 	{groupNetworking, "DestinationRule"}:           {true, decodeDestinationRule, nil},
 	{groupGateway, "Gateway"}:                      {true, decodeGateway, nil},
 	{groupGateway, "GatewayClass"}:                 {false, decodeGatewayClass, nil},
@@ -71,10 +72,24 @@ func decodeAuthorizationPolicy(s *Snapshot, m Meta, spec json.RawMessage) error 
 	return nil
 }
 
-func decodeServiceEntry(s *Snapshot, m Meta, spec json.RawMessage) error {
+// serviceEntryStatus is the part of a ServiceEntry's status the simulator
+// reads: the addresses istiod allocated. The rest (conditions istiod
+// writes) is left alone, as kubectl get -o yaml output carries it.
+type serviceEntryStatus struct {
+	Addresses []AllocatedAddress `json:"addresses"`
+}
+
+func decodeServiceEntry(s *Snapshot, m Meta, spec, status json.RawMessage) error {
 	se := &ServiceEntry{Meta: m, Spec: &networkingv1alpha3.ServiceEntry{}}
 	if err := unmarshalSpec(spec, se.Spec); err != nil {
 		return err
+	}
+	if len(bytes.TrimSpace(status)) > 0 && !bytes.Equal(bytes.TrimSpace(status), []byte("null")) {
+		var st serviceEntryStatus
+		if err := json.Unmarshal(status, &st); err != nil {
+			return fmt.Errorf("status: cannot decode: %w", err)
+		}
+		se.Allocated = st.Addresses
 	}
 	// istiod's validation (pkg/config/validation, ValidateServiceEntry):
 	// with resolution DNS and no endpoints every host must be a fully
@@ -154,7 +169,9 @@ func decodeGateway(s *Snapshot, m Meta, spec json.RawMessage) error {
 }
 
 type serviceSpec struct {
-	Ports []struct {
+	ClusterIP  string   `json:"clusterIP"`
+	ClusterIPs []string `json:"clusterIPs"`
+	Ports      []struct {
 		Name        string `json:"name"`
 		Port        int    `json:"port"`
 		AppProtocol string `json:"appProtocol"`
@@ -168,7 +185,10 @@ func decodeService(s *Snapshot, m Meta, spec json.RawMessage) error {
 			return fmt.Errorf("cannot decode: %w", err)
 		}
 	}
-	svc := &Service{Meta: m}
+	svc := &Service{Meta: m, ClusterIPs: ss.ClusterIPs, Headless: ss.ClusterIP == corev1.ClusterIPNone}
+	if len(svc.ClusterIPs) == 0 && ss.ClusterIP != "" && !svc.Headless {
+		svc.ClusterIPs = []string{ss.ClusterIP}
+	}
 	for _, p := range ss.Ports {
 		svc.Ports = append(svc.Ports, ServicePort{Name: p.Name, Port: p.Port, AppProtocol: p.AppProtocol})
 	}

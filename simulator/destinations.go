@@ -2,7 +2,11 @@ package simulator
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
+
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 )
 
 // destination is a ServiceEntry or Service a request can be addressed to.
@@ -22,6 +26,112 @@ type destination struct {
 	binding string
 	// id is "Kind/namespace/name", computed once for index lookups.
 	id string
+	// addresses are the addresses ztunnel redirects to the destination:
+	// spec.addresses (addresses or ranges), or the ones istiod allocated.
+	addresses []netip.Prefix
+	// uncaptured maps a host that has no address ztunnel could capture to
+	// the reason; "*" stands for every host.
+	uncaptured map[string]string
+	// pending is set when istiod allocates the addresses and the inputs do
+	// not say which (a manifest has no status).
+	pending bool
+}
+
+// Istio's default ranges for the addresses it allocates to ServiceEntries
+// (pilot/pkg/features/pilot.go, PILOT_IP_AUTOALLOCATE_IPV4_PREFIX and
+// PILOT_IP_AUTOALLOCATE_IPV6_PREFIX).
+var autoAllocatedRanges = []netip.Prefix{netip.MustParsePrefix("240.240.0.0/16"), netip.MustParsePrefix("2001:2::/48")}
+
+// labelAutoallocate opts a ServiceEntry out of address allocation.
+const labelAutoallocate = "networking.istio.io/enable-autoallocate-ip"
+
+// captureServiceEntry works out, per host, the addresses ztunnel knows the
+// ServiceEntry by, as istiod gives them to it
+// (pilot/pkg/serviceregistry/ambient/services.go, constructServiceEntries,
+// and pilot/pkg/networking/serviceentry/ip_autoallocation.go,
+// shouldV2AutoAllocateIPFromPieces). Traffic to a host without an address
+// is not redirected: ztunnel's DNS proxy has no address to answer with, the
+// client connects to the host's own address, and ztunnel, which knows no
+// service there, passes the connection through to it directly.
+func (d *destination) captureServiceEntry(se *ServiceEntry) {
+	spec := se.Spec
+	for _, a := range spec.GetAddresses() {
+		p, err := parseAddressOrRange(a)
+		if err != nil {
+			// istiod builds no service at all for such an entry.
+			d.uncaptured = map[string]string{"*": fmt.Sprintf("spec.addresses %q is not an address or range, so istiod gives ztunnel no service for it", a)}
+			d.addresses = nil
+			return
+		}
+		d.addresses = append(d.addresses, p)
+	}
+	if len(d.addresses) > 0 {
+		return
+	}
+	resolution := spec.GetResolution()
+	switch {
+	case resolution == networkingv1alpha3.ServiceEntry_NONE:
+		d.uncaptured = map[string]string{"*": "resolution NONE and no spec.addresses: istiod allocates no address, so ztunnel captures none " +
+			"and clients connect to the host's own addresses directly"}
+		return
+	case strings.EqualFold(se.Labels[labelAutoallocate], "false"):
+		d.uncaptured = map[string]string{"*": fmt.Sprintf("%s=false and no spec.addresses: istiod allocates no address, so ztunnel captures none "+
+			"and clients connect to the host's own addresses directly", labelAutoallocate)}
+		return
+	}
+	for _, h := range d.hosts {
+		if strings.HasPrefix(h, "*") && resolution != networkingv1alpha3.ServiceEntry_DYNAMIC_DNS {
+			if d.uncaptured == nil {
+				d.uncaptured = map[string]string{}
+			}
+			d.uncaptured[h] = fmt.Sprintf("wildcard host %s with resolution %s: istiod allocates addresses to wildcard hosts only with DYNAMIC_DNS, "+
+				"so ztunnel captures none and clients connect to the host's own addresses directly", h, resolution)
+		}
+	}
+	for _, a := range se.Allocated {
+		if addr, err := netip.ParseAddr(a.Value); err == nil {
+			d.addresses = append(d.addresses, netip.PrefixFrom(addr, addr.BitLen()))
+		}
+	}
+	d.pending = len(se.Allocated) == 0
+}
+
+func parseAddressOrRange(a string) (netip.Prefix, error) {
+	if strings.Contains(a, "/") {
+		return netip.ParsePrefix(a)
+	}
+	addr, err := netip.ParseAddr(a)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+// notCaptured returns why traffic to host is not redirected to the
+// destination, or "" when it is.
+func (d *destination) notCaptured(host string) string {
+	if why, ok := d.uncaptured["*"]; ok {
+		return why
+	}
+	if why, ok := d.uncaptured[host]; ok {
+		return why
+	}
+	for _, h := range d.hosts {
+		if why, ok := d.uncaptured[h]; ok && strings.HasPrefix(h, "*") && strings.HasSuffix(host, h[1:]) {
+			return why
+		}
+	}
+	return ""
+}
+
+// hasAddress reports whether ztunnel knows the destination by addr.
+func (d *destination) hasAddress(addr netip.Addr) bool {
+	for _, p := range d.addresses {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *destination) key() string {
@@ -42,6 +152,7 @@ func newServiceEntryDestination(se *ServiceEntry, labels map[string]string) *des
 	for _, p := range se.Spec.GetPorts() {
 		d.ports[int(p.GetNumber())] = strings.ToUpper(p.GetProtocol())
 	}
+	d.captureServiceEntry(se)
 	return d
 }
 
@@ -54,6 +165,21 @@ func newServiceDestination(svc *Service, domain string) *destination {
 		strings.ToLower(fmt.Sprintf("%s.%s.svc.%s", svc.Name, svc.Namespace, domain)),
 		strings.ToLower(fmt.Sprintf("%s.%s.svc", svc.Name, svc.Namespace)),
 		strings.ToLower(fmt.Sprintf("%s.%s", svc.Name, svc.Namespace)),
+	}
+	// A Service is known to ztunnel by its cluster IPs, which the API
+	// server allocates when a manifest leaves them out; a headless one has
+	// none.
+	for _, ip := range svc.ClusterIPs {
+		if addr, err := netip.ParseAddr(ip); err == nil {
+			d.addresses = append(d.addresses, netip.PrefixFrom(addr, addr.BitLen()))
+		}
+	}
+	switch {
+	case svc.Headless || slices.Contains(svc.ClusterIPs, "None"):
+		d.uncaptured = map[string]string{"*": "the Service is headless (clusterIP None): ztunnel knows no address of it and clients connect to its pods directly"}
+		d.addresses = nil
+	case len(d.addresses) == 0:
+		d.pending = true
 	}
 	for _, p := range svc.Ports {
 		proto := p.AppProtocol

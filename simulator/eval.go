@@ -1,7 +1,9 @@
 package simulator
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -71,20 +73,69 @@ func (p *Program) evalDestination(v *view, tr *tracer) (Decision, error) {
 	if host == "" {
 		host = r.DestHost
 	}
-	d := p.lookup(hostname(host))
+	d, route, bypassed := p.route(r.DestIP, hostname(host))
 	explicit := r.At == EnforceWaypoint
 	switch {
-	case d == nil && explicit:
-		return Decision{}, fmt.Errorf("no ServiceEntry or Service in the inputs declares host %q, so no waypoint serves it", host)
-	case d == nil:
-		reason := fmt.Sprintf("no ServiceEntry or Service in the inputs declares host %q: the traffic bypasses every waypoint and nothing enforces authorization", host)
-		return bypass(reason, ""), nil
+	case bypassed != "" && explicit:
+		return Decision{}, errors.New(bypassed)
+	case bypassed != "":
+		service := ""
+		if d != nil {
+			service = d.display()
+		}
+		return bypass(bypassed, service), nil
 	case d.waypoint == nil && explicit:
 		return Decision{}, fmt.Errorf("%s is not bound to a waypoint: %s", d.display(), d.binding)
 	case d.waypoint == nil:
 		return bypass(d.display()+" bypasses every waypoint ("+d.binding+"): nothing enforces authorization", d.display()), nil
 	}
+	// A destination chosen by address is worth saying; one chosen by its
+	// host is what every trace shows next.
+	if tr.on && route != "" {
+		tr.add(StageDestination, "", -1, false, "%s", route)
+	}
 	return p.evalWaypoint(v, d, tr), nil
+}
+
+// route finds the destination of a connection as ztunnel does: by the
+// address it is sent to, which ztunnel's DNS proxy answers a host's name
+// with. Without a destination address the request is taken to be sent to
+// the address DNS gives for its host. It returns the destination, how it
+// was chosen when an address chose it, and why the connection bypasses
+// every waypoint, if it does.
+func (p *Program) route(addr netip.Addr, host string) (d *destination, route, bypassed string) {
+	if !addr.IsValid() {
+		d = p.lookup(host)
+		switch {
+		case d == nil:
+			return nil, "", fmt.Sprintf("no ServiceEntry or Service in the inputs declares host %q: the traffic bypasses every waypoint and nothing enforces authorization", host)
+		case d.notCaptured(host) != "":
+			return d, "", fmt.Sprintf("%s declares host %q but ztunnel does not redirect its traffic (%s): the traffic bypasses every waypoint and nothing enforces authorization",
+				d.display(), host, d.notCaptured(host))
+		}
+		return d, "", ""
+	}
+	for _, cand := range p.destinations {
+		if cand.hasAddress(addr) {
+			return cand, fmt.Sprintf("the connection goes to %s, an address of %s, which chooses the destination (the Host header does not)", addr, cand.display()), ""
+		}
+	}
+	// An address istiod allocates is not in a manifest: one in its range,
+	// with a host whose destination awaits one, is taken to be that one.
+	if d = p.lookup(host); d != nil && d.pending && d.notCaptured(host) == "" && inAutoAllocatedRange(addr) {
+		return d, fmt.Sprintf("the connection goes to %s, taken to be the address istiod allocates to %s (the inputs do not say which it is)", addr, d.display()), ""
+	}
+	return nil, "", fmt.Sprintf("no ServiceEntry or Service in the inputs has address %s: ztunnel passes the connection through to it directly, whatever its Host header says, "+
+		"so it bypasses every waypoint and nothing enforces authorization", addr)
+}
+
+func inAutoAllocatedRange(addr netip.Addr) bool {
+	for _, p := range autoAllocatedRanges {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func bypass(reason, service string) Decision {

@@ -32,6 +32,10 @@ type DestinationView struct {
 	Waypoint string
 	// Binding explains why the destination is bound or not.
 	Binding string
+	// NotRedirected maps each host whose traffic ztunnel does not redirect
+	// (the destination has no address for it) to the reason: that traffic
+	// bypasses the waypoint the destination is bound to.
+	NotRedirected map[string]string
 }
 
 // Destinations lists every compiled ServiceEntry and Service, sorted by kind,
@@ -46,6 +50,14 @@ func (p *Program) Destinations() []DestinationView {
 		sort.Ints(v.Ports)
 		if d.waypoint != nil {
 			v.Waypoint = d.waypoint.key()
+		}
+		for _, h := range d.hosts {
+			if why := d.notCaptured(h); why != "" {
+				if v.NotRedirected == nil {
+					v.NotRedirected = map[string]string{}
+				}
+				v.NotRedirected[h] = why
+			}
 		}
 		out = append(out, v)
 	}

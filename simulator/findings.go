@@ -16,6 +16,14 @@ func (c *compiler) reportFindings() {
 		if d.waypoint == nil {
 			c.issues.add(SeverityWarning, d.origin, "metadata.labels",
 				"%s bypasses every waypoint: %s; no egress policy is enforced on its traffic", d.display(), d.binding)
+			continue
+		}
+		for _, h := range d.hosts {
+			if why := d.notCaptured(h); why != "" {
+				c.issues.add(SeverityWarning, d.origin, "spec.addresses",
+					"%s is bound to waypoint %s, but ztunnel does not redirect traffic to %s: %s; no egress policy is enforced on it",
+					d.display(), d.waypoint.key(), h, why)
+			}
 		}
 	}
 	for _, ap := range c.policies {

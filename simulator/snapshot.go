@@ -55,6 +55,15 @@ type ServiceEntry struct {
 	Meta
 	// Spec is the decoded Istio API message.
 	Spec *networkingv1alpha3.ServiceEntry
+	// Allocated are the addresses istiod allocated (status.addresses),
+	// when the input has them.
+	Allocated []AllocatedAddress
+}
+
+// AllocatedAddress is one address istiod allocated to a ServiceEntry host.
+type AllocatedAddress struct {
+	Value string `json:"value"`
+	Host  string `json:"host"`
 }
 
 // DestinationRule is a networking.istio.io DestinationRule.
@@ -112,6 +121,10 @@ type Service struct {
 	Meta
 	// Ports are spec.ports.
 	Ports []ServicePort
+	// ClusterIPs are spec.clusterIPs (or spec.clusterIP); Headless is set
+	// for clusterIP None.
+	ClusterIPs []string
+	Headless   bool
 }
 
 // EgressGateway is this operator's egress.ambient.io/v1alpha1 resource, read

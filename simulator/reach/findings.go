@@ -13,6 +13,10 @@ const (
 	// CodeBypassesWaypoint: a ServiceEntry is bound to no waypoint, so its
 	// traffic bypasses the egress gateway and its policies do nothing.
 	CodeBypassesWaypoint = "BypassesWaypoint"
+	// CodeNotRedirected: a ServiceEntry host is bound to a waypoint, but
+	// the ServiceEntry gives ztunnel no address for it, so ztunnel never
+	// redirects its traffic there.
+	CodeNotRedirected = "NotRedirected"
 	// CodeTargetNotFound: a policy's targetRefs name an object that is not
 	// in the inputs.
 	CodeTargetNotFound = "TargetNotFound"
@@ -175,10 +179,11 @@ func ztunnelFindings(prog *simulator.Program) []Finding {
 
 // supersededWarnings are parts of simulator warnings that a coded finding
 // restates, decided per destination: L7OnTCPPort, BypassesWaypoint,
-// TargetNotFound and L7AtZtunnel. Such a warning is left out even when the
+// NotRedirected, TargetNotFound and L7AtZtunnel. Such a warning is left out even when the
 // coded finding is not raised (a DENY rule whose HTTP fields are dropped on
 // a port it cannot match anyway).
-var supersededWarnings = []string{"on TCP port(s)", "bypasses every waypoint", "the policy targets nothing", "ztunnel cannot see HTTP attributes"}
+var supersededWarnings = []string{"on TCP port(s)", "bypasses every waypoint", "ztunnel does not redirect traffic", "the policy targets nothing",
+	"ztunnel cannot see HTTP attributes"}
 
 // issueFindings turns the simulator's errors into InvalidInput findings,
 // and its warnings about objects no coded finding mentions into

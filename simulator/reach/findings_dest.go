@@ -61,8 +61,14 @@ func seObject(d *destSpec) string {
 }
 
 func bindingFindings(d *destSpec) []Finding {
-	if d.Waypoint != nil {
+	switch {
+	case d.Waypoint != nil:
 		return nil
+	case d.notRedirected:
+		return []Finding{{Severity: SeverityWarning, Code: CodeNotRedirected, Object: seObject(d), Field: "spec.addresses",
+			Message: fmt.Sprintf("%s: traffic to %s bypasses the egress gateway and no egress policy applies to it", d.Binding, d.Host),
+			Fix: "give the host an address ztunnel can capture: resolution DNS (istiod allocates one; not with the label " +
+				"networking.istio.io/enable-autoallocate-ip=false), DYNAMIC_DNS for a wildcard host, or spec.addresses"}}
 	}
 	return []Finding{{Severity: SeverityWarning, Code: CodeBypassesWaypoint, Object: seObject(d), Field: "metadata.labels",
 		Message: fmt.Sprintf("%s: traffic to %s bypasses the egress gateway and no egress policy applies to it", d.Binding, strings.Join(d.view.Hosts, ", ")),

@@ -41,9 +41,13 @@ var findingCases = []struct {
 	objectContains  string
 }{
 	{CodeBypassesWaypoint,
-		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
-		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
 		"ServiceEntry elsewhere/ext"},
+	{CodeNotRedirected,
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE}\n",
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
+		"ServiceEntry istio-egress/ext"},
 	{CodeTargetNotFound,
 		policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: httpbin}]\n  rules: [{}]"),
 		policy("p", "", targetHTTPBin+"  rules: [{}]"), "istio-egress/p"},
@@ -76,8 +80,8 @@ var findingCases = []struct {
 		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]"),
 		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}]}]"), "istio-egress/p"},
 	{CodeSimulatorWarning,
-		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
-		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [other.org], ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: twin, namespace: istio-egress}\nspec: {hosts: [other.org], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
 		"ServiceEntry istio-egress/twin"},
 	{CodeDirectEgressOpen, "", lockdownEnforce(""), "EgressGateway istio-egress/waypoint"},
 	{CodeLockdownDefeated,
@@ -93,8 +97,8 @@ var findingCases = []struct {
 		lockdownEnforce("") + netPolicy("mine", "[{}]"),
 		"NetworkPolicy default/egress-lockdown-waypoint"},
 	{CodeUnboundServiceEntryBlocked,
-		lockdownEnforce("") + "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 443, name: tls, protocol: TLS}]}\n",
-		lockdownEnforce("") + "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 443, name: tls, protocol: TLS}]}\n",
+		lockdownEnforce("") + "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}\n",
+		lockdownEnforce("") + "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}\n",
 		"ServiceEntry elsewhere/ext"},
 	{CodeOptedOutPods,
 		lockdownEnforce("") + pod("batch", "{istio.io/dataplane-mode: none}"),
@@ -150,7 +154,7 @@ func pod(name, labels string) string {
 
 const (
 	tcpEntry = "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db, namespace: istio-egress}\n" +
-		"spec: {hosts: [db.example.com], ports: [{number: 5432, name: tcp, protocol: TCP}]}\n"
+		"spec: {hosts: [db.example.com], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: DNS}\n"
 	tlsRule = "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: tls, namespace: istio-egress}\n" +
 		"spec: {host: httpbin.org, trafficPolicy: {tls: {mode: SIMPLE}}}\n"
 	targetPortEntry = "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: httpbin.org, namespace: istio-egress}\n" +

@@ -2,6 +2,7 @@ package reach
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,9 @@ type destSpec struct {
 	view simulator.DestinationView
 	// http says the waypoint evaluates the port with HTTP rules.
 	http bool
+	// notRedirected says the destination is bound to a waypoint but ztunnel
+	// does not redirect traffic to its host (it has no address).
+	notRedirected bool
 	// forms are the policies its waypoint enforces, in evaluation order;
 	// converted on first use (formsOf), since a re-simulation only needs
 	// them for the destinations that changed.
@@ -66,7 +70,13 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 				d.Destination = Destination{Host: host, Port: port, Protocol: proto, TargetPort: targetPort(se, port),
 					ServiceEntry: v.Origin.Namespace + "/" + v.Origin.Name,
 					Binding:      v.Binding, Policies: keys}
-				if v.Waypoint != "" {
+				why, notRedirected := v.NotRedirected[host]
+				switch {
+				case v.Waypoint != "" && notRedirected:
+					// Bound, but ztunnel never sends the traffic there.
+					d.Binding = fmt.Sprintf("bound to waypoint %s, but ztunnel does not redirect traffic to %s: %s", v.Waypoint, host, why)
+					d.notRedirected = true
+				case v.Waypoint != "":
 					w := v.Waypoint
 					d.Waypoint = &w
 				}

@@ -96,6 +96,9 @@ type document struct {
 	Kind       string       `json:"kind"`
 	Metadata   documentMeta `json:"metadata"`
 	Spec       any          `json:"spec,omitempty"`
+	// Status carries what the simulator reads of an object's status: the
+	// addresses istiod allocated to a ServiceEntry.
+	Status any `json:"status,omitempty"`
 	// version changes whenever the object does (its resourceVersion), so
 	// an unchanged object's encoding can be reused; empty never reuses.
 	version string
@@ -132,7 +135,14 @@ func (in *Inputs) documents() []document {
 		docs = append(docs, newDocument("v1", "Namespace", &om, nil))
 	}
 	for _, se := range in.ServiceEntries {
-		docs = append(docs, newDocument("networking.istio.io/v1", "ServiceEntry", &se.ObjectMeta, &se.Spec))
+		doc := newDocument("networking.istio.io/v1", "ServiceEntry", &se.ObjectMeta, &se.Spec)
+		// Only the allocated addresses: they choose the destination of a
+		// probe sent to an address, and, unlike the conditions istiod
+		// writes, they do not change once allocated.
+		if addrs := se.Status.GetAddresses(); len(addrs) > 0 {
+			doc.Status = map[string]any{"addresses": addrs}
+		}
+		docs = append(docs, doc)
 	}
 	for _, dr := range in.DestinationRules {
 		docs = append(docs, newDocument("networking.istio.io/v1", "DestinationRule", &dr.ObjectMeta, &dr.Spec))

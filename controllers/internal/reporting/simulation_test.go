@@ -301,3 +301,20 @@ func TestInputIssuesAsInEgressctl(t *testing.T) {
 		t.Errorf("no InvalidInput finding names metadata.name: %+v", report.Findings)
 	}
 }
+
+// TestAllocatedAddressesReachTheSimulator: the addresses istiod allocated
+// to a ServiceEntry (its status) are in the operator's inputs, as they are
+// in a dump egressctl reads, since they choose the destination of a
+// connection sent to an address.
+func TestAllocatedAddressesReachTheSimulator(t *testing.T) {
+	in := seed()
+	in.ServiceEntries[0].Status.Addresses = []*networkingv1alpha3.ServiceEntryAddress{{Value: "240.240.0.9", Host: "httpbin.org"}}
+	p, err := Prepare(in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ses := p.Input.Snapshot.ServiceEntries
+	if len(ses) != 1 || len(ses[0].Allocated) != 1 || ses[0].Allocated[0].Value != "240.240.0.9" {
+		t.Fatalf("allocated addresses in the snapshot: %+v", ses)
+	}
+}
