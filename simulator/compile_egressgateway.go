@@ -115,7 +115,8 @@ func (c *compiler) addEgressWaypoint(egw *EgressGateway) {
 			Annotations: map[string]string{annotationFromEgressGateway: egw.Namespace + "/" + egw.Name},
 		},
 		ClassName: waypointClassName,
-		Listeners: []Listener{{Name: "mesh", Protocol: waypointListenerProtocol, Port: waypointHBONEPort, AllowedFrom: "Same"}},
+		Listeners: []Listener{{Name: "mesh", Protocol: waypointListenerProtocol, Port: waypointHBONEPort,
+			AllowedFrom: egw.AllowedFrom, AllowedSelector: egw.AllowedSelector}},
 	}
 	for i, existing := range c.gateways {
 		if existing.Namespace == gw.Namespace && existing.Name == gw.Name {

@@ -19,8 +19,12 @@ import (
 // simulator stays free of the operator's packages; other fields are ignored.
 type egressGatewaySpec struct {
 	Waypoint *struct {
-		Name        string `json:"name"`
-		TrafficType string `json:"trafficType"`
+		Name          string `json:"name"`
+		TrafficType   string `json:"trafficType"`
+		AllowedRoutes *struct {
+			From     string                `json:"from"`
+			Selector *metav1.LabelSelector `json:"selector"`
+		} `json:"allowedRoutes"`
 	} `json:"waypoint"`
 	EnrollNamespace      *bool                 `json:"enrollNamespace"`
 	ServiceEntrySelector *metav1.LabelSelector `json:"serviceEntrySelector"`
@@ -75,7 +79,7 @@ func decodeEgressGateway(s *Snapshot, m Meta, spec json.RawMessage) error {
 			return fmt.Errorf("cannot decode: %w", err)
 		}
 	}
-	egw := &EgressGateway{Meta: m, WaypointName: m.Name, TrafficType: TrafficService, EnrollNamespace: true,
+	egw := &EgressGateway{Meta: m, WaypointName: m.Name, TrafficType: TrafficService, EnrollNamespace: true, AllowedFrom: "Same",
 		ServiceEntrySelector: es.ServiceEntrySelector}
 	if es.Waypoint != nil {
 		if es.Waypoint.Name != "" {
@@ -83,6 +87,9 @@ func decodeEgressGateway(s *Snapshot, m Meta, spec json.RawMessage) error {
 		}
 		if es.Waypoint.TrafficType != "" {
 			egw.TrafficType = es.Waypoint.TrafficType
+		}
+		if r := es.Waypoint.AllowedRoutes; r != nil && r.From != "" {
+			egw.AllowedFrom, egw.AllowedSelector = r.From, r.Selector
 		}
 	}
 	if es.EnrollNamespace != nil {

@@ -24,6 +24,11 @@ type destination struct {
 	waypoint *waypoint
 	// binding explains why the destination is bound or not.
 	binding string
+	// unbound says, for a destination bound to no waypoint, why (one of
+	// the Unbound constants); empty when bound.
+	unbound string
+	// named is the waypoint the destination names, bound or not.
+	named *waypoint
 	// id is "Kind/namespace/name", computed once for index lookups.
 	id string
 	// addresses are the addresses ztunnel redirects to the destination:
@@ -207,26 +212,36 @@ func bindDestination(d *destination, nsLabels map[string]map[string]string, wayp
 	}
 	switch {
 	case optOut:
-		d.binding = source + " opts out of waypoints"
+		d.binding, d.unbound = source+" opts out of waypoints", UnboundOptedOut
 		return
 	case ref == "":
-		d.binding = fmt.Sprintf("neither %s nor namespace %s has the %s label", d.display(), d.namespace, labelUseWaypoint)
+		d.binding, d.unbound = fmt.Sprintf("neither %s nor namespace %s has the %s label", d.display(), d.namespace, labelUseWaypoint), UnboundNoLabel
 		return
 	}
 	w, ok := waypoints[ref]
+	d.named = w
 	switch {
 	case !ok:
-		d.binding = fmt.Sprintf("%s names waypoint %s, which is not in the inputs", source, ref)
+		d.binding, d.unbound = fmt.Sprintf("%s names waypoint %s, which is not in the inputs", source, ref), UnboundMissingWaypoint
 	case !w.allowsNamespace(d.namespace, nsLabels[d.namespace]):
-		d.binding = fmt.Sprintf("waypoint %s does not allow namespace %s (allowedRoutes %s)", ref, d.namespace, w.allowedFrom)
+		d.binding, d.unbound = fmt.Sprintf("waypoint %s does not allow namespace %s (allowedRoutes %s)", ref, d.namespace, w.allowedFrom), UnboundNamespaceNotAllowed
 	case !w.servesServices():
-		d.binding = fmt.Sprintf("waypoint %s has %s=%s; it must be %q or %q to serve a %s",
-			ref, labelWaypointFor, w.trafficType, TrafficService, TrafficAll, d.kind)
+		d.binding, d.unbound = fmt.Sprintf("waypoint %s has %s=%s; it must be %q or %q to serve a %s",
+			ref, labelWaypointFor, w.trafficType, TrafficService, TrafficAll, d.kind), UnboundNotForServices
 	default:
 		d.waypoint = w
 		d.binding = fmt.Sprintf("bound to waypoint %s by %s", ref, source)
 	}
 }
+
+// Why a destination is bound to no waypoint.
+const (
+	UnboundNoLabel             = "NoLabel"
+	UnboundOptedOut            = "OptedOut"
+	UnboundMissingWaypoint     = "MissingWaypoint"
+	UnboundNamespaceNotAllowed = "NamespaceNotAllowed"
+	UnboundNotForServices      = "NotForServices"
+)
 
 // useWaypointRef reads istio.io/use-waypoint from a label set and returns the
 // referenced waypoint as "namespace/name" (GetUseWaypoint in istiod).

@@ -32,6 +32,13 @@ type DestinationView struct {
 	Waypoint string
 	// Binding explains why the destination is bound or not.
 	Binding string
+	// Unbound says why the destination is bound to no waypoint (an Unbound
+	// constant); empty when it is bound.
+	Unbound string
+	// NamedWaypoint is "namespace/name" of the waypoint the destination's
+	// labels name, when it exists, bound or not; NamedEgressGateway is the
+	// EgressGateway that waypoint stands for, if any.
+	NamedWaypoint, NamedEgressGateway string
 	// NotRedirected maps each host whose traffic ztunnel does not redirect
 	// (the destination has no address for it) to the reason: that traffic
 	// bypasses the waypoint the destination is bound to.
@@ -50,6 +57,10 @@ func (p *Program) Destinations() []DestinationView {
 		sort.Ints(v.Ports)
 		if d.waypoint != nil {
 			v.Waypoint = d.waypoint.key()
+		}
+		v.Unbound = d.unbound
+		if d.named != nil {
+			v.NamedWaypoint, v.NamedEgressGateway = d.named.key(), d.named.egressGateway
 		}
 		for _, h := range d.hosts {
 			if why := d.notCaptured(h); why != "" {

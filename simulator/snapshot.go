@@ -135,6 +135,10 @@ type EgressGateway struct {
 	WaypointName string
 	// TrafficType is spec.waypoint.trafficType: service (default) or all.
 	TrafficType string
+	// AllowedFrom and AllowedSelector are spec.waypoint.allowedRoutes: the
+	// namespaces the waypoint's listener serves (Same by default).
+	AllowedFrom     string
+	AllowedSelector *metav1.LabelSelector
 	// EnrollNamespace is spec.enrollNamespace, default true.
 	EnrollNamespace bool
 	// ServiceEntrySelector is spec.serviceEntrySelector.

@@ -151,3 +151,56 @@ func simulatedAttachment(t *testing.T, ns string) map[string]attachment {
 		"namespace-wide": {"ZtunnelAccepted", status(ztunnel("namespace-wide"))},
 	}
 }
+
+// TestSharedWaypointMatchesIstiod: a waypoint shared with ServiceEntries of
+// other namespaces through spec.waypoint.allowedRoutes. istiod binds the
+// ServiceEntry of a namespace the selector matches (WaypointBound=True)
+// and refuses the other's (WaypointBound=False), as the simulator says
+// from the same objects.
+func TestSharedWaypointMatchesIstiod(t *testing.T) {
+	egress := newNamespace(t, "shared", nil)
+	selected := map[string]string{"egress.example.com/shared-waypoint": egress}
+	teamA := newNamespace(t, "team-a", selected)
+	teamB := newNamespace(t, "team-b", nil)
+	gateway := fmt.Sprintf(`apiVersion: egress.ambient.io/v1alpha1
+kind: EgressGateway
+metadata: {name: shared}
+spec:
+  enrollNamespace: false
+  waypoint:
+    allowedRoutes:
+      from: Selector
+      selector: {matchLabels: {egress.example.com/shared-waypoint: %s}}
+`, egress)
+	entry := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, labels: {istio.io/use-waypoint: shared, istio.io/use-waypoint-namespace: %s}}
+spec: {hosts: [api.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+`, egress)
+	apply(t, egress, gateway)
+	apply(t, teamA, entry)
+	apply(t, teamB, entry)
+	waitForCondition(t, egress, "shared", egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue)
+
+	input := fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n", egress) +
+		fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s, labels: {egress.example.com/shared-waypoint: %s}}\n---\n", teamA, egress) +
+		fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n", teamB) +
+		strings.Replace(gateway, "metadata: {name:", "metadata: {namespace: "+egress+", name:", 1) + "---\n" +
+		strings.Replace(entry, "metadata: {name:", "metadata: {namespace: "+teamA+", name:", 1) + "---\n" +
+		strings.Replace(entry, "metadata: {name:", "metadata: {namespace: "+teamB+", name:", 1)
+	snap, _, err := simulator.Parse("shared.yaml", []byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := simulator.Compile(snap, simulator.Options{})
+	for _, d := range prog.Destinations() {
+		want := metav1.ConditionFalse
+		if d.Waypoint != "" {
+			want = metav1.ConditionTrue
+		}
+		if (d.Origin.Namespace == teamA) != (want == metav1.ConditionTrue) {
+			t.Errorf("the simulator binds %s/%s: %s", d.Origin.Namespace, d.Origin.Name, d.Binding)
+		}
+		waitForIstioCondition(t, serviceEntryGVK, d.Origin.Namespace, d.Origin.Name, "istio.io/WaypointBound", want)
+	}
+}

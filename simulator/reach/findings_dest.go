@@ -70,10 +70,23 @@ func bindingFindings(d *destSpec) []Finding {
 			Fix: "give the host an address ztunnel can capture: resolution DNS (istiod allocates one; not with the label " +
 				"networking.istio.io/enable-autoallocate-ip=false), DYNAMIC_DNS for a wildcard host, or spec.addresses"}}
 	}
-	return []Finding{{Severity: SeverityWarning, Code: CodeBypassesWaypoint, Object: seObject(d), Field: "metadata.labels",
+	f := Finding{Severity: SeverityWarning, Code: CodeBypassesWaypoint, Object: seObject(d), Field: "metadata.labels",
 		Message: fmt.Sprintf("%s: traffic to %s bypasses the egress gateway and no egress policy applies to it", d.Binding, strings.Join(d.view.Hosts, ", ")),
 		Fix: "label the ServiceEntry or its namespace istio.io/use-waypoint=<waypoint> (an EgressGateway with enrollNamespace " +
-			"or serviceEntrySelector does it), and make sure that waypoint exists and has istio.io/waypoint-for service or all"}}
+			"or serviceEntrySelector does it), and make sure that waypoint exists and has istio.io/waypoint-for service or all"}
+	ns, _, _ := strings.Cut(d.ServiceEntry, "/")
+	switch v := d.view; {
+	case v.Unbound == simulator.UnboundNamespaceNotAllowed && v.NamedEgressGateway != "":
+		// The label is there: what is missing is the waypoint's consent.
+		f.Field = "spec"
+		f.Fix = fmt.Sprintf("let the waypoint serve namespace %s: set spec.waypoint.allowedRoutes on EgressGateway %s to from: All, "+
+			"or from: Selector with a selector matching namespace %s", ns, v.NamedEgressGateway, ns)
+	case v.Unbound == simulator.UnboundNamespaceNotAllowed:
+		f.Field = "spec"
+		f.Fix = fmt.Sprintf("let the waypoint serve namespace %s: allow it in spec.listeners[].allowedRoutes.namespaces of Gateway %s "+
+			"(from: All, or from: Selector with a selector matching it)", ns, v.NamedWaypoint)
+	}
+	return []Finding{f}
 }
 
 func tlsFindings(d *destSpec) []Finding {

@@ -184,3 +184,23 @@ func anyObject(fs []Finding, s string) bool {
 	}
 	return false
 }
+
+// TestNamespaceNotAllowedFix: a ServiceEntry of another namespace that
+// names the waypoint has the labels already; the fix is the waypoint's
+// allowedRoutes, on the EgressGateway that writes it.
+func TestNamespaceNotAllowedFix(t *testing.T) {
+	team := "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n" +
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: team, labels: " +
+		"{istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-egress}}\n" +
+		"spec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n"
+	fs := findingsOf(t, findingsBase+team, CodeBypassesWaypoint)
+	if len(fs) != 1 || !strings.Contains(fs[0].Fix, "spec.waypoint.allowedRoutes on EgressGateway istio-egress/waypoint") ||
+		strings.Contains(fs[0].Fix, "label") {
+		t.Fatalf("findings: %+v", fs)
+	}
+	shared := "---\napiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\n" +
+		"spec: {waypoint: {allowedRoutes: {from: All}}}\n"
+	if fs := findingsOf(t, findingsBase+team+shared, CodeBypassesWaypoint); len(fs) != 0 {
+		t.Errorf("with allowedRoutes from: All: %+v", fs)
+	}
+}

@@ -62,6 +62,31 @@ const (
 	TrafficTypeAll TrafficType = "all"
 )
 
+// AllowedRoutes selects the namespaces whose ServiceEntries and Services
+// may use the waypoint.
+//
+// +kubebuilder:validation:XValidation:rule="(self.from == 'Selector') == has(self.selector)",message="allowedRoutes.selector is required with from: Selector, and allowed only with it"
+type AllowedRoutes struct {
+	// From is Same (the waypoint's namespace), All, or Selector.
+	// +kubebuilder:validation:Enum=Same;All;Selector
+	// +kubebuilder:default=Same
+	// +optional
+	From AllowedRoutesFrom `json:"from,omitempty"`
+	// Selector selects the namespaces when From is Selector.
+	// +optional
+	Selector *LabelSelector `json:"selector,omitempty"`
+}
+
+// AllowedRoutesFrom is Gateway API's FromNamespaces.
+type AllowedRoutesFrom string
+
+// The namespaces a waypoint serves.
+const (
+	AllowedRoutesSame     AllowedRoutesFrom = "Same"
+	AllowedRoutesAll      AllowedRoutesFrom = "All"
+	AllowedRoutesSelector AllowedRoutesFrom = "Selector"
+)
+
 // WaypointSpec configures the waypoint Gateway and its scaling objects.
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.replicas) && has(self.autoscaling))",message="set either waypoint.replicas (a fixed size) or waypoint.autoscaling (a HorizontalPodAutoscaler), not both"
@@ -78,6 +103,15 @@ type WaypointSpec struct {
 	// +kubebuilder:default=service
 	// +optional
 	TrafficType TrafficType `json:"trafficType,omitempty"`
+
+	// AllowedRoutes says from which namespaces ServiceEntries and Services
+	// may use the waypoint: the allowedRoutes.namespaces of its HBONE
+	// listener, with Gateway API's semantics. The default, Same, serves the
+	// EgressGateway's namespace only; a ServiceEntry in another namespace
+	// (labeled istio.io/use-waypoint and istio.io/use-waypoint-namespace)
+	// needs All or a Selector matching its namespace.
+	// +optional
+	AllowedRoutes *AllowedRoutes `json:"allowedRoutes,omitempty"`
 
 	// Replicas is a fixed number of waypoint pods. Leave it unset to let
 	// istiod decide (one pod), or use autoscaling instead.

@@ -100,13 +100,23 @@ func Values(egw *egressv1alpha1.EgressGateway) (map[string]any, error) {
 			pdb["maxUnavailable"] = p.MaxUnavailable
 		}
 	}
+	gateway := map[string]any{
+		"name":        GatewayName(egw),
+		"trafficType": trafficType,
+		"revision":    w.Revision,
+	}
+	// Only when it is not the default, so that the values, and the
+	// digest that decides upgrades, of existing gateways stay the same.
+	if r := w.AllowedRoutes; r != nil && r.From != "" && r.From != egressv1alpha1.AllowedRoutesSame {
+		namespaces := map[string]any{"from": string(r.From)}
+		if r.Selector != nil {
+			namespaces["selector"] = r.Selector.AsMeta()
+		}
+		gateway["allowedRoutes"] = map[string]any{"namespaces": namespaces}
+	}
 	values := map[string]any{
-		"egressGateway": egw.Name,
-		"gateway": map[string]any{
-			"name":        GatewayName(egw),
-			"trafficType": trafficType,
-			"revision":    w.Revision,
-		},
+		"egressGateway":       egw.Name,
+		"gateway":             gateway,
 		"deployment":          deployment,
 		"autoscaling":         autoscaling,
 		"podDisruptionBudget": pdb,
