@@ -33,6 +33,7 @@ var defaultSources = &metav1.LabelSelector{MatchLabels: map[string]string{"istio
 
 // +kubebuilder:rbac:groups=networking.istio.io,resources=destinationrules,verbs=list;watch
 // +kubebuilder:rbac:groups=security.istio.io,resources=authorizationpolicies,verbs=list;watch
+// +kubebuilder:rbac:groups=security.istio.io,resources=requestauthentications,verbs=list;watch
 // +kubebuilder:rbac:groups=core,resources=serviceaccounts,verbs=list;watch
 
 // reconcileSimulation computes the reachability report from the cluster's
@@ -276,8 +277,8 @@ func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope
 	return in, nil
 }
 
-// listConfig appends the ServiceEntries, DestinationRules and
-// AuthorizationPolicies of one namespace to in.
+// listConfig appends the ServiceEntries, DestinationRules,
+// AuthorizationPolicies and RequestAuthentications of one namespace to in.
 func (r *EgressGatewayReconciler) listConfig(ctx context.Context, ns string, in *reporting.Inputs) error {
 	var ses istionetworkingv1.ServiceEntryList
 	if err := r.List(ctx, &ses, client.InNamespace(ns)); err != nil {
@@ -291,9 +292,14 @@ func (r *EgressGatewayReconciler) listConfig(ctx context.Context, ns string, in 
 	if err := r.List(ctx, &aps, client.InNamespace(ns)); err != nil {
 		return fmt.Errorf("listing AuthorizationPolicies in %s: %w", ns, err)
 	}
+	var ras istiosecurityv1.RequestAuthenticationList
+	if err := r.List(ctx, &ras, client.InNamespace(ns)); err != nil {
+		return fmt.Errorf("listing RequestAuthentications in %s: %w", ns, err)
+	}
 	in.ServiceEntries = append(in.ServiceEntries, ses.Items...)
 	in.DestinationRules = append(in.DestinationRules, drs.Items...)
 	in.AuthorizationPolicies = append(in.AuthorizationPolicies, aps.Items...)
+	in.RequestAuthentications = append(in.RequestAuthentications, ras.Items...)
 	return nil
 }
 

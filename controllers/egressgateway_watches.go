@@ -254,6 +254,8 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&istiosecurityv1.AuthorizationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
 			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{},
 				istioConditionChanged(reporting.WaypointAcceptedCondition)))).
+		Watches(&istiosecurityv1.RequestAuthentication{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
+			builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
 		Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfLockdownPolicy),
 			builder.WithPredicates(contentChanged)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysLockingDown), builder.WithPredicates(lockdownInputChanged)).

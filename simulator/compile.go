@@ -18,6 +18,8 @@ type Program struct {
 	destinations []*destination
 	waypoints    map[string]*waypoint
 	index        attachIndex
+	// jwt files the RequestAuthentications waypoints apply.
+	jwt jwtIndex
 }
 
 // attachIndex files each policy under what it attaches to, so evaluating a
@@ -48,6 +50,7 @@ func Compile(s *Snapshot, opts Options) (*Program, Issues) {
 	c.collectWaypoints()
 	c.collectDestinations()
 	c.compilePolicies()
+	c.compileRequestAuthentications()
 	c.reportFindings()
 	return c.prog, c.issues
 }

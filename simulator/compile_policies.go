@@ -64,23 +64,45 @@ func (c *compiler) compilePolicies() {
 
 func (c *compiler) attachWaypointPolicy(p *AuthorizationPolicy, cp *compiledPolicy, refs []*typev1beta1.PolicyTargetReference) {
 	idx := &c.prog.index
+	for _, t := range c.waypointTargets(p.Namespace, refs) {
+		switch {
+		case t.class:
+			idx.waypointClass = appendOnce(idx.waypointClass, cp)
+		case t.gateway != "":
+			idx.byGateway[t.gateway] = appendOnce(idx.byGateway[t.gateway], cp)
+		default:
+			idx.byDestination[t.destination] = appendOnce(idx.byDestination[t.destination], cp)
+		}
+	}
+}
+
+// waypointTarget is what one targetRef of a policy in a namespace attaches
+// the policy to at waypoints: every waypoint (class), one waypoint Gateway
+// ("ns/name"), or one destination ("Kind/ns/name").
+type waypointTarget struct {
+	class                bool
+	gateway, destination string
+}
+
+// waypointTargets resolves targetRefs as istiod's ShouldAttachPolicy does
+// for waypoints; refs to anything else attach nothing.
+func (c *compiler) waypointTargets(ns string, refs []*typev1beta1.PolicyTargetReference) []waypointTarget {
+	var out []waypointTarget
 	for _, r := range refs {
 		switch canonicalGroup(r.GetGroup()) + "/" + r.GetKind() {
 		case "gateway.networking.k8s.io/GatewayClass":
-			if p.Namespace == c.prog.opts.RootNamespace && r.GetName() == waypointClassName {
-				idx.waypointClass = appendOnce(idx.waypointClass, cp)
+			if ns == c.prog.opts.RootNamespace && r.GetName() == waypointClassName {
+				out = append(out, waypointTarget{class: true})
 			}
 		case "gateway.networking.k8s.io/Gateway":
-			key := p.Namespace + "/" + r.GetName()
-			idx.byGateway[key] = appendOnce(idx.byGateway[key], cp)
+			out = append(out, waypointTarget{gateway: ns + "/" + r.GetName()})
 		case "core/Service":
-			key := "Service/" + p.Namespace + "/" + r.GetName()
-			idx.byDestination[key] = appendOnce(idx.byDestination[key], cp)
+			out = append(out, waypointTarget{destination: "Service/" + ns + "/" + r.GetName()})
 		case "networking.istio.io/ServiceEntry":
-			key := "ServiceEntry/" + p.Namespace + "/" + r.GetName()
-			idx.byDestination[key] = appendOnce(idx.byDestination[key], cp)
+			out = append(out, waypointTarget{destination: "ServiceEntry/" + ns + "/" + r.GetName()})
 		}
 	}
+	return out
 }
 
 // attachZtunnelPolicy files a policy by the scope istiod gives it: global in

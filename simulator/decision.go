@@ -30,6 +30,9 @@ type Decision struct {
 	Rule int `json:"rule"`
 	// Reason is one sentence explaining the verdict.
 	Reason string `json:"reason"`
+	// Unauthenticated is set when the waypoint refused the request's JWT
+	// (HTTP 401) before any authorization policy ran.
+	Unauthenticated bool `json:"unauthenticated,omitempty"`
 	// CustomProvider names the CUSTOM provider the request was delegated to.
 	CustomProvider string `json:"customProvider,omitempty"`
 	// DryRun lists what dry-run policies would have done; they never change
@@ -51,6 +54,9 @@ const (
 	// StageDestination: which enforcement point serves the request, and
 	// how it parses it.
 	StageDestination = "destination"
+	// StageAuthn: the waypoint's JWT validation (RequestAuthentication),
+	// which may refuse the request before authorization.
+	StageAuthn = "authn"
 	// StageCustom, StageAudit, StageDeny, StageAllow: one policy of that
 	// action, matched or not.
 	StageCustom = "custom"

@@ -37,6 +37,7 @@ const (
 // version is not checked, as every served version has the same schema.
 var decoders = map[groupKind]decoder{
 	{groupSecurity, "AuthorizationPolicy"}:         {true, decodeAuthorizationPolicy, nil},
+	{groupSecurity, "RequestAuthentication"}:       {true, decodeRequestAuthentication, nil},
 	{groupNetworking, "ServiceEntry"}:              {namespaced: true, withStatus: decodeServiceEntry},
 	{groupNetworking, "DestinationRule"}:           {true, decodeDestinationRule, nil},
 	{groupGateway, "Gateway"}:                      {true, decodeGateway, nil},
@@ -77,6 +78,15 @@ func decodeAuthorizationPolicy(s *Snapshot, m Meta, spec json.RawMessage) error 
 // writes) is left alone, as kubectl get -o yaml output carries it.
 type serviceEntryStatus struct {
 	Addresses []AllocatedAddress `json:"addresses"`
+}
+
+func decodeRequestAuthentication(s *Snapshot, m Meta, spec json.RawMessage) error {
+	ra := &RequestAuthentication{Meta: m, Spec: &securityv1beta1.RequestAuthentication{}}
+	if err := unmarshalSpec(spec, ra.Spec); err != nil {
+		return err
+	}
+	put(s, &s.RequestAuthentications, m.Origin, ra)
+	return nil
 }
 
 func decodeServiceEntry(s *Snapshot, m Meta, spec, status json.RawMessage) error {

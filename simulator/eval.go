@@ -164,6 +164,16 @@ func (p *Program) evalWaypoint(v *view, d *destination, tr *tracer) Decision {
 			tr.add(StageDestination, "", -1, false, "the waypoint does not parse HTTP on this port: HTTP attributes of the request are invisible")
 		}
 	}
+	if mode == modeHTTP {
+		refused, note := checkJWT(v, p.jwtPoliciesFor(w, d))
+		if tr.on && refused+note != "" {
+			tr.add(StageAuthn, "", -1, refused != "", "%s", refused+note)
+		}
+		if refused != "" {
+			dec.Verdict, dec.Reason, dec.Unauthenticated = Deny, refused, true
+			return dec
+		}
+	}
 	e := evaluation{prog: p, v: v, mode: mode, tr: tr, d: &dec,
 		lists: [4][]*compiledPolicy{p.index.waypointClass, p.index.byGateway[w.key()], p.index.byDestination[d.key()]}}
 	e.run()

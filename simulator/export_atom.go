@@ -48,6 +48,13 @@ func (a Atom) OnSource() bool {
 	return ok && attr.side == sidePeer
 }
 
+// ReadsJWT reports whether the condition reads the request's validated JWT
+// (request.auth.*), which is empty where no RequestAuthentication applies.
+func (a Atom) ReadsJWT() bool {
+	attr, ok := attributeFor(a.t.key())
+	return ok && attr.side == sideJWT
+}
+
 // MatchesPrincipal evaluates a source condition for a caller with the given
 // principal ("td/ns/NS/sa/SA"; empty for plaintext).
 func (a Atom) MatchesPrincipal(principal string) bool {

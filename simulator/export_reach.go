@@ -39,6 +39,10 @@ type DestinationView struct {
 	// labels name, when it exists, bound or not; NamedEgressGateway is the
 	// EgressGateway that waypoint stands for, if any.
 	NamedWaypoint, NamedEgressGateway string
+	// ValidatesJWT says the waypoint validates JWTs for the destination (a
+	// RequestAuthentication applies); without it request.auth.* attributes
+	// are always empty there.
+	ValidatesJWT bool
 	// NotRedirected maps each host whose traffic ztunnel does not redirect
 	// (the destination has no address for it) to the reason: that traffic
 	// bypasses the waypoint the destination is bound to.
@@ -57,6 +61,7 @@ func (p *Program) Destinations() []DestinationView {
 		sort.Ints(v.Ports)
 		if d.waypoint != nil {
 			v.Waypoint = d.waypoint.key()
+			v.ValidatesJWT = len(p.jwtPoliciesFor(d.waypoint, d)) > 0
 		}
 		v.Unbound = d.unbound
 		if d.named != nil {

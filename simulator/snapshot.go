@@ -66,6 +66,14 @@ type AllocatedAddress struct {
 	Host  string `json:"host"`
 }
 
+// RequestAuthentication is a security.istio.io RequestAuthentication: the
+// JWTs a proxy validates.
+type RequestAuthentication struct {
+	Meta
+	// Spec is the decoded Istio API message.
+	Spec *securityv1beta1.RequestAuthentication
+}
+
 // DestinationRule is a networking.istio.io DestinationRule.
 type DestinationRule struct {
 	Meta
@@ -187,6 +195,8 @@ const (
 type Snapshot struct {
 	// AuthorizationPolicies are the security.istio.io policies read.
 	AuthorizationPolicies []*AuthorizationPolicy
+	// RequestAuthentications say which JWTs the waypoints validate.
+	RequestAuthentications []*RequestAuthentication
 	// ServiceEntries are the external destinations read.
 	ServiceEntries []*ServiceEntry
 	// DestinationRules are read for TLS origination; they do not change

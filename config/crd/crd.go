@@ -12,8 +12,8 @@ import _ "embed"
 //go:embed bases/egress.ambient.io_egressgateways.yaml
 var EgressGateway []byte
 
-// Istio holds the AuthorizationPolicy, DestinationRule and ServiceEntry
-// CRDs, one YAML document each.
+// Istio holds the AuthorizationPolicy, DestinationRule, RequestAuthentication
+// and ServiceEntry CRDs, one YAML document each.
 //
 //go:embed istio/istio-crds.gen.yaml
 var Istio []byte

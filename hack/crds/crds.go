@@ -51,7 +51,7 @@ func IstioFile(ctx context.Context, root string) (string, error) {
 
 // SimulatorKinds are the Istio kinds the simulator reads, whose CRDs
 // egressctl validates against (config/crd/istio).
-var SimulatorKinds = []string{"AuthorizationPolicy", "DestinationRule", "ServiceEntry"}
+var SimulatorKinds = []string{"AuthorizationPolicy", "DestinationRule", "RequestAuthentication", "ServiceEntry"}
 
 // Extract returns the CRDs of the given kinds from a multi-document CRD
 // file, verbatim and in file order, separated by "---".

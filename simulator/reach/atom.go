@@ -17,6 +17,8 @@ type atomInfo struct {
 	key  string
 	// source is set for conditions on the caller's identity.
 	source bool
+	// jwt is set for conditions on the request's validated JWT.
+	jwt bool
 	// ms, tpls and fold are the patterns of string conditions; patterned
 	// says the pattern reasoning of patterns.go applies.
 	ms        []match.String
@@ -52,7 +54,7 @@ func (t *atomTable) intern(a simulator.Atom) *atomInfo {
 	if ai, ok := t.byID[id]; ok {
 		return ai
 	}
-	ai = &atomInfo{atom: a, id: id, key: a.Key(), source: a.OnSource()}
+	ai = &atomInfo{atom: a, id: id, key: a.Key(), source: a.OnSource(), jwt: a.ReadsJWT()}
 	ai.ms, ai.tpls, ai.fold = a.Patterns()
 	ai.patterned = len(ai.ms)+len(ai.tpls) > 0
 	t.byID[id] = ai

@@ -20,7 +20,7 @@ func (b *builder) destEntries(d *destSpec, o evalOptions, m *meter) ([]Entry, []
 			Allowed: []Cube{{Rule: -1}}, DecidedBy: []Decider{bypassDecider}}}, [][]int32{nil}
 	}
 	pols := b.policies(d)
-	anon := o.evaluate(&evalContext{port: d.Port, host: d.Host, m: m}, pols)
+	anon := o.evaluate(&evalContext{port: d.Port, host: d.Host, noJWT: d.noJWT, m: m}, pols)
 	other := newEntry(key, anon)
 	other.OtherSources = true
 	listed := b.listedEntries(d, o, pols, anon.key(), m)
@@ -45,7 +45,7 @@ func (b *builder) listedEntries(d *destSpec, o evalOptions, pols []policyRules, 
 	byOutcome := map[string]*listed{}
 	var out []*listed
 	for _, g := range b.singledOut(pols, o) {
-		res := o.evaluate(&evalContext{port: d.Port, host: d.Host, flipped: g.flipped, m: m}, pols)
+		res := o.evaluate(&evalContext{port: d.Port, host: d.Host, noJWT: d.noJWT, flipped: g.flipped, m: m}, pols)
 		k := res.key()
 		if k == anonKey {
 			continue

@@ -13,6 +13,11 @@ const (
 	// CodeBypassesWaypoint: a ServiceEntry is bound to no waypoint, so its
 	// traffic bypasses the egress gateway and its policies do nothing.
 	CodeBypassesWaypoint = "BypassesWaypoint"
+	// CodeJWTNotValidated: a rule enforced at a waypoint reads the
+	// request's JWT (requestPrincipals, request.auth.*) where no
+	// RequestAuthentication applies, so the waypoint validates no token
+	// and those conditions never match.
+	CodeJWTNotValidated = "JWTNotValidated"
 	// CodeNotRedirected: a ServiceEntry host is bound to a waypoint, but
 	// the ServiceEntry gives ztunnel no address for it, so ztunnel never
 	// redirects its traffic there.

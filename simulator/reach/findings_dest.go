@@ -2,6 +2,7 @@ package reach
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
@@ -20,6 +21,7 @@ func (b *builder) destFindings(d *destSpec, m *meter) ([]Finding, []ruleStatus) 
 	}
 	pols := b.policies(d)
 	out = append(out, unknownProviderFindings(formsOf(b.prog, d))...)
+	out = append(out, jwtFindings(d, formsOf(b.prog, d))...)
 	out = append(out, tcpFindings(d, formsOf(b.prog, d), pols, m)...)
 	shadows, statuses := ruleFindings(d, pols, m)
 	out = append(out, shadows...)
@@ -43,6 +45,46 @@ func unknownProviderFindings(forms []simulator.PolicyForm) []Finding {
 			Fix: "define the provider under meshConfig.extensionProviders (the istio ConfigMap of the Istio namespace), or correct spec.provider.name"})
 	}
 	return out
+}
+
+// jwtFindings flags the policies whose rules read the JWT at a destination
+// where the waypoint validates none (no RequestAuthentication applies).
+func jwtFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
+	if !d.noJWT || !d.http {
+		return nil
+	}
+	var out []Finding
+	for _, f := range forms {
+		var rules []string
+		for _, r := range f.Rules {
+			if readsJWT(r) {
+				rules = append(rules, strconv.Itoa(r.Index))
+			}
+		}
+		if len(rules) == 0 {
+			continue
+		}
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeJWTNotValidated, Object: f.Origin.Object(), Field: "spec.rules",
+			Message: fmt.Sprintf("rule(s) %s read the request's JWT (requestPrincipals or request.auth.*), but no RequestAuthentication applies "+
+				"to %s at waypoint %s: the waypoint validates no token, so these conditions never match (an ALLOW rule that needs them allows "+
+				"nothing, a notRequestPrincipals condition matches every request)", strings.Join(rules, ", "), d.ServiceEntry, *d.Waypoint),
+			Fix: fmt.Sprintf("add a RequestAuthentication with targetRefs to the waypoint Gateway %s or to ServiceEntry %s, listing the issuers; "+
+				"a RequestAuthentication with a selector, or none, does not apply to waypoints", *d.Waypoint, d.ServiceEntry)})
+	}
+	return out
+}
+
+func readsJWT(r simulator.RuleForm) bool {
+	for _, c := range r.Clauses {
+		for _, alt := range c {
+			for _, l := range alt {
+				if l.Atom.ReadsJWT() {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // ruleStatus says whether one enforced rule can match on one destination.
@@ -112,7 +154,7 @@ func tcpFindings(d *destSpec, forms []simulator.PolicyForm, pols []policyRules, 
 	if d.http {
 		return nil
 	}
-	cx := &evalContext{port: d.Port, host: d.Host, keepSources: true, m: m}
+	cx := &evalContext{port: d.Port, host: d.Host, noJWT: d.noJWT, keepSources: true, m: m}
 	var out []Finding
 	for fi, f := range forms {
 		for ri, r := range f.Rules {
@@ -149,7 +191,7 @@ func neverMatches(cx *evalContext, r *ruleLits) bool {
 // cubes over-approximate its space, so "never matches" and "shadowed" are
 // only claimed where they still hold.
 func ruleFindings(d *destSpec, pols []policyRules, m *meter) ([]Finding, []ruleStatus) {
-	cx := &evalContext{port: d.Port, host: d.Host, keepSources: true, m: m}
+	cx := &evalContext{port: d.Port, host: d.Host, noJWT: d.noJWT, keepSources: true, m: m}
 	var denies []cube
 	denyOf := map[int]string{}
 	var statuses []ruleStatus

@@ -44,6 +44,12 @@ var findingCases = []struct {
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: elsewhere}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
 		"ServiceEntry elsewhere/ext"},
+	{CodeJWTNotValidated,
+		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {requestPrincipals: [\"https://idp.example/*\"]}}]}]"),
+		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {requestPrincipals: [\"https://idp.example/*\"]}}]}]") +
+			"---\napiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: istio-egress}\n" +
+			"spec:\n  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]\n  jwtRules: [{issuer: \"https://idp.example\"}]\n",
+		"istio-egress/p"},
 	{CodeNotRedirected,
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE}\n",
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",

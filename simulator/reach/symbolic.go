@@ -20,6 +20,9 @@ type evalContext struct {
 	// value for an anonymous caller.
 	flipped     map[*atomInfo]bool
 	keepSources bool
+	// noJWT says no RequestAuthentication applies at the destination: the
+	// waypoint validates no token, so JWT conditions read empty values.
+	noJWT bool
 	// m meters the work; nil is unlimited.
 	m *meter
 }
@@ -42,6 +45,9 @@ func (cx *evalContext) value(l lit) constant {
 	case a.source:
 		v = a.anon != cx.flipped[a]
 	case a.atom.NeverMatches():
+		v = false
+	case a.jwt && cx.noJWT:
+		// Every JWT condition needs a validated token to match.
 		v = false
 	default:
 		matched, decided := a.atom.MatchesPort(cx.port)

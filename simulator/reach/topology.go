@@ -19,6 +19,8 @@ type destSpec struct {
 	view simulator.DestinationView
 	// http says the waypoint evaluates the port with HTTP rules.
 	http bool
+	// noJWT says no RequestAuthentication applies at the destination.
+	noJWT bool
 	// notRedirected says the destination is bound to a waypoint but ztunnel
 	// does not redirect traffic to its host (it has no address).
 	notRedirected bool
@@ -66,7 +68,7 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 				if seen[host] {
 					continue
 				}
-				d := &destSpec{view: v, http: http}
+				d := &destSpec{view: v, http: http, noJWT: !v.ValidatesJWT}
 				d.Destination = Destination{Host: host, Port: port, Protocol: proto, TargetPort: targetPort(se, port),
 					ServiceEntry: v.Origin.Namespace + "/" + v.Origin.Name,
 					Binding:      v.Binding, Policies: keys}

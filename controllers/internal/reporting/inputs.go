@@ -52,6 +52,8 @@ type Inputs struct {
 	ServiceEntries        []*istionetworkingv1.ServiceEntry
 	DestinationRules      []*istionetworkingv1.DestinationRule
 	AuthorizationPolicies []*istiosecurityv1.AuthorizationPolicy
+	// RequestAuthentications say which JWTs the waypoint validates.
+	RequestAuthentications []*istiosecurityv1.RequestAuthentication
 	// ServiceAccounts are the service accounts of the source namespaces.
 	ServiceAccounts []reach.Ref
 	// NetworkPolicies are those of the source namespaces: they decide
@@ -149,6 +151,9 @@ func (in *Inputs) documents() []document {
 	}
 	for _, ap := range in.AuthorizationPolicies {
 		docs = append(docs, newDocument("security.istio.io/v1", "AuthorizationPolicy", &ap.ObjectMeta, &ap.Spec))
+	}
+	for _, ra := range in.RequestAuthentications {
+		docs = append(docs, newDocument("security.istio.io/v1", "RequestAuthentication", &ra.ObjectMeta, &ra.Spec))
 	}
 	docs = append(docs, podShapes(in.Pods)...)
 	for _, np := range in.NetworkPolicies {

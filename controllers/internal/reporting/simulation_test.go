@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -316,5 +317,35 @@ func TestAllocatedAddressesReachTheSimulator(t *testing.T) {
 	ses := p.Input.Snapshot.ServiceEntries
 	if len(ses) != 1 || len(ses[0].Allocated) != 1 || ses[0].Allocated[0].Value != "240.240.0.9" {
 		t.Fatalf("allocated addresses in the snapshot: %+v", ses)
+	}
+}
+
+// TestRequestAuthenticationsReachTheSimulator: the RequestAuthentications
+// the operator reads decide whether the waypoint validates JWTs, as they
+// do for egressctl: a requestPrincipals rule without one is flagged.
+func TestRequestAuthenticationsReachTheSimulator(t *testing.T) {
+	in := seed()
+	in.AuthorizationPolicies[0].Spec.Rules = append(in.AuthorizationPolicies[0].Spec.Rules,
+		&securityv1beta1.Rule{From: []*securityv1beta1.Rule_From{{Source: &securityv1beta1.Source{RequestPrincipals: []string{"https://idp.example/*"}}}}})
+	jwtFinding := func(in *Inputs) bool {
+		p, err := Prepare(in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, _ := reach.Build(p.Input)
+		return slices.ContainsFunc(report.Findings, func(f reach.Finding) bool { return f.Code == reach.CodeJWTNotValidated })
+	}
+	if !jwtFinding(in) {
+		t.Error("no JWTNotValidated finding without a RequestAuthentication")
+	}
+	in.RequestAuthentications = []*istiosecurityv1.RequestAuthentication{{
+		ObjectMeta: metav1.ObjectMeta{Name: "idp", Namespace: "istio-egress"},
+		Spec: securityv1beta1.RequestAuthentication{
+			TargetRefs: []*typev1beta1.PolicyTargetReference{{Kind: "ServiceEntry", Group: "networking.istio.io", Name: "httpbin.org"}},
+			JwtRules:   []*securityv1beta1.JWTRule{{Issuer: "https://idp.example"}},
+		},
+	}}
+	if jwtFinding(in) {
+		t.Error("JWTNotValidated with a RequestAuthentication targeting the ServiceEntry")
 	}
 }
