@@ -19,20 +19,14 @@ type Program struct {
 	waypoints    map[string]*waypoint
 	index        attachIndex
 	// jwt files the RequestAuthentications waypoints apply.
-	jwt jwtIndex
+	jwt targetIndex[*jwtPolicy]
 }
 
 // attachIndex files each policy under what it attaches to, so evaluating a
 // request only looks at the policies that can apply to it.
 type attachIndex struct {
-	// waypointClass holds root-namespace policies targeting the
-	// istio-waypoint GatewayClass: every waypoint enforces them.
-	waypointClass []*compiledPolicy
-	// byGateway holds policies targeting a waypoint Gateway, by "ns/name".
-	byGateway map[string][]*compiledPolicy
-	// byDestination holds policies targeting a Service or ServiceEntry, by
-	// destination key.
-	byDestination map[string][]*compiledPolicy
+	// The waypoint policies, by target.
+	targetIndex[*compiledPolicy]
 	// ztGlobal holds root-namespace policies without selector; ztNamespace
 	// namespace-wide ones; ztSelector selector ones by policy namespace.
 	ztGlobal    []*compiledPolicy
@@ -86,10 +80,9 @@ func newCompiler(s *Snapshot, opts Options) *compiler {
 			hosts:     map[string]*destination{},
 			waypoints: map[string]*waypoint{},
 			index: attachIndex{
-				byGateway:     map[string][]*compiledPolicy{},
-				byDestination: map[string][]*compiledPolicy{},
-				ztNamespace:   map[string][]*compiledPolicy{},
-				ztSelector:    map[string][]*compiledPolicy{},
+				targetIndex: newTargetIndex[*compiledPolicy](),
+				ztNamespace: map[string][]*compiledPolicy{},
+				ztSelector:  map[string][]*compiledPolicy{},
 			},
 		},
 	}

@@ -63,16 +63,43 @@ func (c *compiler) compilePolicies() {
 }
 
 func (c *compiler) attachWaypointPolicy(p *AuthorizationPolicy, cp *compiledPolicy, refs []*typev1beta1.PolicyTargetReference) {
-	idx := &c.prog.index
 	for _, t := range c.waypointTargets(p.Namespace, refs) {
-		switch {
-		case t.class:
-			idx.waypointClass = appendOnce(idx.waypointClass, cp)
-		case t.gateway != "":
-			idx.byGateway[t.gateway] = appendOnce(idx.byGateway[t.gateway], cp)
-		default:
-			idx.byDestination[t.destination] = appendOnce(idx.byDestination[t.destination], cp)
+		c.prog.index.file(t, cp)
+	}
+}
+
+// targetIndex files what attaches to waypoints (policies,
+// RequestAuthentications) by target.
+type targetIndex[T comparable] struct {
+	// waypointClass holds what root-namespace objects attach to the
+	// istio-waypoint GatewayClass: every waypoint applies it.
+	waypointClass []T
+	// byGateway holds what targets a waypoint Gateway, by "ns/name".
+	byGateway map[string][]T
+	// byDestination holds what targets a Service or ServiceEntry, by
+	// destination key.
+	byDestination map[string][]T
+}
+
+func newTargetIndex[T comparable]() targetIndex[T] {
+	return targetIndex[T]{byGateway: map[string][]T{}, byDestination: map[string][]T{}}
+}
+
+// file adds v under one target, once.
+func (x *targetIndex[T]) file(t waypointTarget, v T) {
+	add := func(list []T) []T {
+		if slices.Contains(list, v) {
+			return list
 		}
+		return append(list, v)
+	}
+	switch {
+	case t.class:
+		x.waypointClass = add(x.waypointClass)
+	case t.gateway != "":
+		x.byGateway[t.gateway] = add(x.byGateway[t.gateway])
+	default:
+		x.byDestination[t.destination] = add(x.byDestination[t.destination])
 	}
 }
 
@@ -123,11 +150,4 @@ func (c *compiler) attachZtunnelPolicy(p *AuthorizationPolicy, cp *compiledPolic
 	default:
 		idx.ztNamespace[p.Namespace] = append(idx.ztNamespace[p.Namespace], cp)
 	}
-}
-
-func appendOnce(list []*compiledPolicy, cp *compiledPolicy) []*compiledPolicy {
-	if slices.Contains(list, cp) {
-		return list
-	}
-	return append(list, cp)
 }

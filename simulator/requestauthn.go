@@ -37,18 +37,10 @@ type jwtRule struct {
 	audiences []string
 }
 
-// jwtIndex files RequestAuthentications as attachIndex files policies.
-type jwtIndex struct {
-	waypointClass []*jwtPolicy
-	byGateway     map[string][]*jwtPolicy
-	byDestination map[string][]*jwtPolicy
-}
-
 // compileRequestAuthentications files every RequestAuthentication with
 // targetRefs under what it targets.
 func (c *compiler) compileRequestAuthentications() {
-	idx := &c.prog.jwt
-	idx.byGateway, idx.byDestination = map[string][]*jwtPolicy{}, map[string][]*jwtPolicy{}
+	c.prog.jwt = newTargetIndex[*jwtPolicy]()
 	ras := append([]*RequestAuthentication(nil), c.snap.RequestAuthentications...)
 	sortByOrigin(ras, func(r *RequestAuthentication) Origin { return r.Origin })
 	for _, ra := range ras {
@@ -67,14 +59,7 @@ func (c *compiler) compileRequestAuthentications() {
 			continue
 		}
 		for _, t := range c.waypointTargets(ra.Namespace, refs) {
-			switch {
-			case t.class:
-				idx.waypointClass = append(idx.waypointClass, jp)
-			case t.gateway != "":
-				idx.byGateway[t.gateway] = append(idx.byGateway[t.gateway], jp)
-			default:
-				idx.byDestination[t.destination] = append(idx.byDestination[t.destination], jp)
-			}
+			c.prog.jwt.file(t, jp)
 		}
 	}
 }
