@@ -25,7 +25,8 @@ type Request struct {
 	// SourceIP is the peer address (source.ip, ipBlocks).
 	SourceIP netip.Addr
 	// RemoteIP is the original client address (remote.ip, remoteIpBlocks);
-	// when unset it is SourceIP.
+	// when unset it is, for HTTP, the rightmost x-forwarded-for address, as
+	// a waypoint takes it, else SourceIP.
 	RemoteIP netip.Addr
 	// RequestPrincipal is the validated JWT's "iss/sub"; empty without JWT.
 	RequestPrincipal string

@@ -28,6 +28,9 @@ type view struct {
 
 func newView(r *Request) view {
 	v := view{r: r, remoteIP: r.RemoteIP}
+	if !v.remoteIP.IsValid() && r.HTTP {
+		v.remoteIP = forwardedFor(r.Headers["x-forwarded-for"])
+	}
 	if !v.remoteIP.IsValid() {
 		v.remoteIP = r.SourceIP
 	}
@@ -43,6 +46,29 @@ func newView(r *Request) view {
 		v.jwtIss, v.jwtSub = splitRequestPrincipal(r.RequestPrincipal)
 	}
 	return v
+}
+
+// forwardedFor is the address Envoy trusts as the original client's in an
+// x-forwarded-for header: the rightmost one. istiod builds a waypoint's
+// HTTP connection manager with use_remote_address false and no trusted hops
+// (pilot/pkg/networking/core/listener_waypoint.go,
+// buildWaypointInboundHTTPFilters), and Envoy then takes "the last address
+// in XFF" as the client's (Envoy docs, HTTP header manipulation,
+// x-forwarded-for): remote.ip and remoteIpBlocks read a header the caller
+// writes. An invalid or missing address leaves it unset.
+func forwardedFor(xff string) netip.Addr {
+	if xff == "" {
+		return netip.Addr{}
+	}
+	last := xff
+	if i := strings.LastIndexByte(xff, ','); i >= 0 {
+		last = xff[i+1:]
+	}
+	addr, err := netip.ParseAddr(strings.TrimSpace(last))
+	if err != nil {
+		return netip.Addr{}
+	}
+	return addr
 }
 
 // splitIdentity reads namespace and service account from

@@ -44,6 +44,7 @@ func (o *checkOptions) bindFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.spec.Plaintext, "plaintext", false, "the source has no mTLS identity")
 	f.StringVar(&o.spec.SourceNamespace, "source-namespace", "", "source namespace")
 	f.StringVar(&o.spec.SourceIP, "source-ip", "", "source IP address")
+	f.StringVar(&o.spec.RemoteIP, "remote-ip", "", "original client address (remote.ip); by default, for HTTP, the rightmost X-Forwarded-For address, as a waypoint takes it, else the source IP")
 	f.StringVar(&o.spec.RequestPrincipal, "request-principal", "", "validated JWT principal ISS/SUB")
 	f.StringVar(&o.claims, "claims", "", "validated JWT payload as JSON (nested claims allowed)")
 	f.StringVar(&o.spec.URL, "url", "", "request URL (http:// is HTTP, https:// is TLS)")

@@ -18,6 +18,10 @@ const (
 	// RequestAuthentication applies, so the waypoint validates no token
 	// and those conditions never match.
 	CodeJWTNotValidated = "JWTNotValidated"
+	// CodeRemoteIPFromHeader: a rule enforced on a waypoint's HTTP chain
+	// reads remote.ip, which there is the rightmost X-Forwarded-For
+	// address, a header the caller writes.
+	CodeRemoteIPFromHeader = "RemoteIPFromHeader"
 	// CodeNotRedirected: a ServiceEntry host is bound to a waypoint, but
 	// the ServiceEntry gives ztunnel no address for it, so ztunnel never
 	// redirects its traffic there.

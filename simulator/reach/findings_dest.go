@@ -22,6 +22,7 @@ func (b *builder) destFindings(d *destSpec, m *meter) ([]Finding, []ruleStatus) 
 	pols := b.policies(d)
 	out = append(out, unknownProviderFindings(formsOf(b.prog, d))...)
 	out = append(out, jwtFindings(d, formsOf(b.prog, d))...)
+	out = append(out, remoteIPFindings(d, formsOf(b.prog, d))...)
 	out = append(out, tcpFindings(d, formsOf(b.prog, d), pols, m)...)
 	shadows, statuses := ruleFindings(d, pols, m)
 	out = append(out, shadows...)
@@ -55,30 +56,58 @@ func jwtFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
 	}
 	var out []Finding
 	for _, f := range forms {
-		var rules []string
-		for _, r := range f.Rules {
-			if readsJWT(r) {
-				rules = append(rules, strconv.Itoa(r.Index))
-			}
-		}
+		rules := rulesReading(f, simulator.Atom.ReadsJWT)
 		if len(rules) == 0 {
 			continue
 		}
 		out = append(out, Finding{Severity: SeverityWarning, Code: CodeJWTNotValidated, Object: f.Origin.Object(), Field: "spec.rules",
 			Message: fmt.Sprintf("rule(s) %s read the request's JWT (requestPrincipals or request.auth.*), but no RequestAuthentication applies "+
 				"to %s at waypoint %s: the waypoint validates no token, so these conditions never match (an ALLOW rule that needs them allows "+
-				"nothing, a notRequestPrincipals condition matches every request)", strings.Join(rules, ", "), d.ServiceEntry, *d.Waypoint),
+				"nothing, a notRequestPrincipals condition matches every request)", rules, d.ServiceEntry, *d.Waypoint),
 			Fix: fmt.Sprintf("add a RequestAuthentication with targetRefs to the waypoint Gateway %s or to ServiceEntry %s, listing the issuers; "+
 				"a RequestAuthentication with a selector, or none, does not apply to waypoints", *d.Waypoint, d.ServiceEntry)})
 	}
 	return out
 }
 
-func readsJWT(r simulator.RuleForm) bool {
+// remoteIPFindings flags the policies whose rules read remote.ip on a
+// waypoint's HTTP chain, where it comes from a header the caller writes.
+func remoteIPFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
+	if !d.http {
+		return nil
+	}
+	var out []Finding
+	for _, f := range forms {
+		rules := rulesReading(f, func(a simulator.Atom) bool { return a.Key() == simulator.KeyRemoteIP })
+		if len(rules) == 0 {
+			continue
+		}
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeRemoteIPFromHeader, Object: f.Origin.Object(), Field: "spec.rules",
+			Message: fmt.Sprintf("rule(s) %s read remote.ip (remoteIpBlocks): at waypoint %s that is the rightmost X-Forwarded-For address, "+
+				"a header the caller writes, so any caller can claim any address (an ALLOW rule admits it, a DENY rule lets it through)",
+				rules, *d.Waypoint),
+			Fix: "match the connection's address with ipBlocks or source.ip, or better the caller's identity (principals, namespaces, serviceAccounts)"})
+	}
+	return out
+}
+
+// rulesReading lists, comma-separated, the indexes of a policy's rules
+// with a condition reads accepts.
+func rulesReading(f simulator.PolicyForm, reads func(simulator.Atom) bool) string {
+	var out []string
+	for _, r := range f.Rules {
+		if ruleReads(r, reads) {
+			out = append(out, strconv.Itoa(r.Index))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func ruleReads(r simulator.RuleForm, reads func(simulator.Atom) bool) bool {
 	for _, c := range r.Clauses {
 		for _, alt := range c {
 			for _, l := range alt {
-				if l.Atom.ReadsJWT() {
+				if reads(l.Atom) {
 					return true
 				}
 			}

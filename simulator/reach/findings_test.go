@@ -50,6 +50,10 @@ var findingCases = []struct {
 			"---\napiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: istio-egress}\n" +
 			"spec:\n  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]\n  jwtRules: [{issuer: \"https://idp.example\"}]\n",
 		"istio-egress/p"},
+	{CodeRemoteIPFromHeader,
+		policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {remoteIpBlocks: [203.0.113.0/24]}}]}]"),
+		policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {ipBlocks: [203.0.113.0/24]}}]}]"),
+		"istio-egress/p"},
 	{CodeNotRedirected,
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE}\n",
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
