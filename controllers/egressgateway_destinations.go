@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/destinations"
@@ -25,8 +26,9 @@ import (
 // destinationsOutcome is what reconcileDestinations observed, for the
 // DestinationsReady condition.
 type destinationsOutcome struct {
-	// applied counts the objects that exist as rendered.
-	applied int
+	// applied counts the ServiceEntries and DestinationRules that exist as
+	// rendered, policies the AuthorizationPolicies.
+	applied, policies int
 	// conflicts are objects of the names we need that we do not own.
 	conflicts []string
 	// problems are destinations we cannot render, or whose objects the API
@@ -34,6 +36,15 @@ type destinationsOutcome struct {
 	problems []string
 	// err stopped the phase; it is retried.
 	err error
+}
+
+// rendered counts one object of kind that exists as rendered.
+func (out *destinationsOutcome) rendered(kind string) {
+	if kind == "AuthorizationPolicy" {
+		out.policies++
+		return
+	}
+	out.applied++
 }
 
 // +kubebuilder:rbac:groups=networking.istio.io,resources=serviceentries,verbs=get;list;watch;create;update;patch;delete
@@ -50,7 +61,7 @@ func (r *EgressGatewayReconciler) reconcileDestinations(ctx context.Context, s *
 	for _, p := range rendered.Problems {
 		out.problems = append(out.problems, fmt.Sprintf("destination %s: %s", p.Host, p.Message))
 	}
-	wantSE, wantDR := map[string]bool{}, map[string]bool{}
+	wantSE, wantDR, wantAP := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	var result ctrl.Result
 	for _, h := range rendered.Hosts {
 		wantSE[h.ServiceEntry.Name] = true
@@ -60,20 +71,30 @@ func (r *EgressGatewayReconciler) reconcileDestinations(ctx context.Context, s *
 		if err != nil {
 			return result, r.destinationsFailed(s, out, err)
 		}
-		// Over someone else's ServiceEntry our DestinationRule would
-		// change traffic we do not declare: it waits for the conflict to
-		// go, and the one we own, if any, is deleted.
-		if h.DestinationRule == nil || len(out.conflicts) > conflicts {
+		// Over someone else's ServiceEntry our DestinationRule and
+		// policies would change traffic we do not declare: they wait for
+		// the conflict to go, and those we own, if any, are deleted.
+		if len(out.conflicts) > conflicts {
 			continue
 		}
-		wantDR[h.DestinationRule.Name] = true
-		res, err = r.applyDestinationObject(ctx, s, h.DestinationRule, out)
-		result = soonest(result, res)
-		if err != nil {
-			return result, r.destinationsFailed(s, out, err)
+		var deps []client.Object
+		if h.DestinationRule != nil {
+			wantDR[h.DestinationRule.Name] = true
+			deps = append(deps, h.DestinationRule)
+		}
+		for _, ap := range h.Policies {
+			wantAP[ap.Name] = true
+			deps = append(deps, ap)
+		}
+		for _, obj := range deps {
+			res, err = r.applyDestinationObject(ctx, s, obj, out)
+			result = soonest(result, res)
+			if err != nil {
+				return result, r.destinationsFailed(s, out, err)
+			}
 		}
 	}
-	if err := r.pruneDestinations(ctx, s, wantSE, wantDR); err != nil {
+	if err := r.pruneDestinations(ctx, s, wantSE, wantDR, wantAP); err != nil {
 		return result, r.destinationsFailed(s, out, err)
 	}
 	s.declared = out
@@ -115,7 +136,7 @@ func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s 
 			}
 			return ctrl.Result{}, fmt.Errorf("creating %s %s: %w", kind, key.Name, err)
 		}
-		out.applied++
+		out.rendered(kind)
 		r.Recorder.Eventf(s.egw, want, corev1.EventTypeNormal, "Created", "CreateDestination",
 			"created %s %s for spec.destinations", kind, key.Name)
 		return ctrl.Result{}, nil
@@ -138,7 +159,7 @@ func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s 
 		changed = true
 	}
 	if !changed {
-		out.applied++
+		out.rendered(kind)
 		return ctrl.Result{}, nil
 	}
 	// A merge patch without optimistic lock: it names only our fields, so
@@ -150,7 +171,7 @@ func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s 
 		}
 		return ctrl.Result{}, fmt.Errorf("updating %s %s: %w", kind, key.Name, err)
 	}
-	out.applied++
+	out.rendered(kind)
 	r.Recorder.Eventf(s.egw, cur, corev1.EventTypeNormal, "Updated", "UpdateDestination",
 		"updated %s %s to spec.destinations", kind, key.Name)
 	return ctrl.Result{}, nil
@@ -163,6 +184,8 @@ func emptyLike(obj client.Object) client.Object {
 		return &istionetworkingv1.ServiceEntry{}
 	case *istionetworkingv1.DestinationRule:
 		return &istionetworkingv1.DestinationRule{}
+	case *istiosecurityv1.AuthorizationPolicy:
+		return &istiosecurityv1.AuthorizationPolicy{}
 	}
 	panic(fmt.Sprintf("destinations: unexpected object type %T", obj))
 }
@@ -175,6 +198,8 @@ func copySpec(want, cur client.Object) bool {
 		w, c = &want.(*istionetworkingv1.ServiceEntry).Spec, &cur.Spec
 	case *istionetworkingv1.DestinationRule:
 		w, c = &want.(*istionetworkingv1.DestinationRule).Spec, &cur.Spec
+	case *istiosecurityv1.AuthorizationPolicy:
+		w, c = &want.(*istiosecurityv1.AuthorizationPolicy).Spec, &cur.Spec
 	}
 	if proto.Equal(w, c) {
 		return false
@@ -200,33 +225,33 @@ func apiMessage(err error) string {
 	return err.Error()
 }
 
-// pruneDestinations deletes the ServiceEntries and DestinationRules the
-// gateway controls that spec.destinations no longer asks for, found by
-// owner reference so that a label someone removed does not hide one.
-func (r *EgressGatewayReconciler) pruneDestinations(ctx context.Context, s *scope, wantSE, wantDR map[string]bool) error {
+// pruneDestinations deletes the ServiceEntries, DestinationRules and
+// AuthorizationPolicies the gateway controls that spec.destinations no
+// longer asks for, found by owner reference so that a label someone removed
+// does not hide one.
+func (r *EgressGatewayReconciler) pruneDestinations(ctx context.Context, s *scope, wantSE, wantDR, wantAP map[string]bool) error {
 	var ses istionetworkingv1.ServiceEntryList
 	if err := r.List(ctx, &ses, client.InNamespace(s.egw.Namespace)); err != nil {
 		return fmt.Errorf("listing ServiceEntries in %s: %w", s.egw.Namespace, err)
-	}
-	var stale []client.Object
-	for _, se := range ses.Items {
-		if !wantSE[se.Name] && metav1.IsControlledBy(se, s.egw) {
-			stale = append(stale, se)
-		}
 	}
 	var drs istionetworkingv1.DestinationRuleList
 	if err := r.List(ctx, &drs, client.InNamespace(s.egw.Namespace)); err != nil {
 		return fmt.Errorf("listing DestinationRules in %s: %w", s.egw.Namespace, err)
 	}
-	for _, dr := range drs.Items {
-		if !wantDR[dr.Name] && metav1.IsControlledBy(dr, s.egw) {
-			stale = append(stale, dr)
-		}
+	var aps istiosecurityv1.AuthorizationPolicyList
+	if err := r.List(ctx, &aps, client.InNamespace(s.egw.Namespace)); err != nil {
+		return fmt.Errorf("listing AuthorizationPolicies in %s: %w", s.egw.Namespace, err)
 	}
+	stale := staleOf(ses.Items, wantSE, s.egw)
+	stale = append(stale, staleOf(drs.Items, wantDR, s.egw)...)
+	stale = append(stale, staleOf(aps.Items, wantAP, s.egw)...)
 	for _, obj := range stale {
 		kind := "ServiceEntry"
-		if _, ok := obj.(*istionetworkingv1.DestinationRule); ok {
+		switch obj.(type) {
+		case *istionetworkingv1.DestinationRule:
 			kind = "DestinationRule"
+		case *istiosecurityv1.AuthorizationPolicy:
+			kind = "AuthorizationPolicy"
 		}
 		// Delete only the object we saw: a same-named one someone created
 		// since is not ours.
@@ -241,6 +266,17 @@ func (r *EgressGatewayReconciler) pruneDestinations(ctx context.Context, s *scop
 			"deleted %s %s: no longer in spec.destinations", kind, obj.GetName())
 	}
 	return nil
+}
+
+// staleOf lists the objects owner controls that want does not name.
+func staleOf[T client.Object](items []T, want map[string]bool, owner client.Object) []client.Object {
+	var out []client.Object
+	for _, obj := range items {
+		if !want[obj.GetName()] && metav1.IsControlledBy(obj, owner) {
+			out = append(out, obj)
+		}
+	}
+	return out
 }
 
 // warnDestinations sends a Warning Event when the DestinationsReady
@@ -284,7 +320,10 @@ func destinationsReadyCondition(out *destinationsOutcome, declared int) *metav1.
 	case declared == 0:
 		return nil
 	}
+	objects := count(out.applied, "ServiceEntry or DestinationRule", "ServiceEntries and DestinationRules")
+	if out.policies > 0 {
+		objects += " and " + count(out.policies, "AuthorizationPolicy", "AuthorizationPolicies")
+	}
 	return condition(t, metav1.ConditionTrue, egressv1alpha1.ReasonApplied,
-		fmt.Sprintf("spec.destinations: %s, %s as rendered", count(declared, "host", "hosts"),
-			count(out.applied, "ServiceEntry or DestinationRule", "ServiceEntries and DestinationRules")))
+		fmt.Sprintf("spec.destinations: %s, %s as rendered", count(declared, "host", "hosts"), objects))
 }

@@ -32,7 +32,7 @@ import (
 var defaultSources = &metav1.LabelSelector{MatchLabels: map[string]string{"istio.io/dataplane-mode": "ambient"}}
 
 // +kubebuilder:rbac:groups=networking.istio.io,resources=destinationrules,verbs=list;watch
-// +kubebuilder:rbac:groups=security.istio.io,resources=authorizationpolicies,verbs=list;watch
+// +kubebuilder:rbac:groups=security.istio.io,resources=authorizationpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=security.istio.io,resources=requestauthentications,verbs=list;watch
 // +kubebuilder:rbac:groups=core,resources=serviceaccounts,verbs=list;watch
 

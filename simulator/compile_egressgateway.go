@@ -63,8 +63,8 @@ func (c *compiler) declaredConflicts(egw *EgressGateway) {
 	}
 }
 
-// objectLabels returns the labels of the ServiceEntry or DestinationRule
-// o names, or nil when there is none.
+// objectLabels returns the labels of the ServiceEntry, DestinationRule or
+// AuthorizationPolicy o names, or nil when there is none.
 func (c *compiler) objectLabels(o Origin) map[string]string {
 	switch o.Kind {
 	case "ServiceEntry":
@@ -77,6 +77,12 @@ func (c *compiler) objectLabels(o Origin) map[string]string {
 		for _, dr := range c.snap.DestinationRules {
 			if dr.Namespace == o.Namespace && dr.Name == o.Name {
 				return nonNil(dr.Labels)
+			}
+		}
+	case "AuthorizationPolicy":
+		for _, ap := range c.snap.AuthorizationPolicies {
+			if ap.Namespace == o.Namespace && ap.Name == o.Name {
+				return nonNil(ap.Labels)
 			}
 		}
 	}

@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
+	securityv1beta1 "istio.io/api/security/v1beta1"
+	typev1beta1 "istio.io/api/type/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/match"
 )
 
 // egressGatewaySpec mirrors the fields of the operator's EgressGateway spec
@@ -62,6 +66,22 @@ type egressDestination struct {
 			CredentialName string `json:"credentialName"`
 		} `json:"tlsOrigination"`
 	} `json:"ports"`
+	Access []accessRule `json:"access"`
+	Deny   []accessRule `json:"deny"`
+}
+
+// accessRule mirrors one spec.destinations[].access or deny entry.
+type accessRule struct {
+	From *struct {
+		ServiceAccounts []string `json:"serviceAccounts"`
+		Namespaces      []string `json:"namespaces"`
+		Principals      []string `json:"principals"`
+	} `json:"from"`
+	To *struct {
+		Methods []string `json:"methods"`
+		Paths   []string `json:"paths"`
+		Ports   []int32  `json:"ports"`
+	} `json:"to"`
 }
 
 // Traffic types a waypoint accepts (label istio.io/waypoint-for).
@@ -149,7 +169,39 @@ type DerivedDestination struct {
 	// when no port asks for it.
 	DestinationRuleName string
 	DestinationRule     *networkingv1alpha3.DestinationRule
+	// AccessPolicyName and AccessPolicy are the ALLOW policy of access;
+	// DenyPolicyName and DenyPolicy the DENY policy of deny. Each is nil
+	// when its list is unset.
+	AccessPolicyName, DenyPolicyName string
+	AccessPolicy, DenyPolicy         *securityv1beta1.AuthorizationPolicy
 }
+
+// NamedPolicy is one AuthorizationPolicy a destination renders, and its
+// name.
+type NamedPolicy struct {
+	Name string
+	Spec *securityv1beta1.AuthorizationPolicy
+}
+
+// Policies lists the destination's policies that are set: access's ALLOW
+// policy, then deny's DENY policy.
+func (d DerivedDestination) Policies() []NamedPolicy {
+	var out []NamedPolicy
+	if d.AccessPolicy != nil {
+		out = append(out, NamedPolicy{d.AccessPolicyName, d.AccessPolicy})
+	}
+	if d.DenyPolicy != nil {
+		out = append(out, NamedPolicy{d.DenyPolicyName, d.DenyPolicy})
+	}
+	return out
+}
+
+// Object names the operator gives a destination's policies, after its
+// ServiceEntry's.
+const (
+	accessPolicySuffix = "-access"
+	denyPolicySuffix   = "-deny"
+)
 
 // DestinationProblem is a spec.destinations entry the operator does not
 // create, and why.
@@ -193,6 +245,14 @@ func deriveDestinations(dests []egressDestination) ([]DerivedDestination, []Dest
 		if dd.DestinationRule = derivedDestinationRule(d); dd.DestinationRule != nil {
 			dd.DestinationRuleName = DestinationObjectName(d.Host, "-tls")
 		}
+		if d.Access != nil {
+			dd.AccessPolicyName = DestinationObjectName(d.Host, accessPolicySuffix)
+			dd.AccessPolicy = derivedPolicy(name, securityv1beta1.AuthorizationPolicy_ALLOW, d.Access)
+		}
+		if d.Deny != nil {
+			dd.DenyPolicyName = DestinationObjectName(d.Host, denyPolicySuffix)
+			dd.DenyPolicy = derivedPolicy(name, securityv1beta1.AuthorizationPolicy_DENY, d.Deny)
+		}
 		out = append(out, dd)
 	}
 	return out, problems
@@ -221,6 +281,9 @@ func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestin
 		if d.DestinationRule != nil {
 			egw.declared = append(egw.declared, Origin{Kind: "DestinationRule", Namespace: egw.Namespace, Name: d.DestinationRuleName})
 		}
+		for _, p := range d.Policies() {
+			egw.declared = append(egw.declared, Origin{Kind: "AuthorizationPolicy", Namespace: egw.Namespace, Name: p.Name})
+		}
 	}
 	for _, d := range derived {
 		se := &ServiceEntry{Meta: meta("ServiceEntry", d.ServiceEntryName), Spec: d.ServiceEntry}
@@ -231,6 +294,12 @@ func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestin
 			dr := &DestinationRule{Meta: meta("DestinationRule", d.DestinationRuleName), Spec: d.DestinationRule}
 			if !has(s, dr.Origin) {
 				put(s, &s.DestinationRules, dr.Origin, dr)
+			}
+		}
+		for _, p := range d.Policies() {
+			ap := &AuthorizationPolicy{Meta: meta("AuthorizationPolicy", p.Name), Spec: p.Spec}
+			if !has(s, ap.Origin) {
+				put(s, &s.AuthorizationPolicies, ap.Origin, ap)
 			}
 		}
 	}
@@ -251,11 +320,13 @@ func has(s *Snapshot, o Origin) bool {
 	return ok
 }
 
-// dropDerived removes the ServiceEntries and DestinationRules derived from
-// the EgressGateway from ("namespace/name").
+// dropDerived removes the ServiceEntries, DestinationRules and
+// AuthorizationPolicies derived from the EgressGateway from
+// ("namespace/name").
 func dropDerived(s *Snapshot, from string) {
 	s.ServiceEntries = dropFrom(s, s.ServiceEntries, func(se *ServiceEntry) Meta { return se.Meta }, from)
 	s.DestinationRules = dropFrom(s, s.DestinationRules, func(dr *DestinationRule) Meta { return dr.Meta }, from)
+	s.AuthorizationPolicies = dropFrom(s, s.AuthorizationPolicies, func(ap *AuthorizationPolicy) Meta { return ap.Meta }, from)
 }
 
 func dropFrom[T any](s *Snapshot, list []*T, meta func(*T) Meta, from string) []*T {
@@ -292,9 +363,13 @@ func DestinationObjectName(host, suffix string) string {
 }
 
 // destinationProblem says why the operator would not create a destination:
-// a wildcard host is DYNAMIC_DNS, which Istio allows only on ports the host
-// can be read from.
+// an access rule Istio would refuse, or a wildcard host on a port it cannot
+// be read from (a wildcard host is DYNAMIC_DNS, which Istio allows only on
+// ports the host can be read from).
 func destinationProblem(d egressDestination) string {
+	if msg := accessProblem(d); msg != "" {
+		return msg
+	}
 	if !strings.HasPrefix(d.Host, "*.") {
 		return ""
 	}
@@ -351,6 +426,70 @@ func derivedServiceEntry(d egressDestination) *networkingv1alpha3.ServiceEntry {
 			}
 		}
 		spec.Ports = append(spec.Ports, port)
+	}
+	return spec
+}
+
+// accessProblem checks what the API server cannot: path templates, as
+// istiod's webhook does (pkg/config/security/security.go,
+// CheckValidPathTemplate), and ports the destination declares.
+func accessProblem(d egressDestination) string {
+	declared := map[int32]bool{}
+	for _, p := range d.Ports {
+		declared[int32(p.Number)] = true
+	}
+	for _, l := range []struct {
+		name  string
+		rules []accessRule
+	}{{"access", d.Access}, {"deny", d.Deny}} {
+		for i, r := range l.rules {
+			if r.To == nil {
+				continue
+			}
+			for _, path := range r.To.Paths {
+				if err := match.ValidateTemplate(path); err != nil {
+					return fmt.Sprintf("%s[%d].to.paths: %v", l.name, i, err)
+				}
+			}
+			for _, port := range r.To.Ports {
+				if !declared[port] {
+					return fmt.Sprintf("%s[%d].to.ports: %d is not one of the destination's ports", l.name, i, port)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// derivedPolicy renders access or deny rules as one AuthorizationPolicy on
+// the destination's ServiceEntry: one rule per entry, its from lists as
+// alternatives (a caller matching any of them matches), its to as one
+// operation.
+func derivedPolicy(serviceEntry string, action securityv1beta1.AuthorizationPolicy_Action, rules []accessRule) *securityv1beta1.AuthorizationPolicy {
+	spec := &securityv1beta1.AuthorizationPolicy{
+		TargetRefs: []*typev1beta1.PolicyTargetReference{{Group: groupNetworking, Kind: "ServiceEntry", Name: serviceEntry}},
+		Action:     action,
+		Rules:      []*securityv1beta1.Rule{},
+	}
+	for _, r := range rules {
+		rule := &securityv1beta1.Rule{}
+		if f := r.From; f != nil {
+			for _, src := range []*securityv1beta1.Source{
+				{ServiceAccounts: f.ServiceAccounts}, {Namespaces: f.Namespaces}, {Principals: f.Principals},
+			} {
+				if len(src.ServiceAccounts)+len(src.Namespaces)+len(src.Principals) > 0 {
+					rule.From = append(rule.From, &securityv1beta1.Rule_From{Source: src})
+				}
+			}
+		}
+		if t := r.To; t != nil {
+			op := &securityv1beta1.Operation{Methods: t.Methods, Paths: t.Paths}
+			for _, p := range t.Ports {
+				op.Ports = append(op.Ports, strconv.Itoa(int(p)))
+			}
+			rule.To = []*securityv1beta1.Rule_To{{Operation: op}}
+		}
+		spec.Rules = append(spec.Rules, rule)
 	}
 	return spec
 }

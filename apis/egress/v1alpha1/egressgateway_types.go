@@ -203,6 +203,89 @@ type Destination struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
 	Ports []DestinationPort `json:"ports"`
+
+	// Access says who may call the destination, and how: the operator
+	// writes it as an ALLOW AuthorizationPolicy on the destination's
+	// ServiceEntry (named "<ServiceEntry>-access"), so a request no rule
+	// matches is denied. Unset, the operator writes none and the policies
+	// of the namespace decide, as before. An empty rule ({}) lets anyone
+	// call.
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Access []AccessRule `json:"access,omitempty"`
+
+	// Deny lists requests refused whatever Access says: a DENY
+	// AuthorizationPolicy named "<ServiceEntry>-deny".
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Deny []AccessRule `json:"deny,omitempty"`
+}
+
+// AccessRule matches requests: those from any of the sources in From, for
+// an operation To describes. A rule without From matches every caller, one
+// without To every request.
+type AccessRule struct {
+	// From lists the callers.
+	// +optional
+	From *AccessSource `json:"from,omitempty"`
+	// To describes the requests.
+	// +optional
+	To *AccessOperation `json:"to,omitempty"`
+}
+
+// AccessSource names callers; a caller matching any of the lists matches.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.serviceAccounts) || has(self.namespaces) || has(self.principals)",message="access from: name serviceAccounts, namespaces or principals"
+type AccessSource struct {
+	// ServiceAccounts are "namespace/name" of the callers' service
+	// accounts, without wildcards.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=317
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +optional
+	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
+	// Namespaces of the callers; a value may start or end with "*".
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^([*]|[*]?[a-z0-9][-a-z0-9]*|[a-z0-9][-a-z0-9]*[*])$`
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
+	// Principals are the callers' mTLS identities
+	// (<trust domain>/ns/<namespace>/sa/<name>); a value may start or end
+	// with "*".
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^([*]|[*]?[^*]+[*]?)$`
+	// +optional
+	Principals []string `json:"principals,omitempty"`
+}
+
+// AccessOperation describes requests. Methods and paths need an HTTP port:
+// on TCP and TLS ports the waypoint sees neither.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.methods) || has(self.paths) || has(self.ports)",message="access to: name methods, paths or ports"
+type AccessOperation struct {
+	// Methods are HTTP methods, such as GET.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[A-Z]+$`
+	// +kubebuilder:validation:items:MaxLength=32
+	// +optional
+	Methods []string `json:"methods,omitempty"`
+	// Paths are request paths, with Istio's syntax: exact, prefix ("/api/*"),
+	// suffix ("*.json"), or templates ("/v1/{*}/items", "/files/{**}").
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:Pattern=`^[/*]`
+	// +optional
+	Paths []string `json:"paths,omitempty"`
+	// Ports are destination ports; each must be one of the destination's.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=65535
+	// +optional
+	Ports []int32 `json:"ports,omitempty"`
 }
 
 // Protocol is the application protocol of a destination port, as Istio names

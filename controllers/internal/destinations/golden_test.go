@@ -96,3 +96,32 @@ func asMap(t *testing.T, obj any) map[string]any {
 	}
 	return m
 }
+
+// TestGoldenOneObjectSeed renders the access rules of the one-object seed
+// (config/samples/seed-one-object) and compares the policy with its golden.
+func TestGoldenOneObjectSeed(t *testing.T) {
+	data, err := os.ReadFile("../../../config/samples/seed-one-object/10-egressgateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var egw egressv1alpha1.EgressGateway
+	if err := yaml.UnmarshalStrict(data, &egw); err != nil {
+		t.Fatal(err)
+	}
+	r := destinations.Render(&egw)
+	if len(r.Problems) != 0 || len(r.Hosts) != 1 || len(r.Hosts[0].Policies) != 1 {
+		t.Fatalf("rendered %+v", r)
+	}
+	golden, err := os.ReadFile("testdata/60-authorizationpolicy-access.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := yaml.Unmarshal(golden, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got := asMap(t, r.Hosts[0].Policies[0]); !reflect.DeepEqual(got, want) {
+		g, _ := yaml.Marshal(got)
+		t.Errorf("rendered:\n%s\nwant:\n%s", g, golden)
+	}
+}

@@ -1,6 +1,7 @@
 // Package destinations turns an EgressGateway's spec.destinations into the
-// Istio objects the operator owns for them: one ServiceEntry per host and,
-// when a port originates TLS, one DestinationRule. The specs and names come
+// Istio objects the operator owns for them: one ServiceEntry per host, one
+// DestinationRule when a port originates TLS, and the ALLOW and DENY
+// AuthorizationPolicies of its access and deny rules. The specs and names come
 // from the simulator's DeriveDestinations, the one renderer both the
 // operator and egressctl use, so the simulator's picture of what the
 // operator creates cannot drift from what it applies. This package adds
@@ -13,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
@@ -28,6 +30,9 @@ type Host struct {
 	ServiceEntry *istionetworkingv1.ServiceEntry
 	// DestinationRule originates TLS; nil when no port asks for it.
 	DestinationRule *istionetworkingv1.DestinationRule
+	// Policies are the AuthorizationPolicies of access (ALLOW) and deny
+	// (DENY), those that are set.
+	Policies []*istiosecurityv1.AuthorizationPolicy
 }
 
 // Problem is a destination the operator cannot render, and why.
@@ -84,6 +89,14 @@ func Render(egw *egressv1alpha1.EgressGateway) Rendered {
 				ObjectMeta: objectMeta(egw, d.DestinationRuleName),
 			}
 			proto.Merge(&h.DestinationRule.Spec, d.DestinationRule)
+		}
+		for _, p := range d.Policies() {
+			ap := &istiosecurityv1.AuthorizationPolicy{
+				TypeMeta:   metav1.TypeMeta{APIVersion: istiosecurityv1.SchemeGroupVersion.String(), Kind: "AuthorizationPolicy"},
+				ObjectMeta: objectMeta(egw, p.Name),
+			}
+			proto.Merge(&ap.Spec, p.Spec)
+			h.Policies = append(h.Policies, ap)
 		}
 		out.Hosts = append(out.Hosts, h)
 	}
