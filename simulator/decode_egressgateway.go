@@ -54,8 +54,9 @@ type egressGatewaySpec struct {
 
 // egressDestination mirrors one spec.destinations entry.
 type egressDestination struct {
-	Host  string `json:"host"`
-	Ports []struct {
+	Host      string   `json:"host"`
+	Addresses []string `json:"addresses"`
+	Ports     []struct {
 		Number         uint32 `json:"number"`
 		Protocol       string `json:"protocol"`
 		Name           string `json:"name"`
@@ -401,7 +402,8 @@ func sortedDestinationPorts(d egressDestination) []int {
 }
 
 // derivedServiceEntry is the ServiceEntry spec of one destination: its host,
-// MESH_EXTERNAL (the default), DNS resolution (DYNAMIC_DNS for a wildcard),
+// MESH_EXTERNAL (the default), DNS resolution (DYNAMIC_DNS for a wildcard;
+// NONE with the destination's addresses, which Istio requires of ranges),
 // its ports by number, with targetPort where TLS is originated.
 func derivedServiceEntry(d egressDestination) *networkingv1alpha3.ServiceEntry {
 	spec := &networkingv1alpha3.ServiceEntry{
@@ -409,7 +411,11 @@ func derivedServiceEntry(d egressDestination) *networkingv1alpha3.ServiceEntry {
 		Location:   networkingv1alpha3.ServiceEntry_MESH_EXTERNAL,
 		Resolution: networkingv1alpha3.ServiceEntry_DNS,
 	}
-	if strings.HasPrefix(d.Host, "*.") {
+	switch {
+	case len(d.Addresses) > 0:
+		spec.Addresses = d.Addresses
+		spec.Resolution = networkingv1alpha3.ServiceEntry_NONE
+	case strings.HasPrefix(d.Host, "*."):
 		spec.Resolution = networkingv1alpha3.ServiceEntry_DYNAMIC_DNS
 	}
 	for _, i := range sortedDestinationPorts(d) {

@@ -34,3 +34,19 @@ func TestDeclaredDestination(t *testing.T) {
 			d.IstioWaypointBound != nil && d.IstioWaypointBound.Status == metav1.ConditionTrue, nil
 	})
 }
+
+// TestDeclaredAccess declares the seed as one object, access included: the
+// operator writes the ALLOW and DENY policies of httpbin.org and the real
+// istiod accepts both for the waypoint (WaypointAccepted=True).
+func TestDeclaredAccess(t *testing.T) {
+	ns := newNamespace(t, "access", nil)
+	apply(t, ns, `{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: waypoint},
+  spec: {destinations: [{host: httpbin.org, ports: [{number: 80, name: http, protocol: HTTP}],
+    access: [{from: {serviceAccounts: [default/admin]}}, {to: {methods: [GET], paths: [/get]}}],
+    deny: [{to: {paths: ["/admin/*"]}}]}]}}`)
+	waitForCondition(t, ns, "waypoint", egressv1alpha1.ConditionDestinationsReady, metav1.ConditionTrue)
+	waitForCondition(t, ns, "waypoint", egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue)
+	for _, name := range []string{"httpbin.org-access", "httpbin.org-deny"} {
+		waitForIstioCondition(t, policyGVK, ns, name, "WaypointAccepted", metav1.ConditionTrue)
+	}
+}

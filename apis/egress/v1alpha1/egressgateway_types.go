@@ -190,6 +190,8 @@ type PodDisruptionBudgetSpec struct {
 }
 
 // Destination is one external host the operator declares as a ServiceEntry.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.addresses) || !self.host.startsWith('*')",message="a wildcard host cannot have addresses: the addresses already say which connections are this destination's"
 type Destination struct {
 	// Host is a DNS name (api.example.com) or a wildcard (*.example.com).
 	// +kubebuilder:validation:MinLength=1
@@ -203,6 +205,18 @@ type Destination struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
 	Ports []DestinationPort `json:"ports"`
+
+	// Addresses are the IP addresses or CIDR ranges the destination is
+	// reached at, for destinations clients connect to by address (a
+	// database, a partner's range). The ServiceEntry gets them with
+	// resolution NONE: ztunnel sends connections to any of them to the
+	// waypoint, whatever name the client used. Unset, the destination is
+	// reached by its host name (resolution DNS, an address istiod allocates).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:items:XValidation:rule="isIP(self) || isCIDR(self)",message="an address is an IP address or a CIDR range, such as 203.0.113.0/24"
+	// +optional
+	Addresses []string `json:"addresses,omitempty"`
 
 	// Access says who may call the destination, and how: the operator
 	// writes it as an ALLOW AuthorizationPolicy on the destination's

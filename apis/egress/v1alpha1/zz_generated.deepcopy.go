@@ -348,6 +348,11 @@ func (in *Destination) DeepCopyInto(out *Destination) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.Addresses != nil {
+		in, out := &in.Addresses, &out.Addresses
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Access != nil {
 		in, out := &in.Access, &out.Access
 		*out = make([]AccessRule, len(*in))
