@@ -4,12 +4,15 @@ package e2e
 
 import (
 	"context"
+	"net/netip"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/testenv"
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
 
 // TestDeclaredDestination declares httpbin.org with TLS origination in the
@@ -49,4 +52,29 @@ func TestDeclaredAccess(t *testing.T) {
 	for _, name := range []string{"httpbin.org-access", "httpbin.org-deny"} {
 		waitForIstioCondition(t, policyGVK, ns, name, "WaypointAccepted", metav1.ConditionTrue)
 	}
+}
+
+// TestDeclaredRange declares a destination by CIDR range: istiod binds its
+// ServiceEntry to the waypoint (WaypointBound=True), as the simulator says
+// (it routes a connection into the range to that waypoint).
+func TestDeclaredRange(t *testing.T) {
+	ns := newNamespace(t, "range", nil)
+	manifest := `{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: waypoint},
+  spec: {destinations: [{host: partner-db.example, addresses: [203.0.113.0/24], ports: [{number: 5432, protocol: TCP}]}]}}`
+	apply(t, ns, manifest)
+	waitForCondition(t, ns, "waypoint", egressv1alpha1.ConditionDestinationsReady, metav1.ConditionTrue)
+	waitForCondition(t, ns, "waypoint", egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue)
+
+	input := "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n---\n" +
+		strings.Replace(manifest, "metadata: {name: waypoint}", "metadata: {name: waypoint, namespace: "+ns+"}", 1)
+	snap, _, err := simulator.Parse("range.yaml", []byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := simulator.Compile(snap, simulator.Options{})
+	d, err := prog.Eval(&simulator.Request{Principal: "cluster.local/ns/apps/sa/billing", DestIP: netip.MustParseAddr("203.0.113.9"), Port: 5432, DestHost: "db"})
+	if err != nil || d.EnforcedAt != simulator.EnforceWaypoint || d.Waypoint != ns+"/waypoint" {
+		t.Fatalf("the simulator routes 203.0.113.9 to %+v (%v), want waypoint %s/waypoint", d, err, ns)
+	}
+	waitForIstioCondition(t, serviceEntryGVK, ns, "partner-db.example", "istio.io/WaypointBound", metav1.ConditionTrue)
 }

@@ -22,6 +22,9 @@ const (
 	// reads remote.ip, which there is the rightmost X-Forwarded-For
 	// address, a header the caller writes.
 	CodeRemoteIPFromHeader = "RemoteIPFromHeader"
+	// CodeUnknownServiceAccount: a policy names a service account that does
+	// not exist in a namespace whose accounts the inputs list.
+	CodeUnknownServiceAccount = "UnknownServiceAccount"
 	// CodeNotRedirected: a ServiceEntry host is bound to a waypoint, but
 	// the ServiceEntry gives ztunnel no address for it, so ztunnel never
 	// redirects its traffic there.
@@ -103,6 +106,38 @@ func (b *builder) globalFindings(snap *simulator.Snapshot, cache *policyFindings
 	}
 	cache.byPolicy = next
 	return append(out, ztunnelFindings(b.prog)...)
+}
+
+// unknownAccountFindings flags the serviceAccounts a policy names that do
+// not exist, in the namespaces whose accounts the inputs list (the
+// operator's are the source namespaces'): a typo there grants or denies
+// nobody. Namespaces the inputs know no account of are not judged.
+func unknownAccountFindings(snap *simulator.Snapshot, accounts []Ref) []Finding {
+	known, listed := map[string]bool{}, map[string]bool{}
+	for _, a := range accounts {
+		known[a.Namespace+"/"+a.Name], listed[a.Namespace] = true, true
+	}
+	var out []Finding
+	for _, p := range snap.AuthorizationPolicies {
+		for i, r := range p.Spec.GetRules() {
+			for j, f := range r.GetFrom() {
+				for _, sa := range f.GetSource().GetServiceAccounts() {
+					ns, name, ok := strings.Cut(sa, "/")
+					if !ok {
+						ns, name = p.Namespace, sa
+					}
+					if !listed[ns] || known[ns+"/"+name] {
+						continue
+					}
+					out = append(out, Finding{Severity: SeverityWarning, Code: CodeUnknownServiceAccount, Object: p.Object(),
+						Field:   fmt.Sprintf("spec.rules[%d].from[%d].source.serviceAccounts", i, j),
+						Message: fmt.Sprintf("names service account %s/%s, which namespace %s does not have: the rule matches no caller through it", ns, name, ns),
+						Fix:     "correct the name (serviceAccounts are namespace/name), or create the service account"})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // policyFindingsCache keeps per-policy findings between builds.

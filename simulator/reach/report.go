@@ -29,6 +29,7 @@ func assemble(b *builder, in Input, dests []*destSpec, results []destResult, iss
 	r.Groups = groupSources(b.index.principals, ids)
 	r.Direct, r.Findings = addDirect(in.Snapshot, b.index.principals, r.Destinations, r.Findings)
 	r.Findings = append(r.Findings, b.globalFindings(in.Snapshot, cache)...)
+	r.Findings = append(r.Findings, unknownAccountFindings(in.Snapshot, in.ServiceAccounts)...)
 	r.Findings = append(r.Findings, issueFindings(append(slices.Clip(in.LoadIssues), issues...), r.Findings)...)
 	sortFindings(r.Findings)
 	r.Findings = dedupeSorted(r.Findings)
