@@ -440,9 +440,10 @@ func derivedServiceEntry(d egressDestination) *networkingv1alpha3.ServiceEntry {
 // istiod's webhook does (pkg/config/security/security.go,
 // CheckValidPathTemplate), and ports the destination declares.
 func accessProblem(d egressDestination) string {
-	declared := map[int32]bool{}
+	declared, http := map[int32]bool{}, map[int32]bool{}
 	for _, p := range d.Ports {
 		declared[int32(p.Number)] = true
+		http[int32(p.Number)] = httpProtocols[portProtocol(p.Protocol)]
 	}
 	for _, l := range []struct {
 		name  string
@@ -457,10 +458,19 @@ func accessProblem(d egressDestination) string {
 					return fmt.Sprintf("%s[%d].to.paths: %v", l.name, i, err)
 				}
 			}
+			onHTTP := len(r.To.Ports) == 0
 			for _, port := range r.To.Ports {
 				if !declared[port] {
 					return fmt.Sprintf("%s[%d].to.ports: %d is not one of the destination's ports", l.name, i, port)
 				}
+				onHTTP = onHTTP || http[port]
+			}
+			// The API server refuses methods and paths on a destination
+			// without an HTTP port; ports can narrow a rule to TCP and TLS
+			// ones, where the waypoint sees neither and istiod would drop
+			// the rule (ALLOW) or the fields (DENY).
+			if !onHTTP && len(r.To.Methods)+len(r.To.Paths) > 0 {
+				return fmt.Sprintf("%s[%d].to: methods and paths need an HTTP port, and ports %v are TCP or TLS: the waypoint sees neither there, so the rule would never match as written", l.name, i, r.To.Ports)
 			}
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
@@ -128,4 +130,39 @@ spec:
 			t.Errorf("no warning %q in\n%s", want, renderIssues(issues))
 		}
 	}
+}
+
+// TestAccessProblems: access rules the operator does not write, each with
+// the reason the condition gives: a path template Istio refuses, a port
+// the destination does not declare, methods or paths narrowed to a TCP
+// port, where the waypoint sees neither.
+func TestAccessProblems(t *testing.T) {
+	for _, tc := range []struct{ access, want string }{
+		{`[{to: {paths: ["/a/{**}/b/{*}"]}}]`, "access[0].to.paths"},
+		{`[{to: {ports: [8080]}}]`, "access[0].to.ports: 8080 is not one of the destination's ports"},
+		{`[{}, {to: {ports: [5432], methods: [GET]}}]`, "access[1].to: methods and paths need an HTTP port"},
+		{`[{to: {ports: [80], methods: [GET]}}]`, ""},
+		{`[{to: {paths: [/x]}}]`, ""},
+	} {
+		derived, problems, err := DeriveDestinations([]byte(`[{"host": "db.example", "ports": [{"number": 80, "protocol": "HTTP"}, {"number": 5432, "protocol": "TCP"}], "access": ` +
+			yamlToJSON(t, tc.access) + `}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tc.want == "" && (len(problems) != 0 || len(derived) != 1 || derived[0].AccessPolicy == nil):
+			t.Errorf("%s: problems %v", tc.access, problems)
+		case tc.want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Message, tc.want)):
+			t.Errorf("%s: problems %v, want %q", tc.access, problems, tc.want)
+		}
+	}
+}
+
+func yamlToJSON(t *testing.T, y string) string {
+	t.Helper()
+	js, err := yaml.YAMLToJSON([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(js)
 }
