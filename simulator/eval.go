@@ -120,10 +120,16 @@ func (p *Program) route(addr netip.Addr, host string) (d *destination, route, by
 			return cand, fmt.Sprintf("the connection goes to %s, an address of %s, which chooses the destination (the Host header does not)", addr, cand.display()), ""
 		}
 	}
-	// An address istiod allocates is not in a manifest: one in its range,
-	// with a host whose destination awaits one, is taken to be that one.
-	if d = p.lookup(host); d != nil && d.pending && d.notCaptured(host) == "" && inAutoAllocatedRange(addr) {
-		return d, fmt.Sprintf("the connection goes to %s, taken to be the address istiod allocates to %s (the inputs do not say which it is)", addr, d.display()), ""
+	// An allocated address is not in a manifest: one in istiod's range for
+	// a ServiceEntry host awaiting one, or any for a Service whose cluster
+	// IP the inputs leave out, is taken to be that one.
+	if d = p.lookup(host); d != nil && d.pending && d.notCaptured(host) == "" {
+		switch {
+		case d.kind == "Service":
+			return d, fmt.Sprintf("the connection goes to %s, taken to be the cluster IP of %s (the inputs do not say which it is)", addr, d.display()), ""
+		case inAutoAllocatedRange(addr):
+			return d, fmt.Sprintf("the connection goes to %s, taken to be the address istiod allocates to %s (the inputs do not say which it is)", addr, d.display()), ""
+		}
 	}
 	return nil, "", fmt.Sprintf("no ServiceEntry or Service in the inputs has address %s: ztunnel passes the connection through to it directly, whatever its Host header says, "+
 		"so it bypasses every waypoint and nothing enforces authorization", addr)

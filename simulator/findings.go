@@ -20,7 +20,11 @@ func (c *compiler) reportFindings() {
 		}
 		for _, h := range d.hosts {
 			if why := d.notCaptured(h); why != "" {
-				c.issues.add(SeverityWarning, d.origin, "spec.addresses",
+				field := "spec.addresses"
+				if d.kind == "Service" {
+					field = "spec.clusterIP"
+				}
+				c.issues.add(SeverityWarning, d.origin, field,
 					"%s is bound to waypoint %s, but ztunnel does not redirect traffic to %s: %s; no egress policy is enforced on it",
 					d.display(), d.waypoint.key(), h, why)
 			}
