@@ -40,6 +40,8 @@ type destination struct {
 	// pending is set when istiod allocates the addresses and the inputs do
 	// not say which (a manifest has no status).
 	pending bool
+	// declaredAddresses are the ServiceEntry's own spec.addresses.
+	declaredAddresses []netip.Prefix
 }
 
 // Istio's default ranges for the addresses it allocates to ServiceEntries
@@ -71,6 +73,7 @@ func (d *destination) captureServiceEntry(se *ServiceEntry) {
 		d.addresses = append(d.addresses, p)
 	}
 	if len(d.addresses) > 0 {
+		d.declaredAddresses = d.addresses
 		return
 	}
 	resolution := spec.GetResolution()

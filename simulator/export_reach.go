@@ -39,6 +39,10 @@ type DestinationView struct {
 	// labels name, when it exists, bound or not; NamedEgressGateway is the
 	// EgressGateway that waypoint stands for, if any.
 	NamedWaypoint, NamedEgressGateway string
+	// ByAddress says ztunnel knows the destination by addresses it
+	// declares (spec.addresses), so a client may reach it under any name
+	// and with any Host header.
+	ByAddress bool
 	// ValidatesJWT says the waypoint validates JWTs for the destination (a
 	// RequestAuthentication applies); without it request.auth.* attributes
 	// are always empty there.
@@ -64,6 +68,7 @@ func (p *Program) Destinations() []DestinationView {
 			v.ValidatesJWT = len(p.jwtPoliciesFor(d.waypoint, d)) > 0
 		}
 		v.Unbound = d.unbound
+		v.ByAddress = len(d.declaredAddresses) > 0
 		if d.named != nil {
 			v.NamedWaypoint, v.NamedEgressGateway = d.named.key(), d.named.egressGateway
 		}

@@ -22,6 +22,9 @@ const (
 	// reads remote.ip, which there is the rightmost X-Forwarded-For
 	// address, a header the caller writes.
 	CodeRemoteIPFromHeader = "RemoteIPFromHeader"
+	// CodeHostHeaderNotEnforced: a rule matches on hosts at a destination
+	// reached by address, where the client chooses the Host header freely.
+	CodeHostHeaderNotEnforced = "HostHeaderNotEnforced"
 	// CodeUnknownServiceAccount: a policy names a service account that does
 	// not exist in a namespace whose accounts the inputs list.
 	CodeUnknownServiceAccount = "UnknownServiceAccount"

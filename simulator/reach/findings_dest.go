@@ -23,6 +23,7 @@ func (b *builder) destFindings(d *destSpec, m *meter) ([]Finding, []ruleStatus) 
 	out = append(out, unknownProviderFindings(formsOf(b.prog, d))...)
 	out = append(out, jwtFindings(d, formsOf(b.prog, d))...)
 	out = append(out, remoteIPFindings(d, formsOf(b.prog, d))...)
+	out = append(out, hostHeaderFindings(d, formsOf(b.prog, d))...)
 	out = append(out, tcpFindings(d, formsOf(b.prog, d), pols, m)...)
 	shadows, statuses := ruleFindings(d, pols, m)
 	out = append(out, shadows...)
@@ -87,6 +88,28 @@ func remoteIPFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
 				"a header the caller writes, so any caller can claim any address (an ALLOW rule admits it, a DENY rule lets it through)",
 				rules, *d.Waypoint),
 			Fix: "match the connection's address with ipBlocks or source.ip, or better the caller's identity (principals, namespaces, serviceAccounts)"})
+	}
+	return out
+}
+
+// hostHeaderFindings flags the policies whose rules read the Host header
+// (hosts) on a destination ztunnel knows by its addresses: a client reaches
+// it by address with any Host header it likes, so hosts restricts nothing
+// an ALLOW rule admits and lets a DENY rule be stepped around.
+func hostHeaderFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
+	if !d.http || !d.view.ByAddress {
+		return nil
+	}
+	var out []Finding
+	for _, f := range forms {
+		rules := rulesReading(f, func(a simulator.Atom) bool { return a.Key() == simulator.AtomHosts })
+		if len(rules) == 0 {
+			continue
+		}
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeHostHeaderNotEnforced, Object: f.Origin.Object(), Field: "spec.rules",
+			Message: fmt.Sprintf("rule(s) %s match on hosts, but %s is reached by address (spec.addresses): a client connects to the address "+
+				"with any Host header it likes, so hosts does not say where the request goes", rules, d.ServiceEntry),
+			Fix: "restrict by address instead (the ServiceEntry's addresses, or destination.ip), or declare the destination by name (resolution DNS, no addresses)"})
 	}
 	return out
 }

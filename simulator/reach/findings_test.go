@@ -58,6 +58,12 @@ var findingCases = []struct {
 		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {serviceAccounts: [default/admn]}}]}]"),
 		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {serviceAccounts: [default/admin, elsewhere/anyone]}}]}]"),
 		"istio-egress/p"},
+	{CodeHostHeaderNotEnforced,
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: range, namespace: istio-egress}\nspec: {hosts: [range.example], addresses: [203.0.113.0/24], ports: [{number: 80, name: http, protocol: HTTP}]}\n" +
+			policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: range}]\n  rules: [{to: [{operation: {hosts: [api.partner.example]}}]}]"),
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: range, namespace: istio-egress}\nspec: {hosts: [range.example], addresses: [203.0.113.0/24], ports: [{number: 80, name: http, protocol: HTTP}]}\n" +
+			policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: range}]\n  rules: [{to: [{operation: {paths: [/api/*]}}]}]"),
+		"istio-egress/p"},
 	{CodeNotRedirected,
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE}\n",
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
