@@ -55,20 +55,14 @@ func jwtFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
 	if !d.noJWT || !d.http {
 		return nil
 	}
-	var out []Finding
-	for _, f := range forms {
-		rules := rulesReading(f, simulator.Atom.ReadsJWT)
-		if len(rules) == 0 {
-			continue
-		}
-		out = append(out, Finding{Severity: SeverityWarning, Code: CodeJWTNotValidated, Object: f.Origin.Object(), Field: "spec.rules",
+	return findingsForRules(forms, simulator.Atom.ReadsJWT, func(f simulator.PolicyForm, rules string) Finding {
+		return Finding{Severity: SeverityWarning, Code: CodeJWTNotValidated, Object: f.Origin.Object(), Field: "spec.rules",
 			Message: fmt.Sprintf("rule(s) %s read the request's JWT (requestPrincipals or request.auth.*), but no RequestAuthentication applies "+
 				"to %s at waypoint %s: the waypoint validates no token, so these conditions never match (an ALLOW rule that needs them allows "+
 				"nothing, a notRequestPrincipals condition matches every request)", rules, d.ServiceEntry, *d.Waypoint),
 			Fix: fmt.Sprintf("add a RequestAuthentication with targetRefs to the waypoint Gateway %s or to ServiceEntry %s, listing the issuers; "+
-				"a RequestAuthentication with a selector, or none, does not apply to waypoints", *d.Waypoint, d.ServiceEntry)})
-	}
-	return out
+				"a RequestAuthentication with a selector, or none, does not apply to waypoints", *d.Waypoint, d.ServiceEntry)}
+	})
 }
 
 // remoteIPFindings flags the policies whose rules read remote.ip on a
@@ -77,19 +71,14 @@ func remoteIPFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
 	if !d.http {
 		return nil
 	}
-	var out []Finding
-	for _, f := range forms {
-		rules := rulesReading(f, func(a simulator.Atom) bool { return a.Key() == simulator.KeyRemoteIP })
-		if len(rules) == 0 {
-			continue
-		}
-		out = append(out, Finding{Severity: SeverityWarning, Code: CodeRemoteIPFromHeader, Object: f.Origin.Object(), Field: "spec.rules",
+	reads := func(a simulator.Atom) bool { return a.Key() == simulator.KeyRemoteIP }
+	return findingsForRules(forms, reads, func(f simulator.PolicyForm, rules string) Finding {
+		return Finding{Severity: SeverityWarning, Code: CodeRemoteIPFromHeader, Object: f.Origin.Object(), Field: "spec.rules",
 			Message: fmt.Sprintf("rule(s) %s read remote.ip (remoteIpBlocks): at waypoint %s that is the rightmost X-Forwarded-For address, "+
 				"a header the caller writes, so any caller can claim any address (an ALLOW rule admits it, a DENY rule lets it through)",
 				rules, *d.Waypoint),
-			Fix: "match the connection's address with ipBlocks or source.ip, or better the caller's identity (principals, namespaces, serviceAccounts)"})
-	}
-	return out
+			Fix: "match the connection's address with ipBlocks or source.ip, or better the caller's identity (principals, namespaces, serviceAccounts)"}
+	})
 }
 
 // hostHeaderFindings flags the policies whose rules read the Host header
@@ -100,16 +89,23 @@ func hostHeaderFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
 	if !d.http || !d.view.ByAddress {
 		return nil
 	}
-	var out []Finding
-	for _, f := range forms {
-		rules := rulesReading(f, func(a simulator.Atom) bool { return a.Key() == simulator.AtomHosts })
-		if len(rules) == 0 {
-			continue
-		}
-		out = append(out, Finding{Severity: SeverityWarning, Code: CodeHostHeaderNotEnforced, Object: f.Origin.Object(), Field: "spec.rules",
+	reads := func(a simulator.Atom) bool { return a.Key() == simulator.AtomHosts }
+	return findingsForRules(forms, reads, func(f simulator.PolicyForm, rules string) Finding {
+		return Finding{Severity: SeverityWarning, Code: CodeHostHeaderNotEnforced, Object: f.Origin.Object(), Field: "spec.rules",
 			Message: fmt.Sprintf("rule(s) %s match on hosts, but %s is reached by address (spec.addresses): a client connects to the address "+
 				"with any Host header it likes, so hosts does not say where the request goes", rules, d.ServiceEntry),
-			Fix: "restrict by address instead (the ServiceEntry's addresses, or destination.ip), or declare the destination by name (resolution DNS, no addresses)"})
+			Fix: "restrict by address instead (the ServiceEntry's addresses, or destination.ip), or declare the destination by name (resolution DNS, no addresses)"}
+	})
+}
+
+// findingsForRules makes one finding per policy with rules that have a
+// condition reads accepts, naming those rules.
+func findingsForRules(forms []simulator.PolicyForm, reads func(simulator.Atom) bool, finding func(f simulator.PolicyForm, rules string) Finding) []Finding {
+	var out []Finding
+	for _, f := range forms {
+		if rules := rulesReading(f, reads); rules != "" {
+			out = append(out, finding(f, rules))
+		}
 	}
 	return out
 }
