@@ -197,6 +197,14 @@ func (d DerivedDestination) Policies() []NamedPolicy {
 	return out
 }
 
+// AccessPolicyName is the name of the ALLOW policy the operator writes for
+// a destination host's access rules.
+func AccessPolicyName(host string) string { return DestinationObjectName(host, accessPolicySuffix) }
+
+// DenyPolicyName is the name of the DENY policy the operator writes for a
+// destination host's deny rules.
+func DenyPolicyName(host string) string { return DestinationObjectName(host, denyPolicySuffix) }
+
 // Object names the operator gives a destination's policies, after its
 // ServiceEntry's.
 const (
@@ -247,11 +255,11 @@ func deriveDestinations(dests []egressDestination) ([]DerivedDestination, []Dest
 			dd.DestinationRuleName = DestinationObjectName(d.Host, "-tls")
 		}
 		if d.Access != nil {
-			dd.AccessPolicyName = DestinationObjectName(d.Host, accessPolicySuffix)
+			dd.AccessPolicyName = AccessPolicyName(d.Host)
 			dd.AccessPolicy = derivedPolicy(name, securityv1beta1.AuthorizationPolicy_ALLOW, d.Access)
 		}
 		if d.Deny != nil {
-			dd.DenyPolicyName = DestinationObjectName(d.Host, denyPolicySuffix)
+			dd.DenyPolicyName = DenyPolicyName(d.Host)
 			dd.DenyPolicy = derivedPolicy(name, securityv1beta1.AuthorizationPolicy_DENY, d.Deny)
 		}
 		out = append(out, dd)

@@ -19,7 +19,13 @@ func (b *builder) destEntries(d *destSpec, o evalOptions, m *meter) ([]Entry, []
 		return []Entry{{Destination: key, OtherSources: true, Access: AccessAll,
 			Allowed: []Cube{{Rule: -1}}, DecidedBy: []Decider{bypassDecider}}}, [][]int32{nil}
 	}
-	pols := b.policies(d)
+	return b.entriesOf(d, o, b.policies(d), m)
+}
+
+// entriesOf computes a bound destination's entries under the given
+// policies.
+func (b *builder) entriesOf(d *destSpec, o evalOptions, pols []policyRules, m *meter) ([]Entry, [][]int32) {
+	key := d.Key()
 	anon := o.evaluate(&evalContext{port: d.Port, host: d.Host, noJWT: d.noJWT, m: m}, pols)
 	other := newEntry(key, anon)
 	other.OtherSources = true

@@ -22,6 +22,10 @@ const (
 	// reads remote.ip, which there is the rightmost X-Forwarded-For
 	// address, a header the caller writes.
 	CodeRemoteIPFromHeader = "RemoteIPFromHeader"
+	// CodeAccessOverriddenByPolicy: policies other than those an
+	// EgressGateway's spec.destinations[].access and deny write change what
+	// they say about a destination.
+	CodeAccessOverriddenByPolicy = "AccessOverriddenByPolicy"
 	// CodeHostHeaderNotEnforced: a rule matches on hosts at a destination
 	// reached by address, where the client chooses the Host header freely.
 	CodeHostHeaderNotEnforced = "HostHeaderNotEnforced"

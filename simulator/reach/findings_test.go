@@ -25,6 +25,12 @@ metadata: {name: httpbin.org, namespace: istio-egress}
 spec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
 `
 
+// declaredPartner replaces the base's EgressGateway with one declaring
+// api.partner.example and who may call it.
+const declaredPartner = "---\napiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\n" +
+	"spec:\n  destinations:\n  - host: api.partner.example\n    ports: [{number: 80, name: http, protocol: HTTP}]\n" +
+	"    access: [{from: {serviceAccounts: [default/admin]}}]\n"
+
 // policy returns an AuthorizationPolicy document in istio-egress.
 func policy(name, meta, spec string) string {
 	return "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name +
@@ -58,6 +64,11 @@ var findingCases = []struct {
 		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {serviceAccounts: [default/admn]}}]}]"),
 		policy("p", "", targetHTTPBin+"  rules: [{from: [{source: {serviceAccounts: [default/admin, elsewhere/anyone]}}]}]"),
 		"istio-egress/p"},
+	{CodeAccessOverriddenByPolicy,
+		declaredPartner + policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: api.partner.example}]\n"+
+			"  action: DENY\n  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}]}]"),
+		declaredPartner + policy("p", "", targetHTTPBin+"  action: DENY\n  rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}]}]"),
+		"ServiceEntry istio-egress/api.partner.example"},
 	{CodeHostHeaderNotEnforced,
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: range, namespace: istio-egress}\nspec: {hosts: [range.example], addresses: [203.0.113.0/24], ports: [{number: 80, name: http, protocol: HTTP}]}\n" +
 			policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: range}]\n  rules: [{to: [{operation: {hosts: [api.partner.example]}}]}]"),

@@ -169,6 +169,7 @@ func (b *builder) destResult(d *destSpec, fp uint64) destResult {
 	r.entries, r.ids = b.destEntries(d, b.evalOptions(), em)
 	fm := b.meter()
 	r.findings, r.rules = b.destFindings(d, fm)
+	r.findings = append(r.findings, b.accessFindings(d, r.entries, r.ids, fm)...)
 	// A meter that ran out may still have left every entry exact (it ran
 	// out while pruning, which changes no space): the finding says what
 	// was actually cut short.
