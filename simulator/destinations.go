@@ -40,8 +40,9 @@ type destination struct {
 	// pending is set when istiod allocates the addresses and the inputs do
 	// not say which (a manifest has no status).
 	pending bool
-	// declaredAddresses are the ServiceEntry's own spec.addresses.
-	declaredAddresses []netip.Prefix
+	// byAddress says the addresses are the ServiceEntry's own
+	// spec.addresses, not allocated ones.
+	byAddress bool
 }
 
 // Istio's default ranges for the addresses it allocates to ServiceEntries
@@ -73,7 +74,7 @@ func (d *destination) captureServiceEntry(se *ServiceEntry) {
 		d.addresses = append(d.addresses, p)
 	}
 	if len(d.addresses) > 0 {
-		d.declaredAddresses = d.addresses
+		d.byAddress = true
 		return
 	}
 	resolution := spec.GetResolution()

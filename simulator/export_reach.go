@@ -68,7 +68,7 @@ func (p *Program) Destinations() []DestinationView {
 			v.ValidatesJWT = len(p.jwtPoliciesFor(d.waypoint, d)) > 0
 		}
 		v.Unbound = d.unbound
-		v.ByAddress = len(d.declaredAddresses) > 0
+		v.ByAddress = d.byAddress
 		if d.named != nil {
 			v.NamedWaypoint, v.NamedEgressGateway = d.named.key(), d.named.egressGateway
 		}

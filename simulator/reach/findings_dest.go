@@ -19,12 +19,12 @@ func (b *builder) destFindings(d *destSpec, m *meter) ([]Finding, []ruleStatus) 
 	if d.Waypoint == nil {
 		return out, nil
 	}
-	pols := b.policies(d)
-	out = append(out, unknownProviderFindings(formsOf(b.prog, d))...)
-	out = append(out, jwtFindings(d, formsOf(b.prog, d))...)
-	out = append(out, remoteIPFindings(d, formsOf(b.prog, d))...)
-	out = append(out, hostHeaderFindings(d, formsOf(b.prog, d))...)
-	out = append(out, tcpFindings(d, formsOf(b.prog, d), pols, m)...)
+	pols, forms := b.policies(d), formsOf(b.prog, d)
+	out = append(out, unknownProviderFindings(forms)...)
+	out = append(out, jwtFindings(d, forms)...)
+	out = append(out, remoteIPFindings(d, forms)...)
+	out = append(out, hostHeaderFindings(d, forms)...)
+	out = append(out, tcpFindings(d, forms, pols, m)...)
 	shadows, statuses := ruleFindings(d, pols, m)
 	out = append(out, shadows...)
 	out = append(out, b.dryRunFindings(d, pols, m)...)
