@@ -51,6 +51,8 @@ type EgressGatewayReconciler struct {
 	Upgradeable *upgradeable.Gate
 	// Mesh are mesh settings fixed by flags over Istio's mesh config.
 	Mesh MeshOverrides
+	// Istio fixes istiod's version and flags over what its Deployment says.
+	Istio IstioOverrides
 	// IstioNamespace is where istiod's mesh config ConfigMap lives;
 	// empty means istio-system.
 	IstioNamespace string
@@ -93,6 +95,9 @@ type Options struct {
 	// Mesh are mesh settings that override Istio's mesh config (flags);
 	// empty fields take Istio's values.
 	Mesh MeshOverrides
+	// Istio fixes istiod's version and flags over what its Deployment
+	// says (flags).
+	Istio IstioOverrides
 	// IstioNamespace is where istiod and its mesh config ConfigMap run;
 	// empty means istio-system. The cache must hold its ConfigMaps
 	// (CacheOptions).
@@ -142,6 +147,7 @@ func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayR
 		RetryFailedAfter:        opts.RetryFailedAfter,
 		Upgradeable:             gate,
 		Mesh:                    opts.Mesh,
+		Istio:                   opts.Istio,
 		IstioNamespace:          opts.IstioNamespace,
 		WatchNamespaces:         opts.WatchNamespaces,
 		StatusBudget:            opts.StatusBudget,

@@ -56,7 +56,12 @@ func (out *destinationsOutcome) rendered(kind string) {
 // object of a needed name that the gateway does not own is left alone: it
 // is a conflict, reported in DestinationsReady and a Warning Event.
 func (r *EgressGatewayReconciler) reconcileDestinations(ctx context.Context, s *scope) (ctrl.Result, error) {
-	rendered := destinations.Render(s.egw)
+	istio, st, err := r.istioOf(ctx, s.egw)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s.istio, s.istioStatus = istio, st
+	rendered := destinations.Render(s.egw, istio)
 	out := &destinationsOutcome{}
 	for _, p := range rendered.Problems {
 		out.problems = append(out.problems, fmt.Sprintf("destination %s: %s", p.Host, p.Message))

@@ -9,6 +9,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/enrollment"
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
 
 // scope is one reconcile's EgressGateway and what the phases observed,
@@ -45,6 +46,11 @@ type scope struct {
 	// enrollmentFailed is a read or write of the enrollment that failed; it
 	// is retried.
 	enrollmentFailed error
+
+	// istio is the istiod the destinations phase found, and istioStatus
+	// how it is shown; nil when the phase did not get that far.
+	istio       simulator.Istio
+	istioStatus *egressv1alpha1.IstioStatus
 
 	// mesh is the mesh config the simulation phase read, nil when it did
 	// not get that far.

@@ -217,7 +217,8 @@ func (r *EgressGatewayReconciler) simulationInputs(ctx context.Context, s *scope
 	}
 	root := mesh.RootNamespace
 	in := &reporting.Inputs{EgressGateway: s.egw, Gateway: s.gateway, RootNamespace: root,
-		TrustDomain: mesh.TrustDomain, TrustDomainAliases: mesh.TrustDomainAliases, ExtensionProviders: mesh.ExtensionProviders}
+		TrustDomain: mesh.TrustDomain, TrustDomainAliases: mesh.TrustDomainAliases, ExtensionProviders: mesh.ExtensionProviders,
+		Istio: s.istio}
 	sources, err := r.sourceNamespaces(ctx, s.egw)
 	if err != nil {
 		return nil, err

@@ -105,6 +105,9 @@ func computeStatus(s *scope) {
 	case s.enrollment != nil:
 		set(enrolledCondition(s.egw, *s.enrollment))
 	}
+	if s.istioStatus != nil {
+		st.Istio = s.istioStatus
+	}
 	if s.mesh != nil {
 		st.Mesh = s.mesh
 	}
@@ -419,11 +422,15 @@ func condition(t string, status metav1.ConditionStatus, reason, message string) 
 // and lists are whole parts, so two reports never mix.
 func rebaseStatus(original, computed, fresh egressv1alpha1.EgressGatewayStatus) egressv1alpha1.EgressGatewayStatus {
 	out := *fresh.DeepCopy()
-	out.Conditions = rebaseConditions(original.Conditions, computed.Conditions, fresh.Conditions)
-	for _, f := range []string{"ObservedGeneration", "Waypoint", "Lockdown", "Mesh", "Destinations", "Simulation"} {
-		merged := merge3(reflect.ValueOf(original).FieldByName(f), reflect.ValueOf(computed).FieldByName(f), reflect.ValueOf(fresh).FieldByName(f))
-		reflect.ValueOf(&out).Elem().FieldByName(f).Set(merged)
+	// Every field but the conditions, so that a field added to the
+	// status is never dropped by a write that met a conflict.
+	o, c, f := reflect.ValueOf(original), reflect.ValueOf(computed), reflect.ValueOf(fresh)
+	for i := range o.NumField() {
+		if o.Type().Field(i).Name != "Conditions" {
+			reflect.ValueOf(&out).Elem().Field(i).Set(merge3(o.Field(i), c.Field(i), f.Field(i)))
+		}
 	}
+	out.Conditions = rebaseConditions(original.Conditions, computed.Conditions, fresh.Conditions)
 	return *out.DeepCopy()
 }
 

@@ -254,8 +254,13 @@ func TestRebaseStatus(t *testing.T) {
 	computed := *original.DeepCopy()
 	computed.Waypoint.Replicas = 2
 	computed.Conditions = []metav1.Condition{released("RolledBack")}
+	// and a part the read copy did not have at all.
+	computed.Istio = &egressv1alpha1.IstioStatus{Version: "1.29.0", Source: "Deployment istio-system/istiod"}
 
 	got := rebaseStatus(original, computed, fresh)
+	if got.Istio == nil || got.Istio.Version != "1.29.0" {
+		t.Errorf("this pass's status.istio was lost: %+v", got.Istio)
+	}
 	if got.Waypoint.Release.FailedAttempt != "digest-1" {
 		t.Errorf("the stored failed attempt was lost: %+v", got.Waypoint.Release)
 	}

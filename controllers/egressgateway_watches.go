@@ -77,7 +77,6 @@ func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 	opts := cache.Options{DefaultTransform: stripUnread, ByObject: map[client.Object]cache.ByObject{
 		&autoscalingv2.HorizontalPodAutoscaler{}: {Label: has(lockdown.LabelGateway)},
 		&policyv1.PodDisruptionBudget{}:          {Label: has(lockdown.LabelGateway)},
-		&appsv1.Deployment{}:                     {Label: has(gatewayNameLabel), Transform: stripLastApplied},
 		&egressv1alpha1.EgressGateway{}:          {Transform: withKind(egressv1alpha1.GroupVersion.WithKind("EgressGateway"))},
 	}}
 	if len(namespaces) > 0 {
@@ -132,6 +131,19 @@ func CacheOptions(istioNamespace string, namespaces ...string) cache.Options {
 	if istioNamespace == "" {
 		istioNamespace = DefaultIstioNamespace
 	}
+	// Deployments: the ones istiod makes for Gateways (the waypoints),
+	// and in the Istio namespace every one, as istiod's own is among them
+	// (istioOf reads its labels, image and environment).
+	waypoints := cache.Config{LabelSelector: has(gatewayNameLabel)}
+	deployments := map[string]cache.Config{}
+	if len(namespaces) == 0 {
+		deployments[cache.AllNamespaces] = waypoints
+	}
+	for _, ns := range namespaces {
+		deployments[ns] = waypoints
+	}
+	deployments[istioNamespace] = cache.Config{LabelSelector: labels.Everything()}
+	opts.ByObject[&appsv1.Deployment{}] = cache.ByObject{Namespaces: deployments, Transform: stripLastApplied}
 	configMaps[istioNamespace] = cache.Config{LabelSelector: labels.Everything(), Transform: trimIstioConfigMap(istioNamespace)}
 	opts.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Namespaces: configMaps}
 	return opts
@@ -244,6 +256,8 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(contentChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfDeployment),
 			builder.WithPredicates(deploymentReadinessChanged)).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfIstiod),
+			builder.WithPredicates(predicate.NewPredicateFuncs(r.isIstiodDeployment), istiodChanged)).
 		Watches(&corev1.Namespace{}, r.namespaceEvents(),
 			builder.WithPredicates(labelsOrAnnotationsChanged)).
 		Watches(&istionetworkingv1.ServiceEntry{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfConfig),
@@ -350,6 +364,16 @@ func (r *EgressGatewayReconciler) gatewaysOfDeployment(ctx context.Context, dep 
 	name := dep.GetLabels()[gatewayNameLabel]
 	return r.gatewaysIn(ctx, dep.GetNamespace(), func(egw *egressv1alpha1.EgressGateway) bool {
 		return waypoint.GatewayName(egw) == name
+	})
+}
+
+// gatewaysOfIstiod maps an istiod Deployment to the EgressGateways of its
+// revision: its version and flags decide which destinations they render.
+func (r *EgressGatewayReconciler) gatewaysOfIstiod(ctx context.Context, dep client.Object) []reconcile.Request {
+	rev := dep.GetLabels()[istioRevisionLabel]
+	return r.gatewaysIn(ctx, "", func(egw *egressv1alpha1.EgressGateway) bool {
+		want := egw.Spec.Waypoint.Revision
+		return want == rev || (want == "" || want == defaultRevision) && (rev == "" || rev == defaultRevision)
 	})
 }
 
@@ -480,6 +504,20 @@ var deploymentReadinessChanged = predicate.Funcs{UpdateFunc: func(e event.Update
 	return !reflect.DeepEqual(o.Spec.Replicas, n.Spec.Replicas) ||
 		o.Status.ReadyReplicas != n.Status.ReadyReplicas ||
 		deploymentAvailable(o) != deploymentAvailable(n)
+}}
+
+// istiodChanged passes updates of an istiod Deployment that can change
+// what istioOf reads: its labels, or its discovery container's image or
+// environment.
+var istiodChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, ook := e.ObjectOld.(*appsv1.Deployment)
+	n, nok := e.ObjectNew.(*appsv1.Deployment)
+	if !ook || !nok {
+		return false
+	}
+	oc, nc := istiodDiscovery(o), istiodDiscovery(n)
+	return !reflect.DeepEqual(o.Labels, n.Labels) || (oc == nil) != (nc == nil) ||
+		oc != nil && (oc.Image != nc.Image || !reflect.DeepEqual(oc.Env, nc.Env))
 }}
 
 // istioConditionChanged passes status updates of an Istio object that

@@ -10,6 +10,8 @@ import (
 // immutable and safe for concurrent use.
 type Program struct {
 	opts Options
+	// istio is the istiod the snapshot was loaded for.
+	istio Istio
 	// hosts maps a lower-case exact host to its destination; wildcard
 	// hosts ("*.example.com") are kept in wildcards.
 	hosts     map[string]*destination
@@ -77,6 +79,7 @@ func newCompiler(s *Snapshot, opts Options) *compiler {
 		classes:  map[string]*GatewayClass{},
 		prog: &Program{
 			opts:      opts,
+			istio:     s.opts.Istio,
 			hosts:     map[string]*destination{},
 			waypoints: map[string]*waypoint{},
 			index: attachIndex{

@@ -35,6 +35,9 @@ type LoadOptions struct {
 	// them against their CRDs already: the loader then skips that
 	// validation, the costliest part of reading an object.
 	Admitted bool
+	// Istio is the istiod the manifests are for: which destinations the
+	// operator may render, and what the waypoint does with wildcard ones.
+	Istio Istio
 }
 
 // NewSnapshot returns an empty snapshot that AddYAML fills as opts say.

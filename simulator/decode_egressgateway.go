@@ -175,6 +175,12 @@ type DerivedDestination struct {
 	// when its list is unset.
 	AccessPolicyName, DenyPolicyName string
 	AccessPolicy, DenyPolicy         *securityv1beta1.AuthorizationPolicy
+	// SNIPolicyName and SNIPolicy guard a wildcard host's TLS ports: the
+	// waypoint forwards a TLS connection to whatever server name it
+	// carries, so without this DENY policy a client could reach any host
+	// through the wildcard's address. Nil for other destinations.
+	SNIPolicyName string
+	SNIPolicy     *securityv1beta1.AuthorizationPolicy
 }
 
 // NamedPolicy is one AuthorizationPolicy a destination renders, and its
@@ -194,6 +200,9 @@ func (d DerivedDestination) Policies() []NamedPolicy {
 	if d.DenyPolicy != nil {
 		out = append(out, NamedPolicy{d.DenyPolicyName, d.DenyPolicy})
 	}
+	if d.SNIPolicy != nil {
+		out = append(out, NamedPolicy{d.SNIPolicyName, d.SNIPolicy})
+	}
 	return out
 }
 
@@ -205,11 +214,16 @@ func AccessPolicyName(host string) string { return DestinationObjectName(host, a
 // destination host's deny rules.
 func DenyPolicyName(host string) string { return DestinationObjectName(host, denyPolicySuffix) }
 
+// SNIPolicyName is the name of the DENY policy that keeps a wildcard
+// host's TLS connections to server names under the wildcard.
+func SNIPolicyName(host string) string { return DestinationObjectName(host, sniPolicySuffix) }
+
 // Object names the operator gives a destination's policies, after its
 // ServiceEntry's.
 const (
 	accessPolicySuffix = "-access"
 	denyPolicySuffix   = "-deny"
+	sniPolicySuffix    = "-sni"
 )
 
 // DestinationProblem is a spec.destinations entry the operator does not
@@ -223,23 +237,24 @@ type DestinationProblem struct {
 }
 
 // DeriveDestinations renders spec.destinations, given as the JSON of the
-// list, in spec order. Entries that cannot be rendered are problems, not
-// errors; the error is for JSON that is not a destinations list.
-func DeriveDestinations(destinations []byte) ([]DerivedDestination, []DestinationProblem, error) {
+// list, in spec order, for the istiod istio describes. Entries that cannot
+// be rendered are problems, not errors; the error is for JSON that is not a
+// destinations list.
+func DeriveDestinations(destinations []byte, istio Istio) ([]DerivedDestination, []DestinationProblem, error) {
 	var dests []egressDestination
 	if err := json.Unmarshal(destinations, &dests); err != nil {
 		return nil, nil, fmt.Errorf("spec.destinations: %w", err)
 	}
-	derived, problems := deriveDestinations(dests)
+	derived, problems := deriveDestinations(dests, istio)
 	return derived, problems, nil
 }
 
-func deriveDestinations(dests []egressDestination) ([]DerivedDestination, []DestinationProblem) {
+func deriveDestinations(dests []egressDestination, istio Istio) ([]DerivedDestination, []DestinationProblem) {
 	var out []DerivedDestination
 	var problems []DestinationProblem
 	names := map[string]string{}
 	for i, d := range dests {
-		if msg := destinationProblem(d); msg != "" {
+		if msg := destinationProblem(d, istio); msg != "" {
 			problems = append(problems, DestinationProblem{Index: i, Host: d.Host, Message: msg})
 			continue
 		}
@@ -262,6 +277,9 @@ func deriveDestinations(dests []egressDestination) ([]DerivedDestination, []Dest
 			dd.DenyPolicyName = DenyPolicyName(d.Host)
 			dd.DenyPolicy = derivedPolicy(name, securityv1beta1.AuthorizationPolicy_DENY, d.Deny)
 		}
+		if dd.SNIPolicy = derivedSNIGuard(name, d); dd.SNIPolicy != nil {
+			dd.SNIPolicyName = SNIPolicyName(d.Host)
+		}
 		out = append(out, dd)
 	}
 	return out, problems
@@ -283,7 +301,7 @@ func addEgressDestinations(s *Snapshot, egw *EgressGateway, dests []egressDestin
 			Annotations: map[string]string{annotationFromEgressGateway: from},
 		}
 	}
-	derived, problems := deriveDestinations(dests)
+	derived, problems := deriveDestinations(dests, s.opts.Istio)
 	egw.declared = nil
 	for _, d := range derived {
 		egw.declared = append(egw.declared, Origin{Kind: "ServiceEntry", Namespace: egw.Namespace, Name: d.ServiceEntryName})
@@ -372,10 +390,11 @@ func DestinationObjectName(host, suffix string) string {
 }
 
 // destinationProblem says why the operator would not create a destination:
-// an access rule Istio would refuse, or a wildcard host on a port it cannot
+// an access rule Istio would refuse, a wildcard host on a port it cannot
 // be read from (a wildcard host is DYNAMIC_DNS, which Istio allows only on
-// ports the host can be read from).
-func destinationProblem(d egressDestination) string {
+// ports the host can be read from), or one the running istiod cannot serve
+// at a waypoint.
+func destinationProblem(d egressDestination, istio Istio) string {
 	if msg := accessProblem(d); msg != "" {
 		return msg
 	}
@@ -383,11 +402,18 @@ func destinationProblem(d egressDestination) string {
 		return ""
 	}
 	for _, p := range d.Ports {
+		// istiod builds a waypoint cluster for a DYNAMIC_DNS port only
+		// when it is HTTP or TLS (pilot/pkg/networking/core/
+		// cluster_waypoint.go, buildWaypointInboundVIP): HTTP2 and GRPC
+		// ports would get a route to no cluster.
 		switch proto := portProtocol(p.Protocol); proto {
-		case "HTTP", "HTTP2", "GRPC", "TLS":
+		case "HTTP", "TLS":
 		default:
-			return fmt.Sprintf("port %d of wildcard host %s has protocol %s, but Istio resolves a wildcard host only from an HTTP Host header or a TLS SNI: use protocol HTTP, HTTP2, GRPC or TLS (TLS for HTTPS traffic)",
+			return fmt.Sprintf("port %d of wildcard host %s has protocol %s, but a waypoint serves a wildcard host only on HTTP ports (read from the Host header) and TLS ports (read from the SNI): use protocol HTTP or TLS (TLS for HTTPS traffic)",
 				p.Number, d.Host, proto)
+		}
+		if msg := istio.wildcardProblem(d.Host, p.Number, portProtocol(p.Protocol)); msg != "" {
+			return msg
 		}
 	}
 	return ""
@@ -516,6 +542,37 @@ func derivedPolicy(serviceEntry string, action securityv1beta1.AuthorizationPoli
 		spec.Rules = append(spec.Rules, rule)
 	}
 	return spec
+}
+
+// derivedSNIGuard denies, on a wildcard host's TLS ports, connections whose
+// server name is outside the wildcard. istiod puts an SNI dynamic forward
+// proxy in front of such a port's TCP proxy, which connects to whatever
+// name the client sent (pilot/pkg/networking/core/listener_waypoint.go and
+// networkfilter.go, buildSNIDFPFilter), and nothing else at the waypoint
+// compares it with the ServiceEntry's host, unlike an HTTP port, whose
+// route accepts only Host headers under the wildcard (buildRouteVHostDomains).
+// Nil when the destination is not a wildcard or has no TLS port.
+func derivedSNIGuard(serviceEntry string, d egressDestination) *securityv1beta1.AuthorizationPolicy {
+	if !strings.HasPrefix(d.Host, "*.") {
+		return nil
+	}
+	var ports []string
+	for _, i := range sortedDestinationPorts(d) {
+		if p := d.Ports[i]; portProtocol(p.Protocol) == "TLS" {
+			ports = append(ports, strconv.Itoa(int(p.Number)))
+		}
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	return &securityv1beta1.AuthorizationPolicy{
+		TargetRefs: []*typev1beta1.PolicyTargetReference{{Group: groupNetworking, Kind: "ServiceEntry", Name: serviceEntry}},
+		Action:     securityv1beta1.AuthorizationPolicy_DENY,
+		Rules: []*securityv1beta1.Rule{{
+			To:   []*securityv1beta1.Rule_To{{Operation: &securityv1beta1.Operation{Ports: ports}}},
+			When: []*securityv1beta1.Condition{{Key: KeySNI, NotValues: []string{d.Host}}},
+		}},
+	}
 }
 
 // derivedDestinationRule originates TLS for the ports that ask: in

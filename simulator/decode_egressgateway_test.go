@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ spec:
   - host: httpbin.org
     ports: [{number: 80, tlsOrigination: {mode: SIMPLE}}]
   - host: "*.example.com"
-    ports: [{number: 443, protocol: TLS}]
+    ports: [{number: 80, protocol: HTTP}]
 `
 
 const liveServiceEntry = `
@@ -115,7 +116,7 @@ kind: EgressGateway
 metadata: {name: waypoint, namespace: egress}
 spec:
   destinations:
-  - {host: "*.example.com", ports: [{number: 443, protocol: TLS}]}
+  - {host: "*.example.com", ports: [{number: 80, protocol: HTTP}]}
   - {host: wildcard.example.com, ports: [{number: 80}]}
   - {host: "*.db.example", ports: [{number: 5432, protocol: TCP}]}
 `)
@@ -144,8 +145,8 @@ func TestAccessProblems(t *testing.T) {
 		{`[{to: {ports: [80], methods: [GET]}}]`, ""},
 		{`[{to: {paths: [/x]}}]`, ""},
 	} {
-		derived, problems, err := DeriveDestinations([]byte(`[{"host": "db.example", "ports": [{"number": 80, "protocol": "HTTP"}, {"number": 5432, "protocol": "TCP"}], "access": ` +
-			yamlToJSON(t, tc.access) + `}]`))
+		derived, problems, err := DeriveDestinations([]byte(`[{"host": "db.example", "ports": [{"number": 80, "protocol": "HTTP"}, {"number": 5432, "protocol": "TCP"}], "access": `+
+			yamlToJSON(t, tc.access)+`}]`), Istio{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,6 +156,69 @@ func TestAccessProblems(t *testing.T) {
 		case tc.want != "" && (len(problems) != 1 || !strings.Contains(problems[0].Message, tc.want)):
 			t.Errorf("%s: problems %v, want %q", tc.access, problems, tc.want)
 		}
+	}
+}
+
+// TestWildcardDestinationsByIstio: which wildcard destinations the operator
+// renders for which istiod (HTTP from 1.28; TLS from 1.29 with the flag;
+// nothing else), and the SNI guard each TLS one gets.
+func TestWildcardDestinationsByIstio(t *testing.T) {
+	v := func(s string) IstioVersion {
+		if s == "" {
+			return IstioVersion{}
+		}
+		parsed, err := ParseIstioVersion(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parsed
+	}
+	for _, tc := range []struct {
+		name, version string
+		wildcardTLS   bool
+		ports, want   string
+		sniPorts      []string
+	}{
+		{"HTTP, unknown version", "", false, `[{number: 80, protocol: HTTP}]`, "", nil},
+		{"HTTP on 1.28", "1.28.0", false, `[{number: 80, protocol: HTTP}]`, "", nil},
+		{"HTTP on 1.27", "1.27.3", false, `[{number: 80, protocol: HTTP}]`, "Istio 1.27.3 does not serve wildcard hosts", nil},
+		{"TLS without the flag", "1.30", false, `[{number: 443, protocol: TLS}]`, "ENABLE_WILDCARD_HOST_SERVICE_ENTRIES_FOR_TLS=true in its environment", nil},
+		{"TLS with the flag on 1.28", "1.28.1", true, `[{number: 443, protocol: TLS}]`, "which Istio 1.28.1 does not serve", nil},
+		{"TLS with the flag on 1.29", "1.29.0", true, `[{number: 443, protocol: TLS}]`, "", []string{"443"}},
+		{"TLS with the flag, unknown version", "", true, `[{number: 443, protocol: TLS}, {number: 80, protocol: HTTP}, {number: 8443, protocol: TLS}]`, "", []string{"443", "8443"}},
+		{"HTTP2", "", true, `[{number: 80, protocol: HTTP2}]`, "has protocol HTTP2", nil},
+		{"GRPC", "", true, `[{number: 80, protocol: GRPC}]`, "has protocol GRPC", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			derived, problems, err := DeriveDestinations([]byte(`[{"host": "*.example.com", "ports": `+yamlToJSON(t, tc.ports)+`}]`),
+				Istio{Version: v(tc.version), WildcardTLS: tc.wildcardTLS})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != "" {
+				if len(problems) != 1 || !strings.Contains(problems[0].Message, tc.want) {
+					t.Fatalf("problems %v, want %q", problems, tc.want)
+				}
+				return
+			}
+			if len(problems) != 0 || len(derived) != 1 {
+				t.Fatalf("problems %v, derived %d", problems, len(derived))
+			}
+			d := derived[0]
+			if d.ServiceEntry.GetResolution().String() != "DYNAMIC_DNS" {
+				t.Errorf("resolution %s", d.ServiceEntry.GetResolution())
+			}
+			switch {
+			case tc.sniPorts == nil && d.SNIPolicy != nil:
+				t.Errorf("an SNI guard without TLS ports: %v", d.SNIPolicy)
+			case tc.sniPorts != nil:
+				r := d.SNIPolicy.GetRules()
+				if d.SNIPolicyName != "wildcard.example.com-sni" || len(r) != 1 || !slices.Equal(r[0].GetTo()[0].GetOperation().GetPorts(), tc.sniPorts) ||
+					r[0].GetWhen()[0].GetKey() != "connection.sni" || !slices.Equal(r[0].GetWhen()[0].GetNotValues(), []string{"*.example.com"}) {
+					t.Errorf("SNI guard %s %v", d.SNIPolicyName, d.SNIPolicy)
+				}
+			}
+		})
 	}
 }
 

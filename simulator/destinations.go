@@ -43,6 +43,10 @@ type destination struct {
 	// byAddress says the addresses are the ServiceEntry's own
 	// spec.addresses, not allocated ones.
 	byAddress bool
+	// dynamicDNS says the ServiceEntry has resolution DYNAMIC_DNS: the
+	// waypoint forwards to the name the request carries (Host header or
+	// SNI) through a dynamic forward proxy.
+	dynamicDNS bool
 }
 
 // Istio's default ranges for the addresses it allocates to ServiceEntries
@@ -161,8 +165,60 @@ func newServiceEntryDestination(se *ServiceEntry, labels map[string]string) *des
 	for _, p := range se.Spec.GetPorts() {
 		d.ports[int(p.GetNumber())] = strings.ToUpper(p.GetProtocol())
 	}
+	d.dynamicDNS = se.Spec.GetResolution() == networkingv1alpha3.ServiceEntry_DYNAMIC_DNS
 	d.captureServiceEntry(se)
 	return d
+}
+
+// unserved says why the waypoint carries no connection to a port of a
+// DYNAMIC_DNS ServiceEntry, or "" when it does. istiod builds the
+// waypoint's clusters for such a service only on HTTP and TLS ports, and on
+// TLS ports only with the wildcard TLS flag on
+// (pilot/pkg/networking/core/cluster_waypoint.go, buildWaypointInboundVIP;
+// the TLS filter chain is skipped alike in listener_waypoint.go).
+func (d *destination) unserved(port int, istio Istio) string {
+	if !d.dynamicDNS {
+		return ""
+	}
+	proto := d.ports[port]
+	switch {
+	case istio.Version.Before(1, wildcardHTTPMinor):
+		return fmt.Sprintf("Istio %s does not serve DYNAMIC_DNS ServiceEntries at a waypoint (1.%d and later do)", istio.Version, wildcardHTTPMinor)
+	case proto == "HTTP":
+		return ""
+	case proto == "TLS" && istio.Version.Before(1, wildcardTLSMinor):
+		return fmt.Sprintf("Istio %s does not serve TLS ports of DYNAMIC_DNS ServiceEntries at a waypoint (1.%d and later do, with %s=true)",
+			istio.Version, wildcardTLSMinor, WildcardTLSFlag)
+	case proto == "TLS" && !istio.WildcardTLS:
+		return fmt.Sprintf("istiod builds no waypoint chain or cluster for TLS port %d of a DYNAMIC_DNS ServiceEntry unless it runs with %s=true (off by default)",
+			port, WildcardTLSFlag)
+	case proto == "TLS":
+		return ""
+	}
+	return fmt.Sprintf("istiod builds no waypoint cluster for port %d (%s) of a DYNAMIC_DNS ServiceEntry: only HTTP and TLS ports are served", port, protocolName(proto))
+}
+
+// vhostMatches tells whether the waypoint's route for a DYNAMIC_DNS
+// ServiceEntry accepts a Host header. Its virtual host has the service's
+// host as its only domain, so that a request cannot steer the dynamic
+// forward proxy elsewhere (pilot/pkg/networking/core/listener_waypoint.go,
+// buildRouteVHostDomains), and the route configuration does not set
+// ignore_port_in_host_matching, so Envoy compares the Host header with its
+// port. Envoy's domain matching is case-insensitive, and a suffix wildcard
+// "*.example.com" needs at least one character before the suffix
+// (envoy/config/route/v3/route_components.proto, VirtualHost.domains).
+func (d *destination) vhostMatches(host string) bool {
+	host = strings.ToLower(host)
+	for _, h := range d.hosts {
+		if suffix, ok := strings.CutPrefix(h, "*"); ok {
+			if len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
+				return true
+			}
+		} else if host == h {
+			return true
+		}
+	}
+	return false
 }
 
 // newServiceDestination reads a Service's protocol from appProtocol, else

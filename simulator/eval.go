@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -158,11 +159,22 @@ func (p *Program) evalWaypoint(v *view, d *destination, tr *tracer) Decision {
 			d.display(), v.r.Port, w.key())
 		return dec
 	}
+	if why := d.unserved(v.r.Port, p.istio); why != "" {
+		dec.Verdict = Deny
+		dec.Reason = fmt.Sprintf("%s: the connection to %s fails at waypoint %s", why, d.display(), w.key())
+		return dec
+	}
 	mode, protocol := modeTCP, "TCP"
 	if chainIsHTTP(proto, v.r.HTTP, v.r.DestProtocol) {
 		mode, protocol = modeHTTP, "HTTP"
 	}
 	dec.Protocol = protocol
+	if host := cmp.Or(v.r.Host, v.r.DestHost); d.dynamicDNS && mode == modeHTTP && !d.vhostMatches(host) {
+		dec.Verdict = Deny
+		dec.Reason = fmt.Sprintf("the waypoint's route for %s (resolution DYNAMIC_DNS) accepts only a Host header matching %s, port included, "+
+			"so that a client cannot steer its dynamic forward proxy elsewhere: Host %q gets 404", d.display(), strings.Join(d.hosts, ", "), host)
+		return dec
+	}
 	if tr.on {
 		tr.add(StageDestination, "", -1, false, "waypoint %s serves %s (%s); port %d (%s) is evaluated as %s", w.key(), d.display(), d.binding,
 			v.r.Port, protocolName(proto), protocol)

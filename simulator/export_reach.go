@@ -47,6 +47,10 @@ type DestinationView struct {
 	// RequestAuthentication applies); without it request.auth.* attributes
 	// are always empty there.
 	ValidatesJWT bool
+	// Unserved maps each port the waypoint carries no connection to (a
+	// DYNAMIC_DNS ServiceEntry's port istiod builds no cluster for) to
+	// the reason.
+	Unserved map[int]string
 	// NotRedirected maps each host whose traffic ztunnel does not redirect
 	// (the destination has no address for it) to the reason: that traffic
 	// bypasses the waypoint the destination is bound to.
@@ -61,6 +65,12 @@ func (p *Program) Destinations() []DestinationView {
 		v := DestinationView{Origin: d.origin, Kind: d.kind, Hosts: d.hosts, Protocols: d.ports, Binding: d.binding}
 		for port := range d.ports {
 			v.Ports = append(v.Ports, port)
+			if why := d.unserved(port, p.istio); why != "" {
+				if v.Unserved == nil {
+					v.Unserved = map[int]string{}
+				}
+				v.Unserved[port] = why
+			}
 		}
 		sort.Ints(v.Ports)
 		if d.waypoint != nil {

@@ -20,6 +20,9 @@ type scenarioWant struct {
 		CustomProviderVerdict string   `json:"customProviderVerdict"`
 		// ExtensionProviders, when set, are the mesh config's providers.
 		ExtensionProviders *[]string `json:"extensionProviders"`
+		// IstioVersion and WildcardTLS describe istiod (LoadOptions.Istio).
+		IstioVersion string `json:"istioVersion"`
+		WildcardTLS  bool   `json:"wildcardTLS"`
 	} `json:"options"`
 	Issues []wantIssue `json:"issues"`
 	Probes []probe     `json:"probes"`
@@ -79,7 +82,18 @@ func runScenario(t *testing.T, dir string) {
 	if _, err := os.Stat(input); err != nil {
 		input += ".yaml"
 	}
-	snap, issues, err := Load(input)
+	istio := Istio{WildcardTLS: want.Options.WildcardTLS}
+	if v := want.Options.IstioVersion; v != "" {
+		var err error
+		if istio.Version, err = ParseIstioVersion(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sources, err := ReadSources(nil, input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, issues, err := LoadSources(LoadOptions{Istio: istio}, sources)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

@@ -18,6 +18,7 @@ type diffOptions struct {
 	mesh          meshOptions
 	output        string
 	ignoreUnknown bool
+	istio         istioOptions
 }
 
 func newDiffCommand() *cobra.Command {
@@ -35,6 +36,7 @@ func newDiffCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&o.ignoreUnknown, "ignore-unknown", false,
 		"leave out documents of unknown kinds, groups or versions, and documents without apiVersion/kind, with a warning (by default they are errors)")
 	o.mesh.bindFlags(cmd)
+	o.istio.bindFlags(cmd)
 	return cmd
 }
 
@@ -44,7 +46,7 @@ func (o *diffOptions) run(cmd *cobra.Command, oldPath, newPath string) error {
 	}
 	var reports [2]*reach.Report
 	for i, p := range []string{oldPath, newPath} {
-		in, err := o.mesh.loadReachInput(inputOptions{files: []string{p}, ignoreUnknown: o.ignoreUnknown}, cmd.InOrStdin())
+		in, err := o.mesh.loadReachInput(inputOptions{files: []string{p}, ignoreUnknown: o.ignoreUnknown, istio: o.istio}, cmd.InOrStdin())
 		if err != nil {
 			return err
 		}

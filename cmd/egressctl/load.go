@@ -13,6 +13,7 @@ import (
 type inputOptions struct {
 	files         []string
 	ignoreUnknown bool
+	istio         istioOptions
 }
 
 func (o *inputOptions) bindFlags(cmd *cobra.Command, usage string) {
@@ -20,6 +21,34 @@ func (o *inputOptions) bindFlags(cmd *cobra.Command, usage string) {
 	f.StringArrayVarP(&o.files, "filename", "f", nil, usage)
 	f.BoolVar(&o.ignoreUnknown, "ignore-unknown", false,
 		"leave out documents of unknown kinds, groups or versions, and documents without apiVersion/kind, with a warning (by default they are errors)")
+	o.istio.bindFlags(cmd)
+}
+
+// istioOptions describe the istiod the manifests are for, as the operator
+// reads it from istiod's Deployment.
+type istioOptions struct {
+	version     string
+	wildcardTLS bool
+}
+
+func (o *istioOptions) bindFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.version, "istio-version", "",
+		"istiod's version (1.29 or 1.29.1), which decides the wildcard destinations an EgressGateway can have; unset assumes the newest Istio")
+	f.BoolVar(&o.wildcardTLS, "istio-wildcard-tls", false,
+		"istiod runs with "+simulator.WildcardTLSFlag+"=true, which TLS ports of wildcard destinations need (off by default, as in istiod)")
+}
+
+func (o *istioOptions) parse() (simulator.Istio, error) {
+	istio := simulator.Istio{WildcardTLS: o.wildcardTLS}
+	if o.version != "" {
+		v, err := simulator.ParseIstioVersion(o.version)
+		if err != nil {
+			return istio, badInput("--istio-version: %w", err)
+		}
+		istio.Version = v
+	}
+	return istio, nil
 }
 
 // manifests is what the commands read: the snapshot, the load issues and
@@ -41,7 +70,11 @@ func (o *inputOptions) load(stdin io.Reader) (*manifests, error) {
 	if err != nil {
 		return nil, badInput("%w", err)
 	}
-	snap, issues, err := simulator.LoadSources(simulator.LoadOptions{IgnoreUnknown: o.ignoreUnknown}, sources)
+	istio, err := o.istio.parse()
+	if err != nil {
+		return nil, err
+	}
+	snap, issues, err := simulator.LoadSources(simulator.LoadOptions{IgnoreUnknown: o.ignoreUnknown, Istio: istio}, sources)
 	if err != nil {
 		return nil, badInput("%w", err)
 	}

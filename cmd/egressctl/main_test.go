@@ -104,6 +104,41 @@ spec:
 	}
 }
 
+// TestCheckIstioFlags: --istio-version and --istio-wildcard-tls decide, as
+// the operator's reading of istiod does, whether an EgressGateway's TLS
+// wildcard destination exists: without the flag it is not rendered and the
+// connection bypasses the waypoint; with it the waypoint enforces access.
+func TestCheckIstioFlags(t *testing.T) {
+	egw := writeFile(t, t.TempDir(), "egw.yaml", `apiVersion: egress.ambient.io/v1alpha1
+kind: EgressGateway
+metadata: {name: waypoint, namespace: istio-egress}
+spec:
+  destinations:
+  - host: "*.tls.example"
+    ports: [{number: 443, protocol: TLS}]
+    access: [{from: {serviceAccounts: [apps/uploader]}}]
+`)
+	base := []string{"check", "-f", egw, "--from", "cluster.local/ns/apps/sa/web", "--url", "https://bucket.tls.example/", "-o", "json"}
+	for _, c := range []struct {
+		name  string
+		flags []string
+		code  int
+		want  string
+	}{
+		{"default istiod: not rendered, bypasses", nil, exitOK, `"enforcedAt": "none"`},
+		{"with the flag: denied at the waypoint", []string{"--istio-wildcard-tls"}, exitOK, `"policy": "istio-egress/wildcard.tls.example-access"`},
+		{"with the flag on 1.28: not rendered", []string{"--istio-wildcard-tls", "--istio-version", "1.28.4"}, exitOK, `"enforcedAt": "none"`},
+		{"a version that is none", []string{"--istio-version", "latest"}, exitBadInput, `--istio-version: "latest" is not an Istio version`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, append(slices.Clip(base), c.flags...)...)
+			if code != c.code || !strings.Contains(out+errOut, c.want) {
+				t.Fatalf("exit %d, want %d with %q\nstdout %s\nstderr %s", code, c.code, c.want, out, errOut)
+			}
+		})
+	}
+}
+
 func TestCheckTextAndZtunnel(t *testing.T) {
 	code, out, errOut := runCLI(t, "check", "-f", seedDir, "--plaintext", "--host", "db.data", "--port", "5432",
 		"--at", "ztunnel", "--dest-namespace", "data", "--dest-labels", "app=db")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers"
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -42,6 +44,7 @@ func main() {
 		enableHTTP2   bool
 		leaderElect   bool
 		mesh          controllers.MeshOverrides
+		istio         controllers.IstioOverrides
 		istioNS       string
 		watch         string
 		concurrency   int
@@ -63,6 +66,16 @@ func main() {
 			}
 		}
 		return nil
+	})
+	flag.Func("istio-version", "Overrides the version of istiod read from its Deployment (app.kubernetes.io/version label or image tag), e.g. 1.29.1: which wildcard destinations can be served. Unset reads it from the Deployment.", func(v string) error {
+		parsed, err := simulator.ParseIstioVersion(v)
+		istio.Version = parsed
+		return err
+	})
+	flag.Func("istio-wildcard-tls", "Overrides whether istiod runs with "+simulator.WildcardTLSFlag+"=true (true or false), which TLS ports of wildcard destinations need. Unset reads it from istiod's Deployment.", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		istio.WildcardTLS = &on
+		return err
 	})
 	flag.StringVar(&watch, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "Comma-separated namespaces whose EgressGateways, and the Istio objects beside them, the operator watches (the root namespace, --root-namespace or else --istio-namespace, is added); empty watches all. ServiceAccounts are read in every namespace, as simulation sources. Defaults to $WATCH_NAMESPACE.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "EgressGateways reconciled at once; a slow one (a Helm action, a simulation at its budget) holds one worker only.")
@@ -104,7 +117,7 @@ func main() {
 		setupLog.Error(err, "creating manager")
 		os.Exit(1)
 	}
-	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version, Mesh: mesh,
+	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version, Mesh: mesh, Istio: istio,
 		IstioNamespace: istioNS, WatchNamespaces: namespaces, SimulationBudget: budget, MaxConcurrentReconciles: concurrency})
 	if err != nil {
 		setupLog.Error(err, "creating controller", "controller", "EgressGateway")

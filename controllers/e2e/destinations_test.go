@@ -54,6 +54,49 @@ func TestDeclaredAccess(t *testing.T) {
 	}
 }
 
+// TestDeclaredWildcard declares an HTTP and a TLS wildcard destination
+// with access rules: istiod binds both DYNAMIC_DNS ServiceEntries to the
+// waypoint (WaypointBound=True) and accepts their ALLOW policies and the TLS
+// one's SNI guard (WaypointAccepted=True), and the simulator, told what the
+// operator was told about istiod, routes both hosts to that waypoint.
+func TestDeclaredWildcard(t *testing.T) {
+	ns := newNamespace(t, "wildcard", nil)
+	manifest := `{apiVersion: egress.ambient.io/v1alpha1, kind: EgressGateway, metadata: {name: waypoint},
+  spec: {destinations: [
+    {host: "*.googleapis.com", ports: [{number: 80, protocol: HTTP}], access: [{from: {serviceAccounts: [apps/uploader]}, to: {methods: [GET, PUT]}}]},
+    {host: "*.tls.example", ports: [{number: 443, protocol: TLS}], access: [{from: {serviceAccounts: [apps/uploader]}}]}]}}`
+	apply(t, ns, manifest)
+	waitForCondition(t, ns, "waypoint", egressv1alpha1.ConditionDestinationsReady, metav1.ConditionTrue)
+	waitForCondition(t, ns, "waypoint", egressv1alpha1.ConditionWaypointReady, metav1.ConditionTrue)
+	if st := egressGateway(t, ns, "waypoint").Status.Istio; st == nil || !st.WildcardTLS || !strings.Contains(st.Source, "overridden by --istio-wildcard-tls") {
+		t.Errorf("status.istio %+v", st)
+	}
+
+	input := "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n---\n" +
+		strings.Replace(manifest, "metadata: {name: waypoint}", "metadata: {name: waypoint, namespace: "+ns+"}", 1)
+	snap, issues, err := simulator.LoadSources(simulator.LoadOptions{Istio: simulator.Istio{WildcardTLS: true}},
+		[]simulator.Source{{Name: "wildcard.yaml", Data: []byte(input)}})
+	if err != nil || issues.HasErrors() {
+		t.Fatal(err, issues)
+	}
+	prog, _ := simulator.Compile(snap, simulator.Options{})
+	for _, r := range []*simulator.Request{
+		{Principal: "cluster.local/ns/apps/sa/uploader", HTTP: true, Method: "PUT", Host: "storage.googleapis.com", Path: "/b", Port: 80},
+		{Principal: "cluster.local/ns/apps/sa/uploader", DestHost: "bucket.tls.example", SNI: "bucket.tls.example", Port: 443},
+	} {
+		d, err := prog.Eval(r)
+		if err != nil || d.EnforcedAt != simulator.EnforceWaypoint || d.Waypoint != ns+"/waypoint" || d.Verdict != simulator.Allow {
+			t.Fatalf("the simulator decides %+v for %+v (%v), want ALLOW at waypoint %s/waypoint", d, r, err, ns)
+		}
+	}
+	for _, se := range []string{"wildcard.googleapis.com", "wildcard.tls.example"} {
+		waitForIstioCondition(t, serviceEntryGVK, ns, se, "istio.io/WaypointBound", metav1.ConditionTrue)
+	}
+	for _, ap := range []string{"wildcard.googleapis.com-access", "wildcard.tls.example-access", "wildcard.tls.example-sni"} {
+		waitForIstioCondition(t, policyGVK, ns, ap, "WaypointAccepted", metav1.ConditionTrue)
+	}
+}
+
 // TestDeclaredRange declares a destination by CIDR range: istiod binds its
 // ServiceEntry to the waypoint (WaypointBound=True), as the simulator says
 // (it routes a connection into the range to that waypoint).

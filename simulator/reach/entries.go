@@ -19,6 +19,12 @@ func (b *builder) destEntries(d *destSpec, o evalOptions, m *meter) ([]Entry, []
 		return []Entry{{Destination: key, OtherSources: true, Access: AccessAll,
 			Allowed: []Cube{{Rule: -1}}, DecidedBy: []Decider{bypassDecider}}}, [][]int32{nil}
 	}
+	if d.unserved != "" {
+		// The waypoint has nowhere to send the connection: no policy
+		// is reached, and nobody gets through.
+		return []Entry{{Destination: key, OtherSources: true, Access: AccessNone, Allowed: []Cube{},
+			DecidedBy: []Decider{{Effect: "deny", Rule: -1, Reason: d.unserved + ": every connection fails"}}}}, [][]int32{nil}
+	}
 	return b.entriesOf(d, o, b.policies(d), m)
 }
 

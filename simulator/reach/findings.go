@@ -32,6 +32,11 @@ const (
 	// CodeUnknownServiceAccount: a policy names a service account that does
 	// not exist in a namespace whose accounts the inputs list.
 	CodeUnknownServiceAccount = "UnknownServiceAccount"
+	// CodeUnservedPort: a port of a DYNAMIC_DNS (wildcard) ServiceEntry
+	// that istiod builds no waypoint cluster for (not HTTP or TLS, TLS
+	// without the wildcard TLS flag, or an Istio too old), so every
+	// connection to it fails.
+	CodeUnservedPort = "UnservedPort"
 	// CodeNotRedirected: a ServiceEntry host is bound to a waypoint, but
 	// the ServiceEntry gives ztunnel no address for it, so ztunnel never
 	// redirects its traffic there.

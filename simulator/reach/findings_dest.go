@@ -19,6 +19,13 @@ func (b *builder) destFindings(d *destSpec, m *meter) ([]Finding, []ruleStatus) 
 	if d.Waypoint == nil {
 		return out, nil
 	}
+	if d.unserved != "" {
+		// The rules are never reached here: nothing more to say.
+		return append(out, Finding{Severity: SeverityError, Code: CodeUnservedPort, Object: seObject(d), Field: "spec.ports",
+			Message: fmt.Sprintf("%s, so every connection to %s fails", d.unserved, d.Key()),
+			Fix: "use protocol HTTP (plain HTTP, or HTTP with TLS origination) or TLS on a wildcard host's ports; for TLS run istiod 1.29 or later with " +
+				simulator.WildcardTLSFlag + "=true"}), nil
+	}
 	pols, forms := b.policies(d), formsOf(b.prog, d)
 	out = append(out, unknownProviderFindings(forms)...)
 	out = append(out, jwtFindings(d, forms)...)

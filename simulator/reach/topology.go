@@ -24,6 +24,10 @@ type destSpec struct {
 	// notRedirected says the destination is bound to a waypoint but ztunnel
 	// does not redirect traffic to its host (it has no address).
 	notRedirected bool
+	// unserved says why the waypoint carries no connection to the port
+	// (a DYNAMIC_DNS ServiceEntry's port istiod builds no cluster for),
+	// or is empty.
+	unserved string
 	// forms are the policies its waypoint enforces, in evaluation order;
 	// converted on first use (formsOf), since a re-simulation only needs
 	// them for the destinations that changed.
@@ -82,6 +86,7 @@ func topology(prog *simulator.Program, snap *simulator.Snapshot) []*destSpec {
 					w := v.Waypoint
 					d.Waypoint = &w
 				}
+				d.unserved = v.Unserved[port]
 				d.TLSOrigination = tlsOrigination(snap.DestinationRules, d.Destination)
 				out = append(out, d)
 			}

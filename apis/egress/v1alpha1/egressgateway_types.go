@@ -509,6 +509,12 @@ type EgressGatewayStatus struct {
 	// +optional
 	Mesh *MeshStatus `json:"mesh,omitempty"`
 
+	// Istio is the istiod the gateway runs under, as far as what the
+	// operator renders depends on it: its version and whether it serves
+	// TLS ports of wildcard destinations.
+	// +optional
+	Istio *IstioStatus `json:"istio,omitempty"`
+
 	// Destinations are the external hosts declared in this namespace and in
 	// the root namespace, as ServiceEntries, and whether their traffic
 	// passes this waypoint. Sorted by host; cut, with a note in
@@ -554,6 +560,22 @@ type MeshStatus struct {
 	// Source says where the values come from: the ConfigMap read (or that
 	// it is absent, so Istio's defaults apply) and any operator flag that
 	// overrides it.
+	Source string `json:"source"`
+}
+
+// IstioStatus is the istiod the operator renders destinations for.
+type IstioStatus struct {
+	// Version is istiod's version ("1.29.1"), or "unknown" when neither
+	// its Deployment nor the operator's --istio-version says; wildcard
+	// destinations are then rendered as the newest Istio serves them.
+	Version string `json:"version"`
+	// WildcardTLS says istiod runs with
+	// ENABLE_WILDCARD_HOST_SERVICE_ENTRIES_FOR_TLS=true, which TLS ports
+	// of wildcard destinations need.
+	// +optional
+	WildcardTLS bool `json:"wildcardTLS,omitempty"`
+	// Source says where the values come from: the istiod Deployment read,
+	// or the operator flags that override it.
 	Source string `json:"source"`
 }
 

@@ -12,6 +12,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/destinations"
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
@@ -39,7 +40,7 @@ func seedTLSGateway() *egressv1alpha1.EgressGateway {
 // copied from the shared seed-tls scenario). The label the operator adds is
 // the only difference, and it is checked separately.
 func TestGoldenSeedTLS(t *testing.T) {
-	r := destinations.Render(seedTLSGateway())
+	r := destinations.Render(seedTLSGateway(), simulator.Istio{})
 	if len(r.Problems) != 0 || len(r.Hosts) != 1 || r.Hosts[0].DestinationRule == nil {
 		t.Fatalf("rendered %+v", r)
 	}
@@ -108,7 +109,7 @@ func TestGoldenOneObjectSeed(t *testing.T) {
 	if err := yaml.UnmarshalStrict(data, &egw); err != nil {
 		t.Fatal(err)
 	}
-	r := destinations.Render(&egw)
+	r := destinations.Render(&egw, simulator.Istio{})
 	if len(r.Problems) != 0 || len(r.Hosts) != 1 || len(r.Hosts[0].Policies) != 1 {
 		t.Fatalf("rendered %+v", r)
 	}

@@ -59,17 +59,18 @@ func ServiceEntryName(host string) string { return simulator.DestinationObjectNa
 // "<ServiceEntry name>-tls".
 func DestinationRuleName(host string) string { return simulator.DestinationObjectName(host, "-tls") }
 
-// Render returns the objects egw's spec.destinations ask for, in egw's
-// namespace and labeled with lockdown.LabelGateway. It sets no owner reference.
-// Destinations that cannot be rendered are Problems, never errors.
-func Render(egw *egressv1alpha1.EgressGateway) Rendered {
+// Render returns the objects egw's spec.destinations ask for from the
+// istiod istio describes, in egw's namespace and labeled with
+// lockdown.LabelGateway. It sets no owner reference. Destinations that
+// cannot be rendered are Problems, never errors.
+func Render(egw *egressv1alpha1.EgressGateway, istio simulator.Istio) Rendered {
 	var out Rendered
 	data, err := json.Marshal(egw.Spec.Destinations)
 	if err != nil { // the API types always encode; say so rather than panic
 		out.Problems = append(out.Problems, Problem{Message: "cannot encode spec.destinations: " + err.Error()})
 		return out
 	}
-	derived, problems, err := simulator.DeriveDestinations(data)
+	derived, problems, err := simulator.DeriveDestinations(data, istio)
 	if err != nil {
 		out.Problems = append(out.Problems, Problem{Message: err.Error()})
 		return out

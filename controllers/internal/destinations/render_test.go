@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/lockdown"
 )
 
@@ -87,7 +88,7 @@ func TestRender(t *testing.T) {
 		dr: `{host: "*.example.com", trafficPolicy: {portLevelSettings: [{port: {number: 80}, tls: {mode: SIMPLE}}]}}`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Render(gateway(tc.dest))
+			r := Render(gateway(tc.dest), simulator.Istio{WildcardTLS: true})
 			if len(r.Problems) != 0 || len(r.Hosts) != 1 {
 				t.Fatalf("problems %v, hosts %d", r.Problems, len(r.Hosts))
 			}
@@ -134,7 +135,7 @@ func TestRenderProblems(t *testing.T) {
 		egressv1alpha1.Destination{Host: "wildcard.example.com", Ports: []egressv1alpha1.DestinationPort{{Number: 80}}},
 		egressv1alpha1.Destination{Host: "*.db.example", Ports: []egressv1alpha1.DestinationPort{{Number: 5432, Protocol: "TCP"}}},
 		egressv1alpha1.Destination{Host: "ok.example", Ports: []egressv1alpha1.DestinationPort{{Number: 80}}},
-	))
+	), simulator.Istio{WildcardTLS: true})
 	var hosts []string
 	for _, h := range r.Hosts {
 		hosts = append(hosts, h.Host)

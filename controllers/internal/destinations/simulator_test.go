@@ -51,7 +51,7 @@ func TestSimulatorAgrees(t *testing.T) {
 		egressv1alpha1.Destination{Host: "wildcard.example.com", Ports: []egressv1alpha1.DestinationPort{{Number: 80}}},
 		egressv1alpha1.Destination{Host: "*.db.example", Ports: []egressv1alpha1.DestinationPort{{Number: 5432, Protocol: "TCP"}}},
 	)
-	rendered := destinations.Render(egw)
+	rendered := destinations.Render(egw, simulator.Istio{})
 	snap, issues, err := simulator.Parse("cr.yaml", crYAML(t, egw))
 	if err != nil || issues.HasErrors() {
 		t.Fatalf("simulator: %v %v", err, issues)

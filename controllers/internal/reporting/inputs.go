@@ -76,6 +76,9 @@ type Inputs struct {
 	// extensionProviders: a CUSTOM policy naming another is enforced as
 	// DENY rules, as istiod does.
 	ExtensionProviders []string
+	// Istio is the istiod the gateway runs under: which destinations the
+	// operator renders and what the waypoint does with wildcard ones.
+	Istio simulator.Istio
 }
 
 // Prepared is the simulator's input and the digest that identifies it.
@@ -243,7 +246,7 @@ func Prepare(in *Inputs, enc *Encodings) (*Prepared, error) {
 		enc = &Encodings{}
 	}
 	// The API server validated these objects against their CRDs.
-	snap := simulator.NewSnapshot(simulator.LoadOptions{Admitted: true})
+	snap := simulator.NewSnapshot(simulator.LoadOptions{Admitted: true, Istio: in.Istio})
 	h := sha256.New()
 	var issues simulator.Issues
 	docs := in.documents()
@@ -279,7 +282,8 @@ func Prepare(in *Inputs, enc *Encodings) (*Prepared, error) {
 	}
 	// The mesh settings change verdicts without changing any object.
 	h.Write([]byte("\nroot=" + root + "\ntrustDomain=" + td + "\naliases=" + strings.Join(in.TrustDomainAliases, ",") +
-		"\nextensionProviders=" + strings.Join(in.ExtensionProviders, ",")))
+		"\nextensionProviders=" + strings.Join(in.ExtensionProviders, ",") +
+		fmt.Sprintf("\nistio=%s wildcardTLS=%t", in.Istio.Version, in.Istio.WildcardTLS)))
 	return &Prepared{
 		Input: reach.Input{
 			Snapshot: snap,
