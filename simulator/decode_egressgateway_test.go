@@ -118,14 +118,14 @@ spec:
   destinations:
   - {host: "*.example.com", ports: [{number: 80, protocol: HTTP}]}
   - {host: wildcard.example.com, ports: [{number: 80}]}
-  - {host: "*.db.example", ports: [{number: 5432, protocol: TCP}]}
+  - {host: "*.db.example", ports: [{number: 5432, protocol: TLS}]}
 `)
 	if len(s.ServiceEntries) != 1 || s.ServiceEntries[0].Name != "wildcard.example.com" || s.ServiceEntries[0].Spec.GetHosts()[0] != "*.example.com" {
 		t.Fatalf("want only the first wildcard's ServiceEntry, got %v", s.ServiceEntries)
 	}
 	_, issues := Compile(s, Options{})
 	for _, want := range []string{"spec.destinations[1]: hosts *.example.com and wildcard.example.com both need ServiceEntry wildcard.example.com",
-		"spec.destinations[2]: port 5432 of wildcard host *.db.example has protocol TCP"} {
+		"spec.destinations[2]: port 5432 of wildcard host *.db.example is TLS, which istiod serves at a waypoint only with"} {
 		field, msg, _ := strings.Cut(want, ": ")
 		if !anyIssue(issues, wantIssue{Severity: SeverityWarning, Object: "EgressGateway egress/waypoint", Field: field, Contains: msg}) {
 			t.Errorf("no warning %q in\n%s", want, renderIssues(issues))

@@ -192,6 +192,7 @@ type PodDisruptionBudgetSpec struct {
 // Destination is one external host the operator declares as a ServiceEntry.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.addresses) || !self.host.startsWith('*')",message="a wildcard host cannot have addresses: the addresses already say which connections are this destination's"
+// +kubebuilder:validation:XValidation:rule="!self.host.startsWith('*') || self.ports.all(p, !has(p.protocol) || p.protocol in ['HTTP', 'TLS'])",message="a wildcard host needs HTTP or TLS ports: a waypoint reads the name to forward to from the Host header or the SNI, and istiod builds it no cluster for other protocols"
 // +kubebuilder:validation:XValidation:rule="self.ports.exists(p, p.protocol in ['HTTP', 'HTTP2', 'GRPC']) || ((!has(self.access) || self.access.all(r, !has(r.to) || (!has(r.to.methods) && !has(r.to.paths)))) && (!has(self.deny) || self.deny.all(r, !has(r.to) || (!has(r.to.methods) && !has(r.to.paths)))))",message="methods and paths need an HTTP, HTTP2 or GRPC port: on TCP and TLS ports the waypoint sees neither, so such a rule would never match; match TLS and TCP traffic by from and ports"
 type Destination struct {
 	// Host is a DNS name (api.example.com) or a wildcard (*.example.com).

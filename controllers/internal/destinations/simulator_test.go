@@ -49,7 +49,7 @@ func TestSimulatorAgrees(t *testing.T) {
 			{Number: 81, Protocol: "HTTP", TLSOrigination: &egressv1alpha1.TLSOrigination{Mode: egressv1alpha1.TLSModeSimple, TargetPort: 8443}},
 		}},
 		egressv1alpha1.Destination{Host: "wildcard.example.com", Ports: []egressv1alpha1.DestinationPort{{Number: 80}}},
-		egressv1alpha1.Destination{Host: "*.db.example", Ports: []egressv1alpha1.DestinationPort{{Number: 5432, Protocol: "TCP"}}},
+		egressv1alpha1.Destination{Host: "*.db.example", Ports: []egressv1alpha1.DestinationPort{{Number: 5432, Protocol: "TLS"}}},
 	)
 	rendered := destinations.Render(egw, simulator.Istio{})
 	snap, issues, err := simulator.Parse("cr.yaml", crYAML(t, egw))
