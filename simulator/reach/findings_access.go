@@ -18,7 +18,10 @@ func (b *builder) accessFindings(d *destSpec, entries []Entry, ids [][]int32, m 
 		return nil
 	}
 	ns, _, _ := strings.Cut(d.ServiceEntry, "/")
-	declaredKeys := map[string]bool{ns + "/" + simulator.AccessPolicyName(d.Host): true, ns + "/" + simulator.DenyPolicyName(d.Host): true}
+	// The SNI guard of a wildcard TLS destination is the operator's too:
+	// it only keeps the destination what it declares.
+	declaredKeys := map[string]bool{ns + "/" + simulator.AccessPolicyName(d.Host): true, ns + "/" + simulator.DenyPolicyName(d.Host): true,
+		ns + "/" + simulator.SNIPolicyName(d.Host): true}
 	pols := b.policies(d)
 	var declared []policyRules
 	var others []string

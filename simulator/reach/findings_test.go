@@ -1,8 +1,11 @@
 package reach
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
 
 // findingsBase is the seed scenario in one stream: an EgressGateway
@@ -75,6 +78,10 @@ var findingCases = []struct {
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: range, namespace: istio-egress}\nspec: {hosts: [range.example], addresses: [203.0.113.0/24], ports: [{number: 80, name: http, protocol: HTTP}]}\n" +
 			policy("p", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: range}]\n  rules: [{to: [{operation: {paths: [/api/*]}}]}]"),
 		"istio-egress/p"},
+	{CodeUnservedPort,
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: wild, namespace: istio-egress}\nspec: {hosts: [\"*.db.example\"], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: DYNAMIC_DNS}\n",
+		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: wild, namespace: istio-egress}\nspec: {hosts: [\"*.db.example\"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DYNAMIC_DNS}\n",
+		"ServiceEntry istio-egress/wild"},
 	{CodeNotRedirected,
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE}\n",
 		"---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: istio-egress}\nspec: {hosts: [ext.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
@@ -153,6 +160,33 @@ func TestFindingCodes(t *testing.T) {
 				t.Errorf("triggered on the corrected configuration: %+v", fs)
 			}
 		})
+	}
+}
+
+// TestSNIGuardIsDeclaredAccess: the DENY policy the operator adds to a
+// wildcard TLS destination is part of what the EgressGateway declares, so
+// it is not reported as a policy overriding access.
+func TestSNIGuardIsDeclaredAccess(t *testing.T) {
+	manifests := findingsBase + "---\napiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\n" +
+		"spec:\n  destinations:\n  - host: \"*.tls.example\"\n    ports: [{number: 443, protocol: TLS}]\n" +
+		"    access: [{from: {serviceAccounts: [default/admin]}}]\n"
+	snap, _, err := simulator.LoadSources(simulator.LoadOptions{Istio: simulator.Istio{WildcardTLS: true}},
+		[]simulator.Source{{Name: "manifests.yaml", Data: []byte(manifests)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := Build(withAccounts(t, snap, manifests))
+	found := false
+	for _, d := range r.Destinations {
+		found = found || slices.Contains(d.Policies, "istio-egress/wildcard.tls.example-sni")
+	}
+	if !found {
+		t.Fatalf("the SNI guard is not among the destinations' policies: %+v", r.Destinations)
+	}
+	for _, f := range r.Findings {
+		if f.Code == CodeAccessOverriddenByPolicy {
+			t.Errorf("the SNI guard is reported as overriding access: %+v", f)
+		}
 	}
 }
 
