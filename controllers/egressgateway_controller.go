@@ -207,6 +207,9 @@ func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		// Last: a lockdown that cannot be applied (no cluster DNS found)
 		// does not hold up the report.
 		r.reconcileLockdown,
+		// After it: access logs are an aid, never a reason to hold up
+		// the report or the lockdown.
+		r.reconcileObservability,
 	} {
 		res, err := phase(ctx, s)
 		result = soonest(result, res)

@@ -17,6 +17,7 @@ import (
 
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
+	istiotelemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/destinations"
@@ -116,11 +117,41 @@ func (r *EgressGatewayReconciler) destinationsFailed(s *scope, out *destinations
 	return err
 }
 
-// applyDestinationObject creates want, or brings the object of its name
-// back to it when the gateway owns that object. Only the spec, the managed
-// label and the owner reference are written: other labels and annotations
-// (enrollment's istio.io/use-waypoint, say) stay.
+// applyDestinationObject applies one object of spec.destinations
+// (applyOwnedObject) and records the outcome.
 func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s *scope, want client.Object, out *destinationsOutcome) (ctrl.Result, error) {
+	res, err := r.applyOwnedObject(ctx, s, want, "spec.destinations")
+	switch {
+	case err != nil:
+		return ctrl.Result{}, err
+	case res.conflict != "":
+		out.conflicts = append(out.conflicts, res.conflict)
+	case res.invalid != "":
+		out.problems = append(out.problems, res.invalid)
+	case res.applied:
+		out.rendered(want.GetObjectKind().GroupVersionKind().Kind)
+	}
+	return res.result, nil
+}
+
+// applied is what applyOwnedObject did with an object.
+type applied struct {
+	// applied is set when the object exists as rendered.
+	applied bool
+	// conflict names an object of the name the gateway does not own;
+	// invalid is the API server's reason for refusing the object.
+	conflict, invalid string
+	// result asks for a look again (the cache has not seen a new object).
+	result ctrl.Result
+}
+
+// applyOwnedObject creates want, owned by the gateway, or brings the object
+// of its name back to it when the gateway owns that object; an object of
+// the name that the gateway does not own is left alone (a conflict). Only
+// the spec, the managed label and the owner reference are written: other
+// labels and annotations (enrollment's istio.io/use-waypoint, say) stay.
+// purpose names the spec field the object is for, in Events.
+func (r *EgressGatewayReconciler) applyOwnedObject(ctx context.Context, s *scope, want client.Object, purpose string) (applied, error) {
 	kind := want.GetObjectKind().GroupVersionKind().Kind
 	key := client.ObjectKeyFromObject(want)
 	cur := emptyLike(want)
@@ -128,29 +159,26 @@ func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s 
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := controllerutil.SetControllerReference(s.egw, want, r.Scheme); err != nil {
-			return ctrl.Result{}, err
+			return applied{}, err
 		}
 		if err := r.Create(ctx, want); err != nil {
 			switch {
 			case apierrors.IsAlreadyExists(err):
 				// The cache has not seen it yet: look again shortly.
-				return ctrl.Result{RequeueAfter: afterAction}, nil
+				return applied{result: ctrl.Result{RequeueAfter: afterAction}}, nil
 			case apierrors.IsInvalid(err):
-				out.problems = append(out.problems, fmt.Sprintf("%s %s was rejected: %s", kind, key.Name, apiMessage(err)))
-				return ctrl.Result{}, nil
+				return applied{invalid: fmt.Sprintf("%s %s was rejected: %s", kind, key.Name, apiMessage(err))}, nil
 			}
-			return ctrl.Result{}, fmt.Errorf("creating %s %s: %w", kind, key.Name, err)
+			return applied{}, fmt.Errorf("creating %s %s: %w", kind, key.Name, err)
 		}
-		out.rendered(kind)
-		r.Recorder.Eventf(s.egw, want, corev1.EventTypeNormal, "Created", "CreateDestination",
-			"created %s %s for spec.destinations", kind, key.Name)
-		return ctrl.Result{}, nil
+		r.Recorder.Eventf(s.egw, want, corev1.EventTypeNormal, "Created", "Create"+kind,
+			"created %s %s for %s", kind, key.Name, purpose)
+		return applied{applied: true}, nil
 	case err != nil:
-		return ctrl.Result{}, fmt.Errorf("reading %s %s: %w", kind, key.Name, err)
+		return applied{}, fmt.Errorf("reading %s %s: %w", kind, key.Name, err)
 	}
 	if !metav1.IsControlledBy(cur, s.egw) {
-		out.conflicts = append(out.conflicts, fmt.Sprintf("%s %s/%s%s", kind, key.Namespace, key.Name, controlledBy(cur)))
-		return ctrl.Result{}, nil
+		return applied{conflict: fmt.Sprintf("%s %s/%s%s", kind, key.Namespace, key.Name, controlledBy(cur))}, nil
 	}
 	before := cur.DeepCopyObject().(client.Object)
 	changed := copySpec(want, cur)
@@ -164,22 +192,19 @@ func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s 
 		changed = true
 	}
 	if !changed {
-		out.rendered(kind)
-		return ctrl.Result{}, nil
+		return applied{applied: true}, nil
 	}
 	// A merge patch without optimistic lock: it names only our fields, so
 	// it cannot undo a label another writer just added.
 	if err := r.Patch(ctx, cur, client.MergeFrom(before)); err != nil {
 		if apierrors.IsInvalid(err) {
-			out.problems = append(out.problems, fmt.Sprintf("%s %s was rejected: %s", kind, key.Name, apiMessage(err)))
-			return ctrl.Result{}, nil
+			return applied{invalid: fmt.Sprintf("%s %s was rejected: %s", kind, key.Name, apiMessage(err))}, nil
 		}
-		return ctrl.Result{}, fmt.Errorf("updating %s %s: %w", kind, key.Name, err)
+		return applied{}, fmt.Errorf("updating %s %s: %w", kind, key.Name, err)
 	}
-	out.rendered(kind)
-	r.Recorder.Eventf(s.egw, cur, corev1.EventTypeNormal, "Updated", "UpdateDestination",
-		"updated %s %s to spec.destinations", kind, key.Name)
-	return ctrl.Result{}, nil
+	r.Recorder.Eventf(s.egw, cur, corev1.EventTypeNormal, "Updated", "Update"+kind,
+		"updated %s %s to %s", kind, key.Name, purpose)
+	return applied{applied: true}, nil
 }
 
 // emptyLike returns an empty object of obj's type.
@@ -191,6 +216,8 @@ func emptyLike(obj client.Object) client.Object {
 		return &istionetworkingv1.DestinationRule{}
 	case *istiosecurityv1.AuthorizationPolicy:
 		return &istiosecurityv1.AuthorizationPolicy{}
+	case *istiotelemetryv1.Telemetry:
+		return &istiotelemetryv1.Telemetry{}
 	}
 	panic(fmt.Sprintf("destinations: unexpected object type %T", obj))
 }
@@ -205,6 +232,8 @@ func copySpec(want, cur client.Object) bool {
 		w, c = &want.(*istionetworkingv1.DestinationRule).Spec, &cur.Spec
 	case *istiosecurityv1.AuthorizationPolicy:
 		w, c = &want.(*istiosecurityv1.AuthorizationPolicy).Spec, &cur.Spec
+	case *istiotelemetryv1.Telemetry:
+		w, c = &want.(*istiotelemetryv1.Telemetry).Spec, &cur.Spec
 	}
 	if proto.Equal(w, c) {
 		return false

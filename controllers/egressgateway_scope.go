@@ -78,6 +78,9 @@ type scope struct {
 
 	// lockdown is what the lockdown phase did, nil when it did not run.
 	lockdown *lockdownOutcome
+	// observability is what the observability phase did, nil when it did
+	// not run.
+	observability *observabilityOutcome
 
 	// complete is set when every phase ran to its end for this
 	// generation; only then does status.observedGeneration move.

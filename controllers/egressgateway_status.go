@@ -135,6 +135,11 @@ func computeStatus(s *scope) {
 	} else if s.declared != nil {
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionDestinationsReady)
 	}
+	if c := accessLoggingCondition(s.observability); c != nil {
+		set(c)
+	} else if s.observability != nil {
+		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionAccessLogging)
+	}
 	if s.lockdown != nil {
 		st.Lockdown = lockdownStatus(s.lockdown)
 		if c := lockdownCondition(s.lockdown); c != nil {
@@ -376,6 +381,9 @@ func expectedConditions(egw *egressv1alpha1.EgressGateway) []string {
 	}
 	if egw.Spec.Lockdown.Mode == egressv1alpha1.LockdownEnforce {
 		out = append(out, egressv1alpha1.ConditionLockedDown)
+	}
+	if al := egw.Spec.Observability.AccessLogging; al != nil && al.Enabled {
+		out = append(out, egressv1alpha1.ConditionAccessLogging)
 	}
 	return out
 }

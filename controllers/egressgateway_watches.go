@@ -35,6 +35,7 @@ import (
 	istiometav1alpha1 "istio.io/api/meta/v1alpha1"
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
+	istiotelemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/reporting"
@@ -253,6 +254,7 @@ func (r *EgressGatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.ConfigMap{}, owner, builder.WithPredicates(contentChanged)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfMeshConfig), builder.WithPredicates(contentChanged)).
 		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, owner, builder.WithPredicates(contentChanged)).
+		Watches(&istiotelemetryv1.Telemetry{}, owner, builder.WithPredicates(predicate.Or(labelsOrAnnotationsChanged, predicate.GenerationChangedPredicate{}))).
 		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(contentChanged)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfDeployment),
 			builder.WithPredicates(deploymentReadinessChanged)).

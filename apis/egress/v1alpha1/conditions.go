@@ -29,13 +29,17 @@ const (
 	// every source namespace has the operator's NetworkPolicy; absent when
 	// the mode is Off.
 	ConditionLockedDown = "LockedDown"
+	// ConditionAccessLogging is True when the waypoint's access logging
+	// Telemetry is as spec.observability.accessLogging asks; absent when
+	// access logging is off and the gateway owns no such object.
+	ConditionAccessLogging = "AccessLogging"
 )
 
 // ConditionOrder lists the condition types in the order to show them:
 // Ready, then the phases in the order the operator runs them. The status
 // keeps them in the order each was first set, which depends on timing.
 var ConditionOrder = []string{ConditionReady, ConditionReleased, ConditionWaypointReady, ConditionEnrolled,
-	ConditionDestinationsReady, ConditionLockedDown, ConditionPoliciesValid, ConditionSimulated}
+	ConditionDestinationsReady, ConditionLockedDown, ConditionAccessLogging, ConditionPoliciesValid, ConditionSimulated}
 
 // Reasons of LockedDown (besides ReasonConflict and ReasonApplyFailed).
 const (
@@ -46,6 +50,14 @@ const (
 	// ReasonInvalidLockdown means spec.lockdown cannot be turned into a
 	// NetworkPolicy (an allowCIDRs entry that is not a range).
 	ReasonInvalidLockdown = "InvalidLockdown"
+)
+
+// Reasons of AccessLogging (besides ReasonApplied, ReasonConflict and
+// ReasonApplyFailed).
+const (
+	// ReasonInvalidFilter means spec.observability.accessLogging.filter is
+	// not a CEL expression istiod would accept.
+	ReasonInvalidFilter = "InvalidFilter"
 )
 
 // Reasons of DestinationsReady (besides ReasonConflict).

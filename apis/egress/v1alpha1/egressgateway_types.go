@@ -47,6 +47,34 @@ type EgressGatewaySpec struct {
 	// through, bypassing the waypoint. Off by default.
 	// +optional
 	Lockdown LockdownSpec `json:"lockdown,omitempty"`
+
+	// Observability turns on what shows the egress traffic that actually
+	// leaves: the waypoint's access logs.
+	// +optional
+	Observability ObservabilitySpec `json:"observability,omitempty"`
+}
+
+// ObservabilitySpec configures what the operator turns on to watch egress.
+type ObservabilitySpec struct {
+	// AccessLogging makes the waypoint log each request or connection it
+	// handles (Envoy access logs on its standard output, Istio's envoy
+	// provider), through a telemetry.istio.io Telemetry the operator owns.
+	// Off by default.
+	// +optional
+	AccessLogging *AccessLoggingSpec `json:"accessLogging,omitempty"`
+}
+
+// AccessLoggingSpec turns the waypoint's access logs on.
+type AccessLoggingSpec struct {
+	// Enabled turns the access logs on.
+	Enabled bool `json:"enabled"`
+	// Filter is a CEL expression over Envoy's request attributes that
+	// selects what to log, such as "response.code >= 400"; empty logs
+	// everything. istiod refuses an expression that does not parse, and
+	// so does the operator, with the AccessLogging condition.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Filter string `json:"filter,omitempty"`
 }
 
 // TrafficType is the kind of traffic a waypoint handles, written to the

@@ -28,6 +28,7 @@ import (
 
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
+	istiotelemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/hack/crds"
@@ -63,6 +64,7 @@ func NewScheme() *runtime.Scheme {
 	utilruntime.Must(egressv1alpha1.AddToScheme(s))
 	utilruntime.Must(istionetworkingv1.AddToScheme(s))
 	utilruntime.Must(istiosecurityv1.AddToScheme(s))
+	utilruntime.Must(istiotelemetryv1.AddToScheme(s))
 	utilruntime.Must(gatewayv1.Install(s))
 	return s
 }
