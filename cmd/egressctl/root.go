@@ -73,7 +73,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newCheckCommand(), newSimulateCommand(), newDiffCommand(), newReportCommand())
+	root.AddCommand(newVersionCommand(), newCheckCommand(), newSimulateCommand(), newDiffCommand(), newReportCommand(), newVerifyCommand())
 	return root
 }
 
