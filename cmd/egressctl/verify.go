@@ -66,7 +66,7 @@ func (o *verifyOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	prog, found := simulator.Compile(m.snap, opts)
-	if issues := append(m.issues, found...); issues.HasErrors() {
+	if issues := slices.Concat(m.issues, found); issues.HasErrors() {
 		return badInput("invalid input:\n%s", renderIssues(issues.Filter(simulator.SeverityError)))
 	}
 	res := verify(prog, m.snap, chains, verifyCallers(m, opts))

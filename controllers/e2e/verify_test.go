@@ -95,7 +95,7 @@ func serverSideApply(t *testing.T, path string) {
 		if len(u.Object) == 0 {
 			continue
 		}
-		if err := c.Patch(ctx(), u, client.Apply, client.FieldOwner("e2e"), client.ForceOwnership); err != nil {
+		if err := c.Apply(ctx(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("e2e"), client.ForceOwnership); err != nil {
 			t.Fatalf("%s: applying %s %s: %v", path, u.GetKind(), u.GetName(), err)
 		}
 	}
