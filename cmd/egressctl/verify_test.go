@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,5 +82,24 @@ func TestVerifyBadInput(t *testing.T) {
 				t.Fatalf("exit %d, want %d with %q\n%s%s", code, exitBadInput, tc.want, out, errOut)
 			}
 		})
+	}
+}
+
+// TestVerifyMaxSources: the sources are bounded and spread evenly, and the
+// output says how many of them sent requests.
+func TestVerifyMaxSources(t *testing.T) {
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa%03d, namespace: default}\n", i)
+	}
+	accounts := writeFile(t, t.TempDir(), "accounts.yaml", b.String())
+	code, out, errOut := runCLI(t, "verify", "-f", seedSamples, "-f", accounts, "--config-dump", seedConfigDump, "--max-sources", "10")
+	if code != exitOK || !strings.Contains(out, "requests from 10 of the 202 sources in the inputs (--max-sources)") ||
+		!strings.Contains(out, "compared 48 requests") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "verify", "-f", seedSamples, "--config-dump", seedConfigDump, "--max-sources", "-1"); code != exitBadInput ||
+		!strings.Contains(errOut, "--max-sources") {
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }

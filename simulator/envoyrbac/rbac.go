@@ -38,6 +38,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
@@ -367,7 +368,7 @@ func templateRegexp(tpl string) (*regexp.Regexp, error) {
 		}
 	}
 	b.WriteString("$")
-	return regexp.Compile(b.String())
+	return compiled(b.String())
 }
 
 // stringMatch is envoy.type.matcher.v3.StringMatcher.
@@ -393,13 +394,30 @@ func stringMatch(m *matcherv3.StringMatcher, v string) (bool, error) {
 	return false, fmt.Errorf("string matcher %T is not evaluated", m.GetMatchPattern())
 }
 
+// regexps caches compiled regexes by expression. Expressions come only from
+// RBAC configurations, so the cache grows with the configurations read,
+// not with the requests.
+var regexps sync.Map
+
 // fullRegex matches RE2 against the whole value, as safe_regex does.
 func fullRegex(expr, v string) (bool, error) {
-	re, err := regexp.Compile(`^(?:` + expr + `)$`)
+	re, err := compiled(`^(?:` + expr + `)$`)
 	if err != nil {
 		return false, fmt.Errorf("regex %q: %w", expr, err)
 	}
 	return re.MatchString(v), nil
+}
+
+func compiled(expr string) (*regexp.Regexp, error) {
+	if re, ok := regexps.Load(expr); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	regexps.Store(expr, re)
+	return re, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
