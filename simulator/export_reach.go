@@ -47,6 +47,9 @@ type DestinationView struct {
 	// RequestAuthentication applies); without it request.auth.* attributes
 	// are always empty there.
 	ValidatesJWT bool
+	// DynamicDNS says the ServiceEntry has resolution DYNAMIC_DNS: the
+	// waypoint forwards to the name the request carries (Host or SNI).
+	DynamicDNS bool
 	// Unserved maps each port the waypoint carries no connection to (a
 	// DYNAMIC_DNS ServiceEntry's port istiod builds no cluster for) to
 	// the reason.
@@ -78,6 +81,7 @@ func (p *Program) Destinations() []DestinationView {
 			v.ValidatesJWT = len(p.jwtPoliciesFor(d.waypoint, d)) > 0
 		}
 		v.Unbound = d.unbound
+		v.DynamicDNS = d.dynamicDNS
 		v.ByAddress = d.byAddress
 		if d.named != nil {
 			v.NamedWaypoint, v.NamedEgressGateway = d.named.key(), d.named.egressGateway

@@ -32,6 +32,11 @@ const (
 	// CodeUnknownServiceAccount: a policy names a service account that does
 	// not exist in a namespace whose accounts the inputs list.
 	CodeUnknownServiceAccount = "UnknownServiceAccount"
+	// CodeSNINotEnforced: a TLS port of a DYNAMIC_DNS (wildcard)
+	// ServiceEntry served at a waypoint, where no policy reads
+	// connection.sni: the waypoint forwards to whatever server name the
+	// client sends, so a client of the wildcard's address reaches any host.
+	CodeSNINotEnforced = "SNINotEnforced"
 	// CodeUnservedPort: a port of a DYNAMIC_DNS (wildcard) ServiceEntry
 	// that istiod builds no waypoint cluster for (not HTTP or TLS, TLS
 	// without the wildcard TLS flag, or an Istio too old), so every

@@ -31,6 +31,7 @@ func (b *builder) destFindings(d *destSpec, m *meter) ([]Finding, []ruleStatus) 
 	out = append(out, jwtFindings(d, forms)...)
 	out = append(out, remoteIPFindings(d, forms)...)
 	out = append(out, hostHeaderFindings(d, forms)...)
+	out = append(out, sniFindings(d, forms)...)
 	out = append(out, tcpFindings(d, forms, pols, m)...)
 	shadows, statuses := ruleFindings(d, pols, m)
 	out = append(out, shadows...)
@@ -103,6 +104,28 @@ func hostHeaderFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
 				"with any Host header it likes, so hosts does not say where the request goes", rules, d.ServiceEntry),
 			Fix: "restrict by address instead (the ServiceEntry's addresses, or destination.ip), or declare the destination by name (resolution DNS, no addresses)"}
 	})
+}
+
+// sniFindings flags a served TLS port of a DYNAMIC_DNS ServiceEntry that
+// no policy at the waypoint restricts by server name: istiod puts an SNI
+// dynamic forward proxy in front of its TCP proxy, which connects to the
+// name the client sent (pilot/pkg/networking/core/networkfilter.go,
+// buildSNIDFPFilter), and nothing else compares it with the host.
+func sniFindings(d *destSpec, forms []simulator.PolicyForm) []Finding {
+	if !d.view.DynamicDNS || d.http || d.Protocol != "TLS" {
+		return nil
+	}
+	reads := func(a simulator.Atom) bool { return a.Key() == simulator.KeySNI }
+	for _, f := range forms {
+		if rulesReading(f, reads) != "" {
+			return nil
+		}
+	}
+	return []Finding{{Severity: SeverityWarning, Code: CodeSNINotEnforced, Object: seObject(d), Field: "spec.hosts",
+		Message: fmt.Sprintf("the waypoint forwards a TLS connection on %s to whatever server name the client sends, and no policy here reads connection.sni: "+
+			"a client of this ServiceEntry's address reaches any host on port %d", d.Key(), d.Port),
+		Fix: fmt.Sprintf(`add a DENY AuthorizationPolicy targeting the ServiceEntry with rules: [{to: [{operation: {ports: ["%d"]}}], when: [{key: connection.sni, notValues: ["%s"]}]}] `+
+			"(an EgressGateway's spec.destinations writes it for its wildcard TLS destinations)", d.Port, d.Host)}}
 }
 
 // findingsForRules makes one finding per policy with rules that have a

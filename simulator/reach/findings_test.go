@@ -190,6 +190,43 @@ func TestSNIGuardIsDeclaredAccess(t *testing.T) {
 	}
 }
 
+// TestSNINotEnforced: a wildcard TLS ServiceEntry served at a waypoint
+// (istiod with the wildcard TLS flag) whose policies never read
+// connection.sni is flagged; a DENY policy on the server name, or the
+// EgressGateway's own SNI guard, clears it.
+func TestSNINotEnforced(t *testing.T) {
+	const se = "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: wild, namespace: istio-egress}\n" +
+		"spec: {hosts: [\"*.partner.example\"], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DYNAMIC_DNS}\n"
+	guard := policy("sni", "", "  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: wild}]\n  action: DENY\n"+
+		"  rules: [{to: [{operation: {ports: [\"443\"]}}], when: [{key: connection.sni, notValues: [\"*.partner.example\"]}]}]")
+	declared := "---\napiVersion: egress.ambient.io/v1alpha1\nkind: EgressGateway\nmetadata: {name: waypoint, namespace: istio-egress}\n" +
+		"spec:\n  destinations:\n  - host: \"*.tls.example\"\n    ports: [{number: 443, protocol: TLS}]\n"
+	for _, tc := range []struct {
+		name, manifests string
+		want            bool
+	}{
+		{"no policy reads the server name", findingsBase + se, true},
+		{"a DENY policy on the server name", findingsBase + se + guard, false},
+		{"the EgressGateway's SNI guard", findingsBase + declared, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap, _, err := simulator.LoadSources(simulator.LoadOptions{Istio: simulator.Istio{WildcardTLS: true}},
+				[]simulator.Source{{Name: "manifests.yaml", Data: []byte(tc.manifests)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ := Build(withAccounts(t, snap, tc.manifests))
+			if !slices.ContainsFunc(r.Destinations, func(d Destination) bool { return d.Port == 443 && d.Waypoint != nil }) {
+				t.Fatalf("no TLS destination bound to a waypoint: %+v", r.Destinations)
+			}
+			found := slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Code == CodeSNINotEnforced })
+			if found != tc.want {
+				t.Errorf("SNINotEnforced reported %t, want %t: %+v", found, tc.want, r.Findings)
+			}
+		})
+	}
+}
+
 // TestSeedHasNoFindings: the seed scenario is a correct configuration,
 // except that nothing stops direct egress: its one finding says so.
 func TestSeedHasNoFindings(t *testing.T) {
