@@ -120,6 +120,9 @@ func (r *EgressGatewayReconciler) destinationsFailed(s *scope, out *destinations
 // applyDestinationObject applies one object of spec.destinations
 // (applyOwnedObject) and records the outcome.
 func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s *scope, want client.Object, out *destinationsOutcome) (ctrl.Result, error) {
+	// Read before the write: creating want decodes the API server's answer
+	// into it, which leaves its kind empty.
+	kind := want.GetObjectKind().GroupVersionKind().Kind
 	res, err := r.applyOwnedObject(ctx, s, want, "spec.destinations")
 	switch {
 	case err != nil:
@@ -129,7 +132,7 @@ func (r *EgressGatewayReconciler) applyDestinationObject(ctx context.Context, s 
 	case res.invalid != "":
 		out.problems = append(out.problems, res.invalid)
 	case res.applied:
-		out.rendered(want.GetObjectKind().GroupVersionKind().Kind)
+		out.rendered(kind)
 	}
 	return res.result, nil
 }
