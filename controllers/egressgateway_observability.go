@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	istioapitelemetryv1 "istio.io/api/telemetry/v1"
@@ -84,7 +85,7 @@ func (r *EgressGatewayReconciler) reconcileObservability(ctx context.Context, s 
 // (pkg/config/validation/validation_istiod.go, validateTelemetryFilter:
 // a CEL parse, no type check, as Envoy's attributes are not declared).
 func accessLogFilterProblem(filter string) string {
-	env, err := cel.NewEnv()
+	env, err := celParser()
 	if err != nil {
 		return err.Error()
 	}
@@ -93,6 +94,10 @@ func accessLogFilterProblem(filter string) string {
 	}
 	return ""
 }
+
+// celParser is built once: a CEL environment costs far more than a parse,
+// and every reconcile of a gateway with a filter parses it.
+var celParser = sync.OnceValues(func() (*cel.Env, error) { return cel.NewEnv() })
 
 // accessLogTelemetry is the Telemetry that turns on the envoy provider's
 // access logs for the gateway's waypoint. It names the waypoint Gateway in

@@ -9,10 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	rbachttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	rbacnetv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/rbac/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
@@ -185,13 +181,17 @@ func TestRBACFidelity(t *testing.T) {
 	}
 	prog, _ := simulator.Compile(snap, simulator.Options{ExtensionProviders: []string{"prometheus", "stackdriver", "envoy"}, ExtensionProvidersKnown: true})
 
-	var chains map[string][]envoyrbac.Filter
+	// The chains are read as egressctl verify reads a config dump.
+	var chains envoyrbac.Chains
 	testenv.Eventually(t, timeout, "istiod's waypoint chains for every ServiceEntry", func(context.Context) (bool, error) {
-		chains = rbacFilters(t, waypointListeners(t, ns, "waypoint"))
+		var err error
+		if chains, err = envoyrbac.ParseConfigDump(configDump(t, waypointListeners(t, ns, "waypoint"))); err != nil {
+			return false, err
+		}
 		for i := range policyShapes {
-			for _, name := range []string{fmt.Sprintf("inbound-vip|80|http|s%d.example", i), fmt.Sprintf("inbound-vip|443|tcp|s%d.example", i)} {
-				if _, ok := chains[name]; !ok {
-					return false, fmt.Errorf("no chain %s", name)
+			for _, port := range []int{80, 443} {
+				if _, _, ok := chains.Find(port, fmt.Sprintf("s%d.example", i)); !ok {
+					return false, fmt.Errorf("no chain for s%d.example:%d", i, port)
 				}
 			}
 		}
@@ -204,8 +204,8 @@ func TestRBACFidelity(t *testing.T) {
 		host := fmt.Sprintf("s%d.example", i)
 		for _, fr := range fidelityRequests() {
 			sim, env := fr.build(host)
-			chain := fmt.Sprintf("inbound-vip|%d|%s|%s", fr.port, map[int]string{80: "http", 443: "tcp"}[fr.port], host)
-			want, err := envoyrbac.Evaluate(chains[chain], env)
+			_, filters, _ := chains.Find(fr.port, host)
+			want, err := envoyrbac.Evaluate(filters, env)
 			if err != nil {
 				t.Fatalf("%s: evaluating istiod's RBAC: %v", s.name, err)
 			}
@@ -299,50 +299,6 @@ func (fr fidelityRequest) build(host string) (*simulator.Request, *envoyrbac.Req
 		env.Headers[k] = []string{v}
 	}
 	return sim, env
-}
-
-// rbacFilters returns, per filter chain of the waypoint's main_internal
-// listener, its RBAC filters in order: the HTTP RBAC filters of its
-// connection manager, or its network RBAC filters.
-func rbacFilters(t *testing.T, listeners []*listenerv3.Listener) map[string][]envoyrbac.Filter {
-	t.Helper()
-	out := map[string][]envoyrbac.Filter{}
-	for _, l := range listeners {
-		if l.GetName() != "main_internal" {
-			continue
-		}
-		for _, fc := range l.GetFilterChains() {
-			filters := []envoyrbac.Filter{}
-			for _, f := range fc.GetFilters() {
-				tc := f.GetTypedConfig()
-				switch {
-				case tc.MessageIs(&rbacnetv3.RBAC{}):
-					m := &rbacnetv3.RBAC{}
-					if err := tc.UnmarshalTo(m); err != nil {
-						t.Fatal(err)
-					}
-					filters = append(filters, envoyrbac.Filter{Name: f.GetName(), Rules: m.GetRules(), Shadow: m.GetShadowRules()})
-				case tc.MessageIs(&hcmv3.HttpConnectionManager{}):
-					h := &hcmv3.HttpConnectionManager{}
-					if err := tc.UnmarshalTo(h); err != nil {
-						t.Fatal(err)
-					}
-					for _, hf := range h.GetHttpFilters() {
-						if !hf.GetTypedConfig().MessageIs(&rbachttpv3.RBAC{}) {
-							continue
-						}
-						m := &rbachttpv3.RBAC{}
-						if err := hf.GetTypedConfig().UnmarshalTo(m); err != nil {
-							t.Fatal(err)
-						}
-						filters = append(filters, envoyrbac.Filter{Name: hf.GetName(), Rules: m.GetRules(), Shadow: m.GetShadowRules()})
-					}
-				}
-			}
-			out[fc.GetName()] = filters
-		}
-	}
-	return out
 }
 
 // withNamespace puts every document of manifests without a namespace in ns.
