@@ -71,6 +71,9 @@ type EgressGatewayReconciler struct {
 	// once (never the same one twice); DefaultMaxConcurrentReconciles when
 	// zero.
 	MaxConcurrentReconciles int
+	// Verify turns on the check of each report against istiod's
+	// configuration for the waypoint; off when its XDSAddress is empty.
+	Verify VerifyOptions
 
 	// sims runs the simulations in the background (SetupWithManager).
 	sims *simJobs
@@ -78,6 +81,10 @@ type EgressGatewayReconciler struct {
 	meshParses meshParses
 	// encodings holds each gateway's *reporting.Encodings.
 	encodings sync.Map
+	// verifyAttempts holds each gateway's pending verifyAttempt.
+	verifyAttempts sync.Map
+	// istiodOutage is set while istiod's xDS port does not answer.
+	istiodOutage outage
 }
 
 // DefaultSimulationTimeout bounds the symbolic work of one simulation.
@@ -113,6 +120,9 @@ type Options struct {
 	// MaxConcurrentReconciles is how many EgressGateways are reconciled at
 	// once; DefaultMaxConcurrentReconciles when zero.
 	MaxConcurrentReconciles int
+	// Verify turns on the check of each report against istiod's
+	// configuration for the waypoint (flags).
+	Verify VerifyOptions
 }
 
 // DefaultMaxConcurrentReconciles lets a slow gateway (a Helm action, a
@@ -153,6 +163,7 @@ func NewEgressGatewayReconciler(mgr ctrl.Manager, opts Options) (*EgressGatewayR
 		StatusBudget:            opts.StatusBudget,
 		SimulationBudget:        opts.SimulationBudget,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		Verify:                  opts.Verify,
 	}, nil
 }
 
@@ -204,6 +215,8 @@ func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.reconcileEnrollment,
 		r.reconcileDestinations,
 		r.reconcileSimulation,
+		// Right after the report it checks; it never fails the pass.
+		r.reconcileVerification,
 		// Last: a lockdown that cannot be applied (no cluster DNS found)
 		// does not hold up the report.
 		r.reconcileLockdown,

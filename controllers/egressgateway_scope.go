@@ -9,6 +9,7 @@ import (
 
 	egressv1alpha1 "github.com/ambient-egress/ambient-egress-operator/apis/egress/v1alpha1"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/enrollment"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/reporting"
 	"github.com/ambient-egress/ambient-egress-operator/simulator"
 )
 
@@ -76,6 +77,12 @@ type scope struct {
 	istioWaypointBound  map[string]*egressv1alpha1.IstioCondition
 	istioPolicyAccepted map[string]*egressv1alpha1.IstioCondition
 
+	// prepared is the simulation's input, nil when the phase did not get
+	// that far.
+	prepared *reporting.Prepared
+	// verification is what the verification phase did, nil when it did
+	// not run.
+	verification *verificationOutcome
 	// lockdown is what the lockdown phase did, nil when it did not run.
 	lockdown *lockdownOutcome
 	// observability is what the observability phase did, nil when it did

@@ -51,6 +51,7 @@ func (r *EgressGatewayReconciler) reconcileSimulation(ctx context.Context, s *sc
 	if err == nil {
 		var prepared *reporting.Prepared
 		if prepared, err = reporting.Prepare(in, r.encodingsOf(client.ObjectKeyFromObject(s.egw))); err == nil {
+			s.prepared = prepared
 			err = r.simulate(ctx, s, prepared, len(in.AuthorizationPolicies))
 		}
 	}
@@ -349,4 +350,5 @@ func (r *EgressGatewayReconciler) encodingsOf(key client.ObjectKey) *reporting.E
 func (r *EgressGatewayReconciler) forgetSimulation(key client.ObjectKey) {
 	r.sims.forget(key)
 	r.encodings.Delete(key)
+	r.verifyAttempts.Delete(key)
 }

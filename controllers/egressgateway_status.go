@@ -130,6 +130,19 @@ func computeStatus(s *scope) {
 		set(simulatedCondition(s.simulation))
 		set(policiesValidCondition(s.simulation, s.istioPolicyAccepted))
 	}
+	switch v := s.verification; {
+	case v != nil:
+		if v.status != nil {
+			st.Verification = v.status
+		}
+		set(v.cond)
+		st.Simulation = withModelDisagrees(st.Simulation, st.Verification, s.egw)
+	case s.complete || s.simulationDisabled:
+		// Verification is off: what an earlier run wrote goes.
+		st.Verification = nil
+		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionVerified)
+		st.Simulation = withModelDisagrees(st.Simulation, nil, s.egw)
+	}
 	if c := destinationsReadyCondition(s.declared, len(s.egw.Spec.Destinations)); c != nil {
 		set(c)
 	} else if s.declared != nil {

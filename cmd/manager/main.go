@@ -50,6 +50,7 @@ func main() {
 		watch         string
 		concurrency   int
 		budget        = reach.DefaultBudget
+		verifyOpts    controllers.VerifyOptions
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; \"0\" turns it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
@@ -83,6 +84,10 @@ func main() {
 	flag.Int64Var(&budget.Work, "simulation-max-work", reach.DefaultBudget.Work, "Simulation budget: cube operations per destination; past it the destination is reported inexactly (Simulated=False/TooComplex).")
 	flag.DurationVar(&budget.PerDestination, "simulation-destination-timeout", reach.DefaultBudget.PerDestination, "Simulation budget: time per destination.")
 	flag.DurationVar(&budget.Total, "simulation-timeout", controllers.DefaultSimulationTimeout, "Simulation budget: time for one gateway's whole report; past it the destinations left are reported inexactly.")
+	flag.StringVar(&verifyOpts.XDSAddress, "verify-xds-address", "", "istiod's plaintext xDS address (e.g. istiod.istio-system.svc:15010). Set, the operator checks each report against the RBAC istiod generates for the waypoint (condition Verified, finding ModelDisagrees); empty turns the check off.")
+	flag.StringVar(&verifyOpts.ClusterID, "verify-cluster-id", "", "istiod's cluster ID (its CLUSTER_ID), presented when reading the waypoint's configuration; empty is Istio's default, Kubernetes.")
+	flag.DurationVar(&verifyOpts.Interval, "verify-interval", controllers.DefaultVerifyInterval, "How often a report whose inputs did not change is checked again against istiod (an upgraded istiod may generate other RBAC).")
+	flag.DurationVar(&verifyOpts.Timeout, "verify-timeout", controllers.DefaultVerifyTimeout, "Time for one check: reading istiod's configuration for the waypoint and comparing.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -119,7 +124,8 @@ func main() {
 		os.Exit(1)
 	}
 	reconciler, err := controllers.NewEgressGatewayReconciler(mgr, controllers.Options{Version: version, Mesh: mesh, Istio: istio,
-		IstioNamespace: istioNS, WatchNamespaces: namespaces, SimulationBudget: budget, MaxConcurrentReconciles: concurrency})
+		IstioNamespace: istioNS, WatchNamespaces: namespaces, SimulationBudget: budget, MaxConcurrentReconciles: concurrency,
+		Verify: verifyOpts})
 	if err != nil {
 		setupLog.Error(err, "creating controller", "controller", "EgressGateway")
 		os.Exit(1)

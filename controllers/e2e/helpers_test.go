@@ -86,6 +86,24 @@ func waitForCondition(t *testing.T, ns, name, condType string, status metav1.Con
 	return found
 }
 
+// waitForConditionReason waits for condition condType with reason and
+// returns the gateway; the last condition seen is in the timeout's error.
+func waitForConditionReason(t *testing.T, ns, name, condType, reason string) *egressv1alpha1.EgressGateway {
+	t.Helper()
+	var got *egressv1alpha1.EgressGateway
+	testenv.Eventually(t, timeout, fmt.Sprintf("EgressGateway %s/%s %s reason %s", ns, name, condType, reason), func(ctx context.Context) (bool, error) {
+		got = &egressv1alpha1.EgressGateway{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, got); err != nil {
+			return false, err
+		}
+		if cond := meta.FindStatusCondition(got.Status.Conditions, condType); cond == nil || cond.Reason != reason {
+			return false, fmt.Errorf("%s: %+v", condType, cond)
+		}
+		return true, nil
+	})
+	return got
+}
+
 // istioCondition reads condition condType from the status of an Istio
 // object (ServiceEntry, AuthorizationPolicy), as istiod writes it.
 func istioCondition(ctx context.Context, gvk schema.GroupVersionKind, ns, name, condType string) (*metav1.Condition, error) {

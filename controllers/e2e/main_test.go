@@ -91,7 +91,9 @@ func (p *managerProcess) start() error {
 	}
 	// istiod runs outside the cluster, with no Deployment to read its
 	// flags from: --istio-wildcard-tls says what hack/cluster gives it.
-	p.cmd = exec.Command(p.bin, "--leader-elect=false", "--istio-wildcard-tls=true",
+	// --verify-xds-address: every gateway's report is checked against
+	// the RBAC the real istiod generates for its waypoint.
+	p.cmd = exec.Command(p.bin, "--leader-elect=false", "--istio-wildcard-tls=true", "--verify-xds-address="+istiodXDS,
 		"--metrics-bind-address=127.0.0.1:18443", "--health-probe-bind-address=127.0.0.1:18081")
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	p.cmd.Stdout, p.cmd.Stderr = out, out

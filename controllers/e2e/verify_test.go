@@ -53,6 +53,14 @@ func TestVerifySeed(t *testing.T) {
 	waitForIstioCondition(t, policyGVK, "istio-egress", "httpbin", "WaypointAccepted", metav1.ConditionTrue)
 	dump := configDump(t, waypointListeners(t, "istio-egress", "waypoint"))
 
+	// The operator runs the same check (--verify-xds-address).
+	got := waitForConditionReason(t, "istio-egress", "waypoint", egressv1alpha1.ConditionVerified, egressv1alpha1.ReasonAgrees)
+	if v := got.Status.Verification; v == nil || v.Compared == 0 || v.Disagreements != 0 || !strings.HasPrefix(v.Pod, "istio-egress/waypoint-") {
+		t.Errorf("status.verification %+v", v)
+	} else {
+		t.Logf("the operator's check: %d requests on %d destination ports agree with istiod's RBAC for %s", v.Compared, v.DestinationPorts, v.Pod)
+	}
+
 	live := filepath.Join(t.TempDir(), "config-dump.json")
 	if err := os.WriteFile(live, dump, 0o600); err != nil {
 		t.Fatal(err)

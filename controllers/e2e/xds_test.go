@@ -4,38 +4,28 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/testenv"
+	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/xds"
 )
 
 // istiodXDS is the plaintext xDS port hack/cluster gives istiod
 // (--grpcAddr).
 const istiodXDS = "127.0.0.1:15010"
 
-const listenerType = "type.googleapis.com/envoy.config.listener.v3.Listener"
-
 // waypointListeners asks the real istiod for the listeners it generates
 // for the waypoint of Gateway gateway in ns, presenting itself as that
-// waypoint's pod does: pilot-agent's node ID "waypoint~<pod IP>~<pod
-// name>.<namespace>~<namespace>.svc.cluster.local" and the node metadata
-// istiod reads to find the proxy's workload (pkg/model/proxy.go,
-// NodeMetadata; pilot/pkg/model/context.go, ParseServiceNodeWithMetadata).
-// The pod is the one istiod's Deployment for the Gateway runs on kwok.
+// waypoint's pod does (xds.Waypoint.Node), as the operator's verification
+// does. The pod is the one istiod's Deployment for the Gateway runs on kwok.
 func waypointListeners(t *testing.T, ns, gateway string) []*listenerv3.Listener {
 	t.Helper()
 	var pod corev1.Pod
@@ -52,60 +42,13 @@ func waypointListeners(t *testing.T, ns, gateway string) []*listenerv3.Listener 
 		}
 		return false, nil
 	})
-	labels := map[string]any{}
-	for k, v := range pod.Labels {
-		labels[k] = v
-	}
-	meta, err := structpb.NewStruct(map[string]any{
-		"NAMESPACE":       ns,
-		"NAME":            pod.Name,
-		"SERVICE_ACCOUNT": pod.Spec.ServiceAccountName,
-		"LABELS":          labels,
-		"CLUSTER_ID":      "Kubernetes",
-		"INSTANCE_IPS":    pod.Status.PodIP,
-		"WORKLOAD_NAME":   gateway,
-		"ISTIO_VERSION":   "1.31.0",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := &corev3.Node{
-		Id:       fmt.Sprintf("waypoint~%s~%s.%s~%s.svc.cluster.local", pod.Status.PodIP, pod.Name, ns, ns),
-		Cluster:  gateway + "." + ns,
-		Metadata: meta,
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, err := grpc.NewClient(istiodXDS, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	listeners, err := xds.Listeners(ctx, istiodXDS, xds.Waypoint{Pod: &pod, Gateway: gateway, IstioVersion: "1.31.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatalf("opening an ADS stream to istiod at %s: %v", istiodXDS, err)
-	}
-	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: listenerType}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		resp, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("istiod's listeners for waypoint %s/%s: %v", ns, gateway, err)
-		}
-		if resp.GetTypeUrl() != listenerType {
-			continue
-		}
-		var out []*listenerv3.Listener
-		for _, r := range resp.GetResources() {
-			l := &listenerv3.Listener{}
-			if err := r.UnmarshalTo(l); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, l)
-		}
-		return out
-	}
+	return listeners
 }
 
 // accessLogs lists, per listener, the access loggers istiod configured on

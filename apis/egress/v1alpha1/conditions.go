@@ -3,7 +3,9 @@ package v1alpha1
 // Condition types written to EgressGateway status.conditions. Ready is derived
 // from the others in one place, so a user can wait on it alone.
 const (
-	// ConditionReady is True when every other condition is True.
+	// ConditionReady is True when every other condition the spec asks for
+	// is True. Verified is not one of them: it judges the report, not the
+	// egress gateway.
 	ConditionReady = "Ready"
 	// ConditionWaypointReady is True when istiod has programmed the waypoint
 	// Gateway with an address and its Deployment is Available.
@@ -33,13 +35,35 @@ const (
 	// Telemetry is as spec.observability.accessLogging asks; absent when
 	// access logging is off and the gateway owns no such object.
 	ConditionAccessLogging = "AccessLogging"
+	// ConditionVerified is True when the report agrees with the RBAC istiod
+	// generates for the waypoint on every request checked; absent unless
+	// the operator runs with --verify-xds-address.
+	ConditionVerified = "Verified"
 )
 
 // ConditionOrder lists the condition types in the order to show them:
 // Ready, then the phases in the order the operator runs them. The status
 // keeps them in the order each was first set, which depends on timing.
 var ConditionOrder = []string{ConditionReady, ConditionReleased, ConditionWaypointReady, ConditionEnrolled,
-	ConditionDestinationsReady, ConditionLockedDown, ConditionAccessLogging, ConditionPoliciesValid, ConditionSimulated}
+	ConditionDestinationsReady, ConditionLockedDown, ConditionAccessLogging, ConditionPoliciesValid, ConditionSimulated, ConditionVerified}
+
+// Reasons of Verified.
+const (
+	// ReasonAgrees means the simulator and istiod's RBAC agree on every
+	// request checked.
+	ReasonAgrees = "Agrees"
+	// ReasonModelDisagrees means they answer some requests differently,
+	// still after istiod had time to take in the inputs: the report is
+	// wrong for those requests (finding ModelDisagrees lists them).
+	ReasonModelDisagrees = "ModelDisagrees"
+	// ReasonIstiodUnreachable means istiod's configuration for the
+	// waypoint could not be read; the operator retries.
+	ReasonIstiodUnreachable = "IstiodUnreachable"
+	// ReasonVerifying means the check waits for something: the report of
+	// the current inputs, a running waypoint pod, or istiod to take in a
+	// change it disagreed with.
+	ReasonVerifying = "Verifying"
+)
 
 // Reasons of LockedDown (besides ReasonConflict and ReasonApplyFailed).
 const (

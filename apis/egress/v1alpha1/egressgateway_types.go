@@ -555,6 +555,40 @@ type EgressGatewayStatus struct {
 	// with which methods and paths.
 	// +optional
 	Simulation *SimulationStatus `json:"simulation,omitempty"`
+	// Verification is the last check of the report against the RBAC
+	// istiod generates for the waypoint, when the operator runs with
+	// --verify-xds-address; absent otherwise.
+	// +optional
+	Verification *VerificationStatus `json:"verification,omitempty"`
+}
+
+// VerificationStatus is what the last verification compared: requests to
+// every destination bound to the waypoint, answered by the simulator and
+// by the RBAC filters istiod generated for one of the waypoint's pods.
+type VerificationStatus struct {
+	// InputsDigest is status.simulation.inputsDigest of the report checked.
+	InputsDigest string `json:"inputsDigest"`
+	// LastRunTime is when istiod's configuration was read.
+	LastRunTime metav1.Time `json:"lastRunTime"`
+	// Pod is the waypoint pod (namespace/name) whose configuration istiod
+	// generated.
+	Pod string `json:"pod"`
+	// Compared is the number of requests both answered.
+	Compared int32 `json:"compared"`
+	// DestinationPorts is the number of host:port destinations checked.
+	DestinationPorts int32 `json:"destinationPorts"`
+	// Disagreements is the number of requests answered differently.
+	Disagreements int32 `json:"disagreements"`
+	// NotCompared is the number of requests one side could not answer.
+	NotCompared int32 `json:"notCompared"`
+	// Examples are the first disagreements (or requests not compared),
+	// each with both answers; egressctl verify lists them all.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	Examples []string `json:"examples,omitempty"`
+	// Truncated is set when the request budget stopped the check early.
+	// +optional
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // LockdownStatus is what the lockdown wrote, or would write.
