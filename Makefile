@@ -89,7 +89,8 @@ demo-check: ## Run the demo on etcd + kube-apiserver and compare its transcript 
 	EGRESS_DEMO_TRANSCRIPT=$(CURDIR)/bin/demo/transcript.txt go test -count=1 -v -run 'TestTranscript$$' ./hack/demo
 
 .PHONY: integration
-integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd).
+integration: ## Run the unit and envtest integration tests (a real kube-apiserver and etcd, and Debian's prometheus, installed when missing).
+	@hack/prometheus.sh
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh | tail -n 1)" go test -count=1 ./...
 
 .PHONY: e2e
