@@ -30,7 +30,7 @@ type Flow struct {
 	// Code is the HTTP response code; 0 makes the flow TCP connections.
 	Code int
 	// Count is how many requests (or connections) over the span.
-	Count int
+	Count    int
 	From, To time.Time
 	// Reporter is the proxy reporting it; "waypoint" when empty
 	// (ztunnel's series say "source" or "destination").
