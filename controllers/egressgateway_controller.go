@@ -85,6 +85,8 @@ type EgressGatewayReconciler struct {
 	verifyAttempts sync.Map
 	// istiodOutage is set while istiod's xDS port does not answer.
 	istiodOutage outage
+	// observations holds what each gateway last read from Prometheus.
+	observations observations
 }
 
 // DefaultSimulationTimeout bounds the symbolic work of one simulation.
@@ -217,6 +219,8 @@ func (r *EgressGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.reconcileSimulation,
 		// Right after the report it checks; it never fails the pass.
 		r.reconcileVerification,
+		// Observed traffic never fails the pass either.
+		r.reconcileObserved,
 		// Last: a lockdown that cannot be applied (no cluster DNS found)
 		// does not hold up the report.
 		r.reconcileLockdown,

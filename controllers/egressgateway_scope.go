@@ -83,6 +83,9 @@ type scope struct {
 	// verification is what the verification phase did, nil when it did
 	// not run.
 	verification *verificationOutcome
+	// observed is what the observed-traffic phase did, nil when it did
+	// not run.
+	observed *observedOutcome
 	// lockdown is what the lockdown phase did, nil when it did not run.
 	lockdown *lockdownOutcome
 	// observability is what the observability phase did, nil when it did

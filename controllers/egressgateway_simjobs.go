@@ -88,6 +88,11 @@ func (j *simJobs) result(ctx context.Context, gw types.NamespacedName, prepared 
 	if err != nil {
 		return nil, false, err
 	}
+	select {
+	case <-job.finished:
+		return job, true, job.err
+	default:
+	}
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {

@@ -73,7 +73,11 @@ func (r *EgressGatewayReconciler) simulate(ctx context.Context, s *scope, prepar
 			return err
 		}
 		if current {
-			s.simulation = cur.DeepCopy() // same inputs, same report: nothing to do
+			// Same inputs, same report: nothing to do. The findings
+			// later phases added go, so that the conditions computed
+			// from the report are those of the report alone; the
+			// status adds them again.
+			s.simulation = withoutPhaseFindings(cur.DeepCopy())
 			s.destinations = s.original.Status.Destinations
 			return nil
 		}
@@ -351,4 +355,5 @@ func (r *EgressGatewayReconciler) forgetSimulation(key client.ObjectKey) {
 	r.sims.forget(key)
 	r.encodings.Delete(key)
 	r.verifyAttempts.Delete(key)
+	r.observations.forget(key)
 }

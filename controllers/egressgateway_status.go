@@ -24,6 +24,8 @@ import (
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/helmrelease"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/metrics"
 	"github.com/ambient-egress/ambient-egress-operator/controllers/internal/reporting"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/observe"
+	"github.com/ambient-egress/ambient-egress-operator/simulator/verify"
 )
 
 // patchStatus computes the status from what the phases observed and
@@ -136,12 +138,29 @@ func computeStatus(s *scope) {
 			st.Verification = v.status
 		}
 		set(v.cond)
-		st.Simulation = withModelDisagrees(st.Simulation, st.Verification, s.egw)
 	case s.complete || s.simulationDisabled:
 		// Verification is off: what an earlier run wrote goes.
 		st.Verification = nil
 		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionVerified)
-		st.Simulation = withModelDisagrees(st.Simulation, nil, s.egw)
+	}
+	switch o := s.observed; {
+	case o != nil:
+		if o.status != nil {
+			st.Observed = o.status
+		}
+		set(o.cond)
+	case s.complete || s.simulationDisabled:
+		st.Observed = nil
+		meta.RemoveStatusCondition(&st.Conditions, egressv1alpha1.ConditionObserved)
+	}
+	// The findings of the phases after the simulation, about the report
+	// the status shows.
+	if sim := st.Simulation; sim != nil {
+		extra := modelDisagrees(sim.InputsDigest, st.Verification, s.egw)
+		if o := st.Observed; o != nil && o.InputsDigest == sim.InputsDigest {
+			extra = append(extra, s.observedFindings(sim)...)
+		}
+		st.Simulation = withPhaseFindings(sim, extra)
 	}
 	if c := destinationsReadyCondition(s.declared, len(s.egw.Spec.Destinations)); c != nil {
 		set(c)
@@ -506,4 +525,56 @@ func rebaseConditions(original, computed, fresh []metav1.Condition) []metav1.Con
 		}
 	}
 	return out
+}
+
+// phaseFindingCodes are the finding codes the phases after the simulation
+// add to its report; the simulation's own report never has them.
+var phaseFindingCodes = append([]string{verify.CodeModelDisagrees}, observe.Codes...)
+
+// withPhaseFindings returns sim with the findings of phaseFindingCodes
+// replaced by add, and the counts to match; sim itself is left alone.
+func withPhaseFindings(sim *egressv1alpha1.SimulationStatus, add []egressv1alpha1.Finding) *egressv1alpha1.SimulationStatus {
+	out := withoutPhaseFindings(sim)
+	if len(add) == 0 {
+		return out
+	}
+	if out == sim {
+		out = sim.DeepCopy()
+	}
+	for _, f := range add {
+		out.Findings = append(out.Findings, f)
+		countFinding(&out.Summary.Findings, f.Severity, 1)
+	}
+	return out
+}
+
+// withoutPhaseFindings is sim without the findings of phaseFindingCodes:
+// sim itself when it has none, else a copy.
+func withoutPhaseFindings(sim *egressv1alpha1.SimulationStatus) *egressv1alpha1.SimulationStatus {
+	isPhase := func(f egressv1alpha1.Finding) bool { return slices.Contains(phaseFindingCodes, f.Code) }
+	if sim == nil || !slices.ContainsFunc(sim.Findings, isPhase) {
+		return sim
+	}
+	out := sim.DeepCopy()
+	out.Findings = out.Findings[:0]
+	for _, f := range sim.Findings {
+		if isPhase(f) {
+			countFinding(&out.Summary.Findings, f.Severity, -1)
+			continue
+		}
+		out.Findings = append(out.Findings, f)
+	}
+	return out
+}
+
+func countFinding(c *egressv1alpha1.FindingCounts, sev egressv1alpha1.Severity, n int32) {
+	c.Total += n
+	switch sev {
+	case egressv1alpha1.SeverityError:
+		c.Errors += n
+	case egressv1alpha1.SeverityWarning:
+		c.Warnings += n
+	case egressv1alpha1.SeverityInfo:
+		c.Info += n
+	}
 }

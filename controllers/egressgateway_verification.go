@@ -268,39 +268,22 @@ func (r *EgressGatewayReconciler) warnVerification(s *scope, c *metav1.Condition
 	r.Recorder.Eventf(s.egw, nil, corev1.EventTypeWarning, c.Reason, "Verify", "%s", c.Message)
 }
 
-// withModelDisagrees returns sim with its ModelDisagrees finding as v
-// says: one when v checked sim's inputs and disagreed, none otherwise. The
-// simulation's own findings are left as they are.
-func withModelDisagrees(sim *egressv1alpha1.SimulationStatus, v *egressv1alpha1.VerificationStatus, egw *egressv1alpha1.EgressGateway) *egressv1alpha1.SimulationStatus {
-	if sim == nil {
+// modelDisagrees is the ModelDisagrees finding v gives the report of
+// digest: none unless v checked that report and found it wrong somewhere.
+func modelDisagrees(digest string, v *egressv1alpha1.VerificationStatus, egw *egressv1alpha1.EgressGateway) []egressv1alpha1.Finding {
+	if v == nil || v.InputsDigest != digest || v.Disagreements+v.NotCompared == 0 {
 		return nil
 	}
-	i := slices.IndexFunc(sim.Findings, func(f egressv1alpha1.Finding) bool { return f.Code == verify.CodeModelDisagrees })
-	want := v != nil && v.InputsDigest == sim.InputsDigest && v.Disagreements+v.NotCompared > 0
-	if i < 0 && !want {
-		return sim
+	msg := fmt.Sprintf("the report answers %d of %d requests differently from the RBAC istiod generated for waypoint pod %s (and could not compare %d): its verdicts for them are wrong",
+		v.Disagreements, v.Compared, v.Pod, v.NotCompared)
+	if len(v.Examples) > 0 {
+		msg += "; first: " + v.Examples[0]
 	}
-	out := sim.DeepCopy()
-	if i >= 0 {
-		out.Findings = slices.Delete(out.Findings, i, i+1)
-		out.Summary.Findings.Total--
-		out.Summary.Findings.Warnings--
-	}
-	if want {
-		msg := fmt.Sprintf("the report answers %d of %d requests differently from the RBAC istiod generated for waypoint pod %s (and could not compare %d): its verdicts for them are wrong",
-			v.Disagreements, v.Compared, v.Pod, v.NotCompared)
-		if len(v.Examples) > 0 {
-			msg += "; first: " + v.Examples[0]
-		}
-		out.Findings = append(out.Findings, egressv1alpha1.Finding{
-			Severity: egressv1alpha1.SeverityWarning, Code: verify.CodeModelDisagrees,
-			Object: "EgressGateway " + egw.Namespace + "/" + egw.Name, Field: "status.verification", Message: msg,
-			Fix: "trust the waypoint's behavior over the report for these requests; run egressctl verify on the same objects with the waypoint's config dump to list every one, and report them to the operator's maintainers",
-		})
-		out.Summary.Findings.Total++
-		out.Summary.Findings.Warnings++
-	}
-	return out
+	return []egressv1alpha1.Finding{{
+		Severity: egressv1alpha1.SeverityWarning, Code: verify.CodeModelDisagrees,
+		Object: "EgressGateway " + egw.Namespace + "/" + egw.Name, Field: "status.verification", Message: msg,
+		Fix: "trust the waypoint's behavior over the report for these requests; run egressctl verify on the same objects with the waypoint's config dump to list every one, and report them to the operator's maintainers",
+	}}
 }
 
 func (r *EgressGatewayReconciler) verifyTimeout() time.Duration {

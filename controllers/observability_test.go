@@ -38,19 +38,7 @@ func TestAccessLogging(t *testing.T) {
 	telKey := client.ObjectKey{Namespace: ns, Name: "egress-access-logging"}
 	waitForAccessLogging := func(t *testing.T, reason, contains string) *egressv1alpha1.EgressGateway {
 		t.Helper()
-		var got *egressv1alpha1.EgressGateway
-		testenv.Eventually(t, testenv.DefaultTimeout, "AccessLogging "+reason, func(ctx context.Context) (bool, error) {
-			got = &egressv1alpha1.EgressGateway{}
-			if err := env.Client.Get(ctx, key, got); err != nil {
-				return false, err
-			}
-			c := meta.FindStatusCondition(got.Status.Conditions, egressv1alpha1.ConditionAccessLogging)
-			if c == nil || c.Reason != reason || c.ObservedGeneration != got.Generation || !strings.Contains(c.Message, contains) {
-				return false, fmt.Errorf("AccessLogging %+v", c)
-			}
-			return true, nil
-		})
-		return got
+		return waitForConditionReason(t, key, egressv1alpha1.ConditionAccessLogging, reason, contains)
 	}
 	wantSpec := func(filter string) *istiotelemetryv1.Telemetry {
 		w := &istiotelemetryv1.Telemetry{}

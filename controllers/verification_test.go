@@ -269,15 +269,23 @@ func TestVerification(t *testing.T) {
 // message containing contains, and returns the gateway.
 func waitForVerified(t *testing.T, key client.ObjectKey, reason, contains string) *egressv1alpha1.EgressGateway {
 	t.Helper()
+	return waitForConditionReason(t, key, egressv1alpha1.ConditionVerified, reason, contains)
+}
+
+// waitForConditionReason waits for condition condType with reason, its
+// message containing contains, set for the current generation, and
+// returns the gateway; a timeout shows the last condition seen.
+func waitForConditionReason(t *testing.T, key client.ObjectKey, condType, reason, contains string) *egressv1alpha1.EgressGateway {
+	t.Helper()
 	var got *egressv1alpha1.EgressGateway
-	testenv.Eventually(t, testenv.DefaultTimeout, "Verified "+reason, func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, testenv.DefaultTimeout, condType+" "+reason, func(ctx context.Context) (bool, error) {
 		got = &egressv1alpha1.EgressGateway{}
 		if err := env.Client.Get(ctx, key, got); err != nil {
 			return false, err
 		}
-		c := meta.FindStatusCondition(got.Status.Conditions, egressv1alpha1.ConditionVerified)
-		if c == nil || c.Reason != reason || !strings.Contains(c.Message, contains) {
-			return false, fmt.Errorf("Verified %+v", c)
+		c := meta.FindStatusCondition(got.Status.Conditions, condType)
+		if c == nil || c.Reason != reason || !strings.Contains(c.Message, contains) || c.ObservedGeneration != got.Generation {
+			return false, fmt.Errorf("%s %+v", condType, c)
 		}
 		return true, nil
 	})

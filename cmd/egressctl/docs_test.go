@@ -90,7 +90,12 @@ func TestDocExamples(t *testing.T) {
 		for _, ex := range docExamples(t, page) {
 			n++
 			var got string
-			if len(ex.args) > 0 && ex.args[0] == "report" {
+			verb := ""
+			if len(ex.args) > 0 {
+				verb = ex.args[0]
+			}
+			switch verb {
+			case "report":
 				if len(ex.output) == 0 {
 					continue // the command alone, no output to check
 				}
@@ -104,7 +109,21 @@ func TestDocExamples(t *testing.T) {
 					t.Fatal(err)
 				}
 				got = string(data)
-			} else {
+			case "observe":
+				// observe needs a Prometheus: its output is the golden
+				// TestObserveSeedGolden writes from a real one.
+				const want = "observe -f config/samples/seed -f simulator/observe/testdata/api.yaml --prometheus http://localhost:9090 --at 2026-11-30T12:00:00Z"
+				if strings.Join(ex.args, " ") != want {
+					t.Errorf("%s:%d: egressctl %s: show TestObserveSeedGolden's command (%s), whose output a test checks",
+						ex.file, ex.line, strings.Join(ex.args, " "), want)
+					continue
+				}
+				data, err := os.ReadFile("cmd/egressctl/testdata/report/observe-seed.txt")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = string(data)
+			default:
 				var stdout, stderr bytes.Buffer
 				if code := run(ex.args, &stdout, &stderr); code != exitOK && code != exitOpens {
 					t.Errorf("%s:%d: egressctl %s: exit %d: %s", ex.file, ex.line, strings.Join(ex.args, " "), code, stderr.String())

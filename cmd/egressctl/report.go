@@ -57,41 +57,7 @@ func (o *reportOptions) run(cmd *cobra.Command, name string) error {
 	if !validFormat(o.output) {
 		return badInput("-o: %q is not one of %s", o.output, strings.Join(render.Formats, ", "))
 	}
-	namespace, _, err := o.kube.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return badInput("kubeconfig: %w", err)
-	}
-	cfg, err := o.kube.ToRESTConfig()
-	if err != nil {
-		return badInput("kubeconfig: %w", err)
-	}
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(egressv1alpha1.AddToScheme(scheme))
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return fmt.Errorf("connecting to the cluster: %w", err)
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ref := namespace + "/" + name
-	egw := &egressv1alpha1.EgressGateway{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, egw); err != nil {
-		switch {
-		case apierrors.IsNotFound(err):
-			return badInput("EgressGateway %s not found", ref)
-		case meta.IsNoMatchError(err):
-			return badInput("EgressGateway %s: the cluster does not serve the EgressGateway API (is the operator's CRD installed?)", ref)
-		}
-		return fmt.Errorf("reading EgressGateway %s: %w", ref, err)
-	}
-	sim := egw.Status.Simulation
-	if err := simulated(ref, egw.Status.Conditions, sim); err != nil {
-		return err
-	}
-	r, err := o.readReport(ctx, c, egw, cmd.ErrOrStderr())
+	egw, r, err := o.readLive(cmd, name)
 	if err != nil {
 		return err
 	}
@@ -108,6 +74,56 @@ func (o *reportOptions) run(cmd *cobra.Command, name string) error {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return conditionsTable(out, egw.Status.Conditions)
+}
+
+// liveReport is the report of the EgressGateway name, as report reads it.
+func (o *reportOptions) liveReport(cmd *cobra.Command, name string) (*reach.Report, error) {
+	_, r, err := o.readLive(cmd, name)
+	return r, err
+}
+
+// readLive reads the EgressGateway name from the kubeconfig's cluster and
+// its full report.
+func (o *reportOptions) readLive(cmd *cobra.Command, name string) (*egressv1alpha1.EgressGateway, *reach.Report, error) {
+	namespace, _, err := o.kube.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, nil, badInput("kubeconfig: %w", err)
+	}
+	cfg, err := o.kube.ToRESTConfig()
+	if err != nil {
+		return nil, nil, badInput("kubeconfig: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(egressv1alpha1.AddToScheme(scheme))
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ref := namespace + "/" + name
+	egw := &egressv1alpha1.EgressGateway{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, egw); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, nil, badInput("EgressGateway %s not found", ref)
+		case meta.IsNoMatchError(err):
+			return nil, nil, badInput("EgressGateway %s: the cluster does not serve the EgressGateway API (is the operator's CRD installed?)", ref)
+		}
+		return nil, nil, fmt.Errorf("reading EgressGateway %s: %w", ref, err)
+	}
+	sim := egw.Status.Simulation
+	if err := simulated(ref, egw.Status.Conditions, sim); err != nil {
+		return nil, nil, err
+	}
+	r, err := o.readReport(ctx, c, egw, cmd.ErrOrStderr())
+	if err != nil {
+		return nil, nil, err
+	}
+	return egw, r, nil
 }
 
 // simulated fails, naming the Simulated condition, when the status holds no

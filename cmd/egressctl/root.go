@@ -73,7 +73,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newCheckCommand(), newSimulateCommand(), newDiffCommand(), newReportCommand(), newVerifyCommand())
+	root.AddCommand(newVersionCommand(), newCheckCommand(), newSimulateCommand(), newDiffCommand(), newReportCommand(), newVerifyCommand(), newObserveCommand())
 	return root
 }
 

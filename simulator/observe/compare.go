@@ -90,8 +90,11 @@ func Compare(r *reach.Report, t Traffic, window time.Duration) *Comparison {
 	for _, row := range rows {
 		out.Rows = append(out.Rows, *row)
 	}
-	slices.SortFunc(out.Rows, func(a, b Row) int { return cmp.Or(strings.Compare(a.Host, b.Host), strings.Compare(a.Group, b.Group)) })
-	over := fmtWindow(window)
+	// By host, then group, "others" last as in the report's groups.
+	slices.SortFunc(out.Rows, func(a, b Row) int {
+		return cmp.Or(strings.Compare(a.Host, b.Host), cmpBool(a.Group == othersGroup, b.Group == othersGroup), strings.Compare(a.Group, b.Group))
+	})
+	over := Window(window)
 	for _, row := range out.Rows {
 		passed := row.Requests - row.Denied + row.Connections
 		if row.Denied > 0 {
@@ -109,6 +112,16 @@ func Compare(r *reach.Report, t Traffic, window time.Duration) *Comparison {
 	}
 	idx.unusedGrants(t, over, out)
 	return out
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func (c *Comparison) add(f reach.Finding) {
@@ -323,8 +336,8 @@ func sourceName(p string) string {
 	return p
 }
 
-// fmtWindow prints a window as "24h" or "90m".
-func fmtWindow(d time.Duration) string {
+// Window prints a window as "24h", or as Go prints other durations.
+func Window(d time.Duration) string {
 	if d%time.Hour == 0 {
 		return fmt.Sprintf("%dh", d/time.Hour)
 	}

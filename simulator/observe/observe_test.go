@@ -21,29 +21,9 @@ import (
 var At = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
 const (
-	admin   = "spiffe://cluster.local/ns/default/sa/admin"
-	dflt    = "spiffe://cluster.local/ns/default/sa/default"
 	httpbin = "httpbin.org"
-	api     = "api.example.com"
+	admin   = "spiffe://cluster.local/ns/default/sa/admin"
 )
-
-// SeedFlows is the seed's day of traffic, ending at end: admin POSTing to
-// httpbin.org, default GETting /get there and being denied when it
-// POSTs, default reaching api.example.com where only admin may (an
-// impossible flow), admin never using its grant there; and two series the
-// comparison must leave out: ztunnel's own report of a flow, and a
-// principal not shaped as Istio writes one.
-func SeedFlows(end time.Time) []observetest.Flow {
-	from := end.Add(-20 * time.Hour)
-	return []observetest.Flow{
-		{Principal: admin, Host: httpbin, Code: 200, Count: 120, From: from, To: end.Add(-30 * time.Minute)},
-		{Principal: dflt, Host: httpbin, Code: 200, Count: 300, From: from, To: end.Add(-10 * time.Minute)},
-		{Principal: dflt, Host: httpbin, Code: 403, Count: 40, From: from.Add(2 * time.Hour), To: end.Add(-2 * time.Hour)},
-		{Principal: dflt, Host: api, Code: 200, Count: 15, From: end.Add(-6 * time.Hour), To: end.Add(-5 * time.Hour)},
-		{Principal: dflt, Host: api, Code: 200, Count: 999, From: from, To: end, Reporter: "source"},
-		{Principal: "spiffe://cluster.local/ns/Not_A_Namespace/sa/x", Host: httpbin, Code: 200, Count: 7, From: from, To: end},
-	}
-}
 
 func seedReport(t *testing.T) *reach.Report {
 	t.Helper()
@@ -58,7 +38,7 @@ func seedReport(t *testing.T) *reach.Report {
 // TestObserveSeed: a real Prometheus over the seed's series; the
 // comparison gives the rows and the three findings.
 func TestObserveSeed(t *testing.T) {
-	prom := observetest.Start(t, observetest.OpenMetrics(SeedFlows(At)))
+	prom := observetest.Start(t, observetest.OpenMetrics(observetest.SeedFlows(At, "default")))
 	p, err := observe.NewAPI(observe.Endpoint{URL: prom.URL})
 	if err != nil {
 		t.Fatal(err)

@@ -82,7 +82,7 @@ type capped struct {
 
 func (c *capped) Read(p []byte) (int, error) {
 	if c.left <= 0 {
-		return 0, fmt.Errorf("Prometheus's answer is larger than %d bytes", MaxResponseBytes)
+		return 0, fmt.Errorf("the answer is larger than %d bytes", MaxResponseBytes)
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left+1] // one byte more tells a full answer from a cut one
@@ -90,7 +90,7 @@ func (c *capped) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
 	c.left -= int64(n)
 	if c.left < 0 {
-		return 0, fmt.Errorf("Prometheus's answer is larger than %d bytes", MaxResponseBytes)
+		return 0, fmt.Errorf("the answer is larger than %d bytes", MaxResponseBytes)
 	}
 	return n, err
 }

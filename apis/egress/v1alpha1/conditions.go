@@ -39,13 +39,30 @@ const (
 	// generates for the waypoint on every request checked; absent unless
 	// the operator runs with --verify-xds-address.
 	ConditionVerified = "Verified"
+	// ConditionObserved is True when status.observed holds a recent reading
+	// of spec.observability.prometheus; absent when that is unset.
+	ConditionObserved = "Observed"
 )
 
 // ConditionOrder lists the condition types in the order to show them:
 // Ready, then the phases in the order the operator runs them. The status
 // keeps them in the order each was first set, which depends on timing.
 var ConditionOrder = []string{ConditionReady, ConditionReleased, ConditionWaypointReady, ConditionEnrolled,
-	ConditionDestinationsReady, ConditionLockedDown, ConditionAccessLogging, ConditionPoliciesValid, ConditionSimulated, ConditionVerified}
+	ConditionDestinationsReady, ConditionLockedDown, ConditionAccessLogging, ConditionPoliciesValid, ConditionSimulated, ConditionVerified, ConditionObserved}
+
+// Reasons of Observed.
+const (
+	// ReasonQueried means Prometheus answered and status.observed is
+	// current.
+	ReasonQueried = "Queried"
+	// ReasonPrometheusUnavailable means Prometheus could not be queried
+	// (down, slow, refusing); status.observed keeps the last reading and
+	// the operator retries with backoff.
+	ReasonPrometheusUnavailable = "PrometheusUnavailable"
+	// ReasonInvalidPrometheus means the token Secret or CA ConfigMap is
+	// missing or unusable.
+	ReasonInvalidPrometheus = "InvalidPrometheus"
+)
 
 // Reasons of Verified.
 const (

@@ -62,6 +62,55 @@ type ObservabilitySpec struct {
 	// Off by default.
 	// +optional
 	AccessLogging *AccessLoggingSpec `json:"accessLogging,omitempty"`
+	// Prometheus is where the operator reads the traffic the waypoint
+	// actually handled (Istio's standard metrics), to set it beside the
+	// report in status.observed, with the findings DeniedTraffic,
+	// UnusedGrant and UnexpectedTraffic. Unset reads nothing.
+	// +optional
+	Prometheus *PrometheusSpec `json:"prometheus,omitempty"`
+}
+
+// PrometheusSpec says how to query the Prometheus that scrapes the
+// waypoint's metrics.
+type PrometheusSpec struct {
+	// URL is the base URL of the Prometheus HTTP API, such as
+	// https://thanos-querier.openshift-monitoring.svc:9091 or
+	// http://prometheus.istio-system:9090.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('http://') || self.startsWith('https://')",message="url must start with http:// or https://"
+	URL string `json:"url"`
+	// BearerTokenSecret names a key of a Secret in this namespace whose
+	// value is sent as "Authorization: Bearer".
+	// +optional
+	BearerTokenSecret *KeyReference `json:"bearerTokenSecret,omitempty"`
+	// CAConfigMap names a key of a ConfigMap in this namespace holding the
+	// PEM certificates to trust for https, instead of the system's (on
+	// OpenShift, the service CA bundle ConfigMap).
+	// +optional
+	CAConfigMap *KeyReference `json:"caConfigMap,omitempty"`
+	// Lookback is the window of traffic to read.
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m') && duration(self) <= duration('720h')",message="lookback must be between 5m and 720h"
+	// +optional
+	Lookback *metav1.Duration `json:"lookback,omitempty"`
+	// RefreshInterval is how often Prometheus is read again.
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('30s')",message="refreshInterval must be at least 30s"
+	// +optional
+	RefreshInterval *metav1.Duration `json:"refreshInterval,omitempty"`
+}
+
+// KeyReference names one key of a Secret or ConfigMap in the
+// EgressGateway's namespace.
+type KeyReference struct {
+	// Name of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key in its data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
 }
 
 // AccessLoggingSpec turns the waypoint's access logs on.
@@ -560,6 +609,55 @@ type EgressGatewayStatus struct {
 	// --verify-xds-address; absent otherwise.
 	// +optional
 	Verification *VerificationStatus `json:"verification,omitempty"`
+	// Observed is the traffic the waypoint handled, read from
+	// spec.observability.prometheus, beside what the report allows;
+	// absent when spec.observability.prometheus is unset.
+	// +optional
+	Observed *ObservedStatus `json:"observed,omitempty"`
+}
+
+// ObservedStatus is the last reading of the waypoint's traffic.
+type ObservedStatus struct {
+	// Prometheus is the URL read.
+	Prometheus string `json:"prometheus"`
+	// QueryTime is when it was read.
+	QueryTime metav1.Time `json:"queryTime"`
+	// Window is how far back the traffic was read (spec's lookback).
+	Window metav1.Duration `json:"window"`
+	// InputsDigest is status.simulation.inputsDigest of the report the
+	// traffic was compared with.
+	InputsDigest string `json:"inputsDigest"`
+	// Traffic has one row per source group and destination host that
+	// sent anything in the window.
+	// +optional
+	// +kubebuilder:validation:MaxItems=100
+	Traffic []ObservedTraffic `json:"traffic,omitempty"`
+	// Truncated says what was left out, if anything.
+	// +optional
+	Truncated string `json:"truncated,omitempty"`
+}
+
+// ObservedTraffic is what one source group sent one destination host.
+type ObservedTraffic struct {
+	// Group is the report's source group (status.simulation.groups), or
+	// "others" for sources it lists nowhere.
+	Group string `json:"group"`
+	// Sources are principals of the group seen sending (at most five).
+	// +optional
+	Sources []string `json:"sources,omitempty"`
+	// Destination is the host (Istio's metrics do not say the port).
+	Destination string `json:"destination"`
+	// Access is the most the report allows the group on any port of the
+	// host.
+	Access Access `json:"access"`
+	// Requests counts HTTP requests; Denied those the waypoint answered
+	// 403; Connections TCP connections (TLS and TCP ports).
+	Requests    int64 `json:"requests"`
+	Denied      int64 `json:"denied"`
+	Connections int64 `json:"connections"`
+	// LastSeen is the latest five-minute step the group's counters grew in.
+	// +optional
+	LastSeen *metav1.Time `json:"lastSeen,omitempty"`
 }
 
 // VerificationStatus is what the last verification compared: requests to

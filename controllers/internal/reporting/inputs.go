@@ -167,7 +167,12 @@ func (in *Inputs) documents() []document {
 	}
 	if egw := in.EgressGateway; egw != nil {
 		om := metav1.ObjectMeta{Name: egw.Name, Namespace: egw.Namespace, ResourceVersion: egw.ResourceVersion}
-		docs = append(docs, newDocument(egressv1alpha1.GroupVersion.String(), "EgressGateway", &om, &egw.Spec))
+		// The simulation never reads spec.observability: turning access
+		// logs on or pointing at another Prometheus must not simulate
+		// again.
+		spec := egw.Spec
+		spec.Observability = egressv1alpha1.ObservabilitySpec{}
+		docs = append(docs, newDocument(egressv1alpha1.GroupVersion.String(), "EgressGateway", &om, &spec))
 	}
 	sort.SliceStable(docs, func(i, j int) bool {
 		a, b := docs[i], docs[j]

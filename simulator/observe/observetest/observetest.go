@@ -202,3 +202,26 @@ func (s *Server) Restart() {
 		}
 	}
 }
+
+// SeedFlows is the seed's day of traffic, ending at end, for sources in
+// namespace src (the seed's default/default and default/admin): admin
+// POSTing to httpbin.org, default GETting /get there and being denied
+// when it POSTs, default reaching api.example.com where only admin may
+// (an impossible flow), admin never using its grant there; and two series
+// the comparison must leave out: ztunnel's own report of a flow, and a
+// principal not shaped as Istio writes one. Beside the seed, the
+// destination api.example.com is simulator/observe/testdata/api.yaml.
+func SeedFlows(end time.Time, src string) []Flow {
+	admin := "spiffe://cluster.local/ns/" + src + "/sa/admin"
+	dflt := "spiffe://cluster.local/ns/" + src + "/sa/default"
+	const httpbin, api = "httpbin.org", "api.example.com"
+	from := end.Add(-20 * time.Hour)
+	return []Flow{
+		{Principal: admin, Host: httpbin, Code: 200, Count: 120, From: from, To: end.Add(-30 * time.Minute)},
+		{Principal: dflt, Host: httpbin, Code: 200, Count: 300, From: from, To: end.Add(-10 * time.Minute)},
+		{Principal: dflt, Host: httpbin, Code: 403, Count: 40, From: from.Add(2 * time.Hour), To: end.Add(-2 * time.Hour)},
+		{Principal: dflt, Host: api, Code: 200, Count: 15, From: end.Add(-6 * time.Hour), To: end.Add(-5 * time.Hour)},
+		{Principal: dflt, Host: api, Code: 200, Count: 999, From: from, To: end, Reporter: "source"},
+		{Principal: "spiffe://cluster.local/ns/Not_A_Namespace/sa/x", Host: httpbin, Code: 200, Count: 7, From: from, To: end},
+	}
+}
