@@ -86,7 +86,7 @@ func hostsRegex(hosts []string) string {
 	parts := make([]string, 0, len(hosts))
 	for _, h := range hosts {
 		if rest, ok := strings.CutPrefix(h, "*."); ok {
-			parts = append(parts, `[^/]+\.`+regexp.QuoteMeta(rest))
+			parts = append(parts, `[a-zA-Z0-9_-][a-zA-Z0-9._-]*\.`+regexp.QuoteMeta(rest))
 			continue
 		}
 		parts = append(parts, regexp.QuoteMeta(h))

@@ -100,6 +100,8 @@ func TestDecode(t *testing.T) {
 		{"not spiffe", sample("cluster.local/ns/a/sa/b", httpbin, 3), false},
 		{"host not asked", sample(admin, "evil.example", 3), false},
 		{"host like a wildcard", sample(admin, "wild.example", 3), false},
+		{"wildcard with a newline", sample(admin, "a\nb.wild.example", 3), false},
+		{"wildcard with a slash", sample(admin, "a/b.wild.example", 3), false},
 		{"negative", sample(admin, httpbin, -1), false},
 		{"NaN", sample(admin, httpbin, math.NaN()), false},
 		{"infinite", sample(admin, httpbin, math.Inf(1)), false},
