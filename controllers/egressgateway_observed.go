@@ -118,7 +118,7 @@ func (r *EgressGatewayReconciler) reconcileObserved(ctx context.Context, s *scop
 		return ctrl.Result{}, err
 	}
 	if ob == nil || ob.traffic == nil || !now.Before(ob.at.Add(refresh)) {
-		traffic, reason, err := r.queryPrometheus(ctx, s, spec, observe.Hosts(report), lookback, now)
+		traffic, reason, err := r.queryPrometheus(ctx, s, spec, observe.Hosts(report), observe.DirectHosts(report), lookback, now)
 		if err != nil {
 			return r.observedFailed(s, key, config, ob, reason, err, refresh, now), nil
 		}
@@ -148,7 +148,7 @@ func (r *EgressGatewayReconciler) reportOf(ctx context.Context, s *scope) (*reac
 // queryPrometheus reads the traffic of hosts over lookback, within
 // observe.DefaultQueryTimeout. reason says which kind of failure an error
 // is.
-func (r *EgressGatewayReconciler) queryPrometheus(ctx context.Context, s *scope, spec *egressv1alpha1.PrometheusSpec, hosts []string, lookback time.Duration, now time.Time) (observe.Traffic, string, error) {
+func (r *EgressGatewayReconciler) queryPrometheus(ctx context.Context, s *scope, spec *egressv1alpha1.PrometheusSpec, hosts, direct []string, lookback time.Duration, now time.Time) (observe.Traffic, string, error) {
 	endpoint := observe.Endpoint{URL: spec.URL}
 	if ref := spec.BearerTokenSecret; ref != nil {
 		var secret corev1.Secret
@@ -176,12 +176,12 @@ func (r *EgressGatewayReconciler) queryPrometheus(ctx context.Context, s *scope,
 	if err != nil {
 		return observe.Traffic{}, egressv1alpha1.ReasonInvalidPrometheus, fmt.Errorf("spec.observability.prometheus: %w", err)
 	}
-	if len(hosts) == 0 {
-		return observe.Traffic{}, "", nil // no destination at a waypoint: nothing to ask
+	if len(hosts)+len(direct) == 0 {
+		return observe.Traffic{}, "", nil // no destination: nothing to ask
 	}
 	ctx, cancel := context.WithTimeout(ctx, observe.DefaultQueryTimeout)
 	defer cancel()
-	traffic, err := observe.Observe(ctx, api, hosts, lookback, now)
+	traffic, err := observe.Observe(ctx, api, hosts, direct, lookback, now)
 	if err != nil {
 		return observe.Traffic{}, egressv1alpha1.ReasonPrometheusUnavailable, err
 	}
@@ -232,7 +232,7 @@ func observedStatus(url string, ob *observation, lookback time.Duration, digest 
 			notes = append(notes, fmt.Sprintf("%d more rows (egressctl observe prints them all)", len(c.Rows)-i))
 			break
 		}
-		t := egressv1alpha1.ObservedTraffic{Group: row.Group, Sources: row.Sources, Destination: row.Host, Access: egressv1alpha1.Access(row.Access),
+		t := egressv1alpha1.ObservedTraffic{Via: row.Via, Group: row.Group, Sources: row.Sources, Destination: row.Host, Access: egressv1alpha1.Access(row.Access),
 			Requests: row.Requests, Denied: row.Denied, Connections: row.Connections}
 		if !row.LastSeen.IsZero() {
 			t.LastSeen = &metav1.Time{Time: row.LastSeen}

@@ -84,13 +84,13 @@ func TestObservedTraffic(t *testing.T) {
 		}
 		var rows []string
 		for _, r := range got.Status.Observed.Traffic {
-			rows = append(rows, fmt.Sprintf("%s %s %s requests=%d denied=%d connections=%d seen=%v",
-				r.Destination, r.Group, r.Access, r.Requests, r.Denied, r.Connections, r.LastSeen != nil))
+			rows = append(rows, fmt.Sprintf("%s %s %s %s requests=%d denied=%d connections=%d seen=%v",
+				r.Via, r.Destination, r.Group, r.Access, r.Requests, r.Denied, r.Connections, r.LastSeen != nil))
 		}
 		want := []string{
-			"api.example.com others none requests=15 denied=0 connections=0 seen=true",
-			"httpbin.org " + src + "/admin all requests=120 denied=0 connections=0 seen=true",
-			"httpbin.org others partial requests=340 denied=40 connections=0 seen=true",
+			"waypoint api.example.com others none requests=15 denied=0 connections=0 seen=true",
+			"waypoint httpbin.org " + src + "/admin all requests=120 denied=0 connections=0 seen=true",
+			"waypoint httpbin.org others partial requests=340 denied=40 connections=0 seen=true",
 		}
 		if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 			t.Errorf("status.observed.traffic:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))

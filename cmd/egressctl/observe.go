@@ -84,12 +84,12 @@ func (o *observeOptions) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return badInput("--prometheus: %w", err)
 	}
-	hosts := observe.Hosts(report)
-	traffic, err := observe.Observe(cmd.Context(), api, hosts, o.lookback, at)
+	hosts, direct := observe.Hosts(report), observe.DirectHosts(report)
+	traffic, err := observe.Observe(cmd.Context(), api, hosts, direct, o.lookback, at)
 	if err != nil {
 		return &exitError{code: exitUnavailable, err: fmt.Errorf("reading Prometheus at %s: %w", o.prometheus, err)}
 	}
-	return printObserved(cmd.OutOrStdout(), observe.Compare(report, traffic, o.lookback), traffic, hosts, o.lookback, at)
+	return printObserved(cmd.OutOrStdout(), observe.Compare(report, traffic, o.lookback), traffic, len(hosts)+len(direct), o.lookback, at)
 }
 
 // endpoint reads the Prometheus flags.
@@ -127,16 +127,16 @@ func (o *observeOptions) endpoint() (observe.Endpoint, time.Time, error) {
 }
 
 // printObserved prints the rows, then the findings.
-func printObserved(w io.Writer, c *observe.Comparison, t observe.Traffic, hosts []string, lookback time.Duration, at time.Time) error {
-	fmt.Fprintf(w, "traffic at the waypoints of %d hosts in the %s to %s\n\n", len(hosts), observe.Window(lookback), at.UTC().Format(time.RFC3339))
+func printObserved(w io.Writer, c *observe.Comparison, t observe.Traffic, hosts int, lookback time.Duration, at time.Time) error {
+	fmt.Fprintf(w, "traffic to %d hosts in the %s to %s\n\n", hosts, observe.Window(lookback), at.UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DESTINATION\tSOURCES\tREPORT ALLOWS\tREQUESTS\tDENIED\tCONNECTIONS\tLAST SEEN")
+	fmt.Fprintln(tw, "DESTINATION\tSOURCES\tVIA\tREPORT ALLOWS\tREQUESTS\tDENIED\tCONNECTIONS\tLAST SEEN")
 	for _, r := range c.Rows {
 		seen := "-"
 		if !r.LastSeen.IsZero() {
 			seen = r.LastSeen.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", r.Host, r.Group, r.Access, r.Requests, r.Denied, r.Connections, seen)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", r.Host, r.Group, r.Via, r.Access, r.Requests, r.Denied, r.Connections, seen)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ambient-egress/ambient-egress-operator/simulator/netpol"
 	"github.com/ambient-egress/ambient-egress-operator/simulator/reach"
 )
 
@@ -31,9 +32,34 @@ func Hosts(r *reach.Report) []string {
 	return slices.Compact(out)
 }
 
+// DirectHosts are the hosts of the report's destinations bound to no
+// waypoint, sorted: traffic to them leaves past every waypoint, and only
+// ztunnel reports it.
+func DirectHosts(r *reach.Report) []string {
+	var out []string
+	for _, d := range r.Destinations {
+		if d.Waypoint == nil {
+			out = append(out, d.Host)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Paths traffic takes.
+const (
+	// ViaWaypoint is traffic a waypoint handled and reported.
+	ViaWaypoint = "waypoint"
+	// ViaDirect is traffic ztunnel sent straight out, past every
+	// waypoint, to a ServiceEntry bound to none.
+	ViaDirect = "direct"
+)
+
 // Row is the observed traffic of one source group to one host, beside what
 // the report allows it.
 type Row struct {
+	// Via is ViaWaypoint or ViaDirect.
+	Via string
 	// Group is the report's source group ("default/admin", "default/x +3",
 	// "others" for callers the report lists nowhere).
 	Group string
@@ -42,7 +68,8 @@ type Row struct {
 	// Host is the destination host.
 	Host string
 	// Access is the most the report allows the group on any port of the
-	// host (all, partial, none, unknown).
+	// host (all, partial, none, unknown): at the waypoint, or for direct
+	// traffic as the NetworkPolicies (and the lockdown) let it out.
 	Access reach.Access
 	// Requests, Denied (HTTP 403) and Connections are summed over the
 	// group's sources.
@@ -68,23 +95,36 @@ type Comparison struct {
 func Compare(r *reach.Report, t Traffic, window time.Duration) *Comparison {
 	idx := newIndex(r)
 	out := &Comparison{Omitted: map[string]int{}}
-	rows := map[[2]string]*Row{}
-	for _, f := range t.Flows {
+	rows := map[[3]string]*Row{}
+	add := func(f Flow, via string) *Row {
 		group := idx.group(f.Source)
-		key := [2]string{group, f.Host}
+		key := [3]string{group, f.Host, via}
 		row := rows[key]
 		if row == nil {
-			row = &Row{Group: group, Host: f.Host, Access: idx.access(f.Source, f.Host)}
+			access := idx.access(f.Source, f.Host)
+			if via == ViaDirect {
+				access = idx.directAccess(f.Source, f.Host)
+			}
+			row = &Row{Via: via, Group: group, Host: f.Host, Access: access}
 			rows[key] = row
 		}
 		if len(row.Sources) < 5 {
 			row.Sources = append(row.Sources, sourceName(f.Source))
 		}
-		row.Requests += f.Requests
-		row.Denied += f.Denied
-		row.Connections += f.Connections
 		if f.LastSeen.After(row.LastSeen) {
 			row.LastSeen = f.LastSeen
+		}
+		return row
+	}
+	for _, f := range t.Flows {
+		if f.Requests+f.Connections > 0 {
+			row := add(f, ViaWaypoint)
+			row.Requests += f.Requests
+			row.Denied += f.Denied
+			row.Connections += f.Connections
+		}
+		if f.Direct > 0 {
+			add(f, ViaDirect).Connections += f.Direct
 		}
 	}
 	for _, row := range rows {
@@ -92,7 +132,7 @@ func Compare(r *reach.Report, t Traffic, window time.Duration) *Comparison {
 	}
 	// By host, then group, "others" last as in the report's groups.
 	slices.SortFunc(out.Rows, func(a, b Row) int {
-		return cmp.Or(strings.Compare(a.Host, b.Host), cmpBool(a.Group == othersGroup, b.Group == othersGroup), strings.Compare(a.Group, b.Group))
+		return cmp.Or(strings.Compare(a.Host, b.Host), cmpBool(a.Group == othersGroup, b.Group == othersGroup), strings.Compare(a.Group, b.Group), strings.Compare(a.Via, b.Via))
 	})
 	over := Window(window)
 	for _, row := range out.Rows {
@@ -102,6 +142,15 @@ func Compare(r *reach.Report, t Traffic, window time.Duration) *Comparison {
 				Message: fmt.Sprintf("%s sent %d requests to %s in the last %s, and the waypoint denied %d (HTTP 403); the report gives it %s access",
 					groupText(row), row.Requests, row.Host, over, row.Denied, row.Access),
 				Fix: "if the workload needs it, grant the access (spec.destinations[].access, or an ALLOW policy); if not, find why it keeps calling"})
+		}
+		if row.Via == ViaDirect {
+			if row.Access == reach.AccessNone {
+				out.add(reach.Finding{Severity: reach.SeverityWarning, Code: CodeUnexpectedTraffic, Object: idx.serviceEntry(row.Host),
+					Message: fmt.Sprintf("%s opened %d connections to %s in the last %s straight out, past every waypoint, where the report says its NetworkPolicies (and the lockdown) block that: the report, or the objects it was computed from, are not what the cluster enforces",
+						groupText(row), row.Connections, row.Host, over),
+					Fix: "check the NetworkPolicies of the source namespace and that the cluster's network plugin enforces them; a policy the operator does not watch, or a plugin that ignores egress policies, are the usual causes"})
+			}
+			continue
 		}
 		if passed > 0 && row.Access == reach.AccessNone {
 			out.add(reach.Finding{Severity: reach.SeverityWarning, Code: CodeUnexpectedTraffic, Object: idx.serviceEntry(row.Host),
@@ -192,9 +241,49 @@ func (idx *index) destinations(host string) []int {
 	return out
 }
 
+// directAccess is the most the report's direct rows let principal send to
+// any port of host, a ServiceEntry host bound to no waypoint: unknown when
+// no row covers the principal's namespace or account.
+func (idx *index) directAccess(principal, host string) reach.Access {
+	ns, sa := "", ""
+	if _, rest, ok := strings.Cut(principal, "/ns/"); ok {
+		ns, sa, _ = strings.Cut(rest, "/sa/")
+	}
+	best, found := reach.AccessNone, false
+	rank := map[reach.Access]int{reach.AccessNone: 0, reach.AccessUnknown: 1, reach.AccessPartial: 2, reach.AccessAll: 3}
+	for _, d := range idx.r.Destinations {
+		if d.Waypoint != nil || d.Host != host {
+			continue
+		}
+		for _, e := range idx.r.Direct {
+			covers := slices.Contains(e.Sources, ns+"/*") || slices.Contains(e.Sources, ns+"/"+sa)
+			if e.Destination != d.Key() || ns == "" || !covers {
+				continue
+			}
+			found = true
+			a := map[netpol.Reach]reach.Access{netpol.Direct: reach.AccessAll, netpol.Partial: reach.AccessPartial, netpol.Blocked: reach.AccessNone}[e.Access]
+			if a == "" {
+				a = reach.AccessUnknown
+			}
+			if rank[a] > rank[best] {
+				best = a
+			}
+		}
+	}
+	if !found {
+		return reach.AccessUnknown
+	}
+	return best
+}
+
 func (idx *index) serviceEntry(host string) string {
 	if ds := idx.destinations(host); len(ds) > 0 {
 		return "ServiceEntry " + idx.r.Destinations[ds[0]].ServiceEntry
+	}
+	for _, d := range idx.r.Destinations {
+		if d.Host == host {
+			return "ServiceEntry " + d.ServiceEntry
+		}
 	}
 	return "ServiceEntry " + host
 }

@@ -21,7 +21,7 @@ func FuzzDecode(f *testing.F) {
 	hosts := []string{"httpbin.org", "*.wild.example", "a+b.example"}
 	f.Fuzz(func(t *testing.T, principal, host string, v float64) {
 		s := &model.Sample{Metric: model.Metric{"source_principal": model.LabelValue(principal), "destination_service": model.LabelValue(host)}, Value: model.SampleValue(v)}
-		tr := observe.Decode(map[string]model.Vector{observe.QueryRequests: {s}, observe.QueryDenied: {s}}, hosts)
+		tr := observe.Decode(map[string]model.Vector{observe.QueryRequests: {s}, observe.QueryDenied: {s}, observe.QueryDirect: {s}}, hosts[:2], hosts[2:])
 		for _, fl := range tr.Flows {
 			if fl.Requests < 0 || fl.Denied < 0 || fl.Denied > fl.Requests {
 				t.Errorf("counts %+v", fl)

@@ -44,6 +44,7 @@ const (
 	QueryRequests    = "requests"
 	QueryDenied      = "denied"
 	QueryConnections = "connections"
+	QueryDirect      = "direct"
 	QueryLastSeen    = "lastSeen"
 )
 
@@ -58,27 +59,37 @@ type Query struct {
 // istio_tcp_connections_opened_total as waypoints report them
 // (reporter="waypoint"), summed per source principal and destination
 // service, the HTTP 403 answers among them, and when each flow last grew.
-// Nil when hosts is empty.
-func Queries(hosts []string, window time.Duration) []Query {
-	if len(hosts) == 0 {
+// For direct (the hosts of ServiceEntries bound to no waypoint) it asks
+// for the connections ztunnel reports on the source's side
+// (reporter="source"): traffic that leaves without passing any waypoint.
+// Nil when both are empty.
+func Queries(hosts, direct []string, window time.Duration) []Query {
+	if len(hosts)+len(direct) == 0 {
 		return nil
 	}
-	sel := fmt.Sprintf(`reporter="waypoint",destination_service=~%s`, strconv.Quote(hostsRegex(hosts)))
 	by := "sum by (source_principal, destination_service) "
 	w := model.Duration(window).String()
-	requests := fmt.Sprintf("increase(istio_requests_total{%s}[%s])", sel, w)
-	denied := fmt.Sprintf(`increase(istio_requests_total{%s,response_code="403"}[%s])`, sel, w)
-	connections := fmt.Sprintf("increase(istio_tcp_connections_opened_total{%s}[%s])", sel, w)
 	s := model.Duration(step).String()
-	grew := fmt.Sprintf("(%s(increase(istio_requests_total{%s}[%s])) > 0) or (%s(increase(istio_tcp_connections_opened_total{%s}[%s])) > 0)",
-		by, sel, s, by, sel, s)
 	top := func(q string) string { return fmt.Sprintf("topk(%d, %s)", MaxSeries, q) }
-	return []Query{
-		{QueryRequests, top(by + "(" + requests + ")")},
-		{QueryDenied, top(by + "(" + denied + ")")},
-		{QueryConnections, top(by + "(" + connections + ")")},
-		{QueryLastSeen, top(fmt.Sprintf("max by (source_principal, destination_service) (max_over_time(timestamp(%s)[%s:%s]))", grew, w, s))},
+	var out []Query
+	var grew []string
+	if len(hosts) > 0 {
+		sel := fmt.Sprintf(`reporter="waypoint",destination_service=~%s`, strconv.Quote(hostsRegex(hosts)))
+		out = append(out,
+			Query{QueryRequests, top(by + fmt.Sprintf("(increase(istio_requests_total{%s}[%s]))", sel, w))},
+			Query{QueryDenied, top(by + fmt.Sprintf(`(increase(istio_requests_total{%s,response_code="403"}[%s]))`, sel, w))},
+			Query{QueryConnections, top(by + fmt.Sprintf("(increase(istio_tcp_connections_opened_total{%s}[%s]))", sel, w))})
+		grew = append(grew,
+			fmt.Sprintf("(%s(increase(istio_requests_total{%s}[%s])) > 0)", by, sel, s),
+			fmt.Sprintf("(%s(increase(istio_tcp_connections_opened_total{%s}[%s])) > 0)", by, sel, s))
 	}
+	if len(direct) > 0 {
+		sel := fmt.Sprintf(`reporter="source",destination_service=~%s`, strconv.Quote(hostsRegex(direct)))
+		out = append(out, Query{QueryDirect, top(by + fmt.Sprintf("(increase(istio_tcp_connections_opened_total{%s}[%s]))", sel, w))})
+		grew = append(grew, fmt.Sprintf("(%s(increase(istio_tcp_connections_opened_total{%s}[%s])) > 0)", by, sel, s))
+	}
+	return append(out, Query{QueryLastSeen, top(fmt.Sprintf("max by (source_principal, destination_service) (max_over_time(timestamp(%s)[%s:%s]))",
+		strings.Join(grew, " or "), w, s))})
 }
 
 // hostsRegex matches the hosts, a wildcard "*.x" any name ending in ".x".
@@ -103,8 +114,9 @@ type Flow struct {
 	// Host is the destination host (destination_service).
 	Host string
 	// Requests counts HTTP requests, Denied those answered 403,
-	// Connections TCP connections (TLS and TCP ports).
-	Requests, Denied, Connections int64
+	// Connections TCP connections (TLS and TCP ports), all at a
+	// waypoint; Direct the connections ztunnel sent past every waypoint.
+	Requests, Denied, Connections, Direct int64
 	// LastSeen is the end of the last step its counters grew in.
 	LastSeen time.Time
 }
@@ -126,13 +138,13 @@ var principalPattern = regexp.MustCompile(`^spiffe://([a-zA-Z0-9._-]{1,253})/ns/
 
 // Decode reads the results of Queries, by query name, into flows. Label
 // values are checked before anything of them is kept: a principal must be
-// a SPIFFE identity (or "unknown"), a host one of hosts; a count must be
-// finite and not negative.
-func Decode(results map[string]model.Vector, hosts []string) Traffic {
-	re := regexp.MustCompile("^(?:" + hostsRegex(hosts) + ")$")
+// a SPIFFE identity (or "unknown"), a host one of those asked for; a count
+// must be finite and not negative.
+func Decode(results map[string]model.Vector, hosts, direct []string) Traffic {
+	re := regexp.MustCompile("^(?:" + hostsRegex(slices.Concat(hosts, direct)) + ")$")
 	flows := map[[2]string]*Flow{}
 	var t Traffic
-	for _, q := range []string{QueryRequests, QueryDenied, QueryConnections, QueryLastSeen} {
+	for _, q := range []string{QueryRequests, QueryDenied, QueryConnections, QueryDirect, QueryLastSeen} {
 		vec := results[q]
 		if len(vec) >= MaxSeries {
 			t.Truncated = true
@@ -158,13 +170,15 @@ func Decode(results map[string]model.Vector, hosts []string) Traffic {
 				f.Denied = n
 			case QueryConnections:
 				f.Connections = n
+			case QueryDirect:
+				f.Direct = n
 			case QueryLastSeen:
 				f.LastSeen = time.Unix(int64(v), 0).UTC()
 			}
 		}
 	}
 	for _, f := range flows {
-		if f.Requests+f.Denied+f.Connections > 0 {
+		if f.Requests+f.Denied+f.Connections+f.Direct > 0 {
 			f.Denied = min(f.Denied, f.Requests)
 			t.Flows = append(t.Flows, *f)
 		}

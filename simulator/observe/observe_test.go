@@ -48,7 +48,7 @@ func TestObserveSeed(t *testing.T) {
 	if strings.Join(hosts, ",") != "api.example.com,httpbin.org" {
 		t.Fatalf("hosts %v", hosts)
 	}
-	traffic, err := observe.Observe(context.Background(), p, hosts, 24*time.Hour, At)
+	traffic, err := observe.Observe(context.Background(), p, hosts, observe.DirectHosts(report), 24*time.Hour, At)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,10 +107,53 @@ func TestDecode(t *testing.T) {
 		{"infinite", sample(admin, httpbin, math.Inf(1)), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := observe.Decode(map[string]model.Vector{observe.QueryRequests: {tc.s}}, []string{httpbin, "*.wild.example"})
+			tr := observe.Decode(map[string]model.Vector{observe.QueryRequests: {tc.s}}, []string{httpbin, "*.wild.example"}, nil)
 			if kept := len(tr.Flows) == 1; kept != tc.keep || (tr.Dropped == 1) == tc.keep {
 				t.Errorf("kept %v (dropped %d), want kept %v", kept, tr.Dropped, tc.keep)
 			}
 		})
+	}
+}
+
+// TestObserveDirect: connections ztunnel reports (reporter="source") to a
+// ServiceEntry bound to no waypoint are direct traffic; where the report
+// says the source namespace's NetworkPolicies block it, they are
+// UnexpectedTraffic. ztunnel's reports for a host at a waypoint are not
+// counted again.
+func TestObserveDirect(t *testing.T) {
+	src := "spiffe://cluster.local/ns/default/sa/default"
+	from := At.Add(-3 * time.Hour)
+	prom := observetest.Start(t, observetest.OpenMetrics([]observetest.Flow{
+		{Principal: src, Host: "legacy.example.com", Count: 12, From: from, To: At.Add(-time.Hour), Reporter: "source"},
+		{Principal: src, Host: httpbin, Count: 30, From: from, To: At.Add(-time.Hour), Reporter: "source"},
+	}))
+	p, err := observe.NewAPI(observe.Endpoint{URL: prom.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, _, err := simulator.Load("../../config/samples/seed", "testdata/direct.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, _ := reach.Build(reach.Input{Snapshot: snap, ServiceAccounts: reach.ServiceAccountsOf(snap)})
+	if d := observe.DirectHosts(report); strings.Join(d, ",") != "legacy.example.com" {
+		t.Fatalf("direct hosts %v", d)
+	}
+	traffic, err := observe.Observe(context.Background(), p, observe.Hosts(report), observe.DirectHosts(report), 24*time.Hour, At)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := observe.Compare(report, traffic, 24*time.Hour)
+	if len(c.Rows) != 1 || c.Rows[0].Via != observe.ViaDirect || c.Rows[0].Access != reach.AccessNone || c.Rows[0].Connections != 12 || c.Rows[0].Host != "legacy.example.com" {
+		t.Fatalf("rows %+v", c.Rows)
+	}
+	var unexpected []string
+	for _, f := range c.Findings {
+		if f.Code == observe.CodeUnexpectedTraffic {
+			unexpected = append(unexpected, f.Object+": "+f.Message)
+		}
+	}
+	if len(unexpected) != 1 || !strings.Contains(unexpected[0], "ServiceEntry default/legacy.example.com: ") || !strings.Contains(unexpected[0], "past every waypoint") {
+		t.Errorf("UnexpectedTraffic %q", unexpected)
 	}
 }

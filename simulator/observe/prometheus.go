@@ -95,12 +95,12 @@ func (c *capped) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Observe runs Queries(hosts, window) at time at and decodes their
-// answers. Each query must answer a vector; a warning from Prometheus is
-// not an error.
-func Observe(ctx context.Context, p promv1.API, hosts []string, window time.Duration, at time.Time) (Traffic, error) {
+// Observe runs Queries(hosts, direct, window) at time at and decodes
+// their answers. Each query must answer a vector; a warning from
+// Prometheus is not an error.
+func Observe(ctx context.Context, p promv1.API, hosts, direct []string, window time.Duration, at time.Time) (Traffic, error) {
 	results := map[string]model.Vector{}
-	for _, q := range Queries(hosts, window) {
+	for _, q := range Queries(hosts, direct, window) {
 		v, _, _, err := p.Query(ctx, q.PromQL, at)
 		if err != nil {
 			return Traffic{}, fmt.Errorf("query %s: %w", q.Name, err)
@@ -111,5 +111,5 @@ func Observe(ctx context.Context, p promv1.API, hosts []string, window time.Dura
 		}
 		results[q.Name] = vec
 	}
-	return Decode(results, hosts), nil
+	return Decode(results, hosts, direct), nil
 }

@@ -639,6 +639,11 @@ type ObservedStatus struct {
 
 // ObservedTraffic is what one source group sent one destination host.
 type ObservedTraffic struct {
+	// Via is waypoint (the waypoint handled and reported it) or direct
+	// (ztunnel sent it straight out, to a ServiceEntry bound to no
+	// waypoint; connections only).
+	// +kubebuilder:validation:Enum=waypoint;direct
+	Via string `json:"via"`
 	// Group is the report's source group (status.simulation.groups), or
 	// "others" for sources it lists nowhere.
 	Group string `json:"group"`
@@ -648,7 +653,8 @@ type ObservedTraffic struct {
 	// Destination is the host (Istio's metrics do not say the port).
 	Destination string `json:"destination"`
 	// Access is the most the report allows the group on any port of the
-	// host.
+	// host: at the waypoint, or for direct traffic as the NetworkPolicies
+	// (and the lockdown) let it out.
 	Access Access `json:"access"`
 	// Requests counts HTTP requests; Denied those the waypoint answered
 	// 403; Connections TCP connections (TLS and TCP ports).
