@@ -195,12 +195,10 @@ type index struct {
 	// a waypoint, by host; entries the entries of each destination.
 	byHost  map[string][]int
 	entries map[string][]*reach.Entry
-	// listed caches, per entry, its sources as a set.
-	listed map[*reach.Entry]map[string]bool
 }
 
 func newIndex(r *reach.Report) *index {
-	idx := &index{r: r, groupOf: map[string]string{}, byHost: map[string][]int{}, entries: map[string][]*reach.Entry{}, listed: map[*reach.Entry]map[string]bool{}}
+	idx := &index{r: r, groupOf: map[string]string{}, byHost: map[string][]int{}, entries: map[string][]*reach.Entry{}}
 	for _, g := range r.Groups {
 		for _, p := range g.Principals {
 			idx.groupOf[p] = g.Name
@@ -288,16 +286,11 @@ func (idx *index) serviceEntry(host string) string {
 	return "ServiceEntry " + host
 }
 
+// lists reports whether e names principal: a report's Sources are sorted
+// (reach sorts every list), so a binary search, with no set to build.
 func (idx *index) lists(e *reach.Entry, principal string) bool {
-	set, ok := idx.listed[e]
-	if !ok {
-		set = make(map[string]bool, len(e.Sources))
-		for _, s := range e.Sources {
-			set[s] = true
-		}
-		idx.listed[e] = set
-	}
-	return set[principal]
+	_, found := slices.BinarySearch(e.Sources, principal)
+	return found
 }
 
 // entryFor is the entry of destination key that covers principal: the one
@@ -351,11 +344,14 @@ func (idx *index) unusedGrants(t Traffic, over string, out *Comparison) {
 		if d.Waypoint == nil {
 			continue
 		}
+		// The entries the sources with traffic fall in: one pass over
+		// them, not one per entry.
+		usedEntries := map[*reach.Entry]bool{}
+		for _, p := range used[d.Host] {
+			usedEntries[idx.entryFor(d.Key(), p)] = true
+		}
 		for _, e := range idx.entries[d.Key()] {
-			if e.Access == reach.AccessNone || e.Access == reach.AccessUnknown {
-				continue
-			}
-			if slices.ContainsFunc(used[d.Host], func(p string) bool { return idx.entryFor(d.Key(), p) == e }) {
+			if e.Access == reach.AccessNone || e.Access == reach.AccessUnknown || usedEntries[e] {
 				continue
 			}
 			who := entrySources(e)
