@@ -36,6 +36,7 @@ func TestDeclaredDestination(t *testing.T) {
 		return d.ServiceEntry == ns+"/httpbin.org" && d.BoundToThisGateway && p.TLSOrigination == "SIMPLE" && p.TargetPort == 443 &&
 			d.IstioWaypointBound != nil && d.IstioWaypointBound.Status == metav1.ConditionTrue, nil
 	})
+	waitForVerifiedAgrees(t, ns, "egress")
 }
 
 // TestDeclaredAccess declares the seed as one object, access included: the
@@ -52,6 +53,7 @@ func TestDeclaredAccess(t *testing.T) {
 	for _, name := range []string{"httpbin.org-access", "httpbin.org-deny"} {
 		waitForIstioCondition(t, policyGVK, ns, name, "WaypointAccepted", metav1.ConditionTrue)
 	}
+	waitForVerifiedAgrees(t, ns, "waypoint")
 }
 
 // TestDeclaredWildcard declares an HTTP and a TLS wildcard destination
@@ -120,4 +122,19 @@ func TestDeclaredRange(t *testing.T) {
 		t.Fatalf("the simulator routes 203.0.113.9 to %+v (%v), want waypoint %s/waypoint", d, err, ns)
 	}
 	waitForIstioCondition(t, serviceEntryGVK, ns, "partner-db.example", "istio.io/WaypointBound", metav1.ConditionTrue)
+	waitForVerifiedAgrees(t, ns, "waypoint")
+}
+
+// waitForVerifiedAgrees waits for the operator's own check of the report
+// against the RBAC the real istiod generates for the waypoint
+// (--verify-xds-address) to agree on every request, and logs what it
+// compared.
+func waitForVerifiedAgrees(t *testing.T, ns, name string) {
+	t.Helper()
+	egw := waitForConditionReason(t, ns, name, egressv1alpha1.ConditionVerified, egressv1alpha1.ReasonAgrees)
+	v := egw.Status.Verification
+	if v == nil || v.InputsDigest != egw.Status.Simulation.InputsDigest {
+		t.Fatalf("status.verification %+v does not check the current report", v)
+	}
+	t.Logf("the operator's check against istiod: %d requests on %d destination ports agree", v.Compared, v.DestinationPorts)
 }

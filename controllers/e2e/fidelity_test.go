@@ -92,6 +92,9 @@ func TestAttachmentMatchesIstiod(t *testing.T) {
 			return true, nil
 		})
 	}
+	// The verdicts too: the policy on the waypoint Gateway and the one on
+	// the bound ServiceEntry, as istiod's RBAC for the waypoint has them.
+	waitForVerifiedAgrees(t, ns, "waypoint")
 }
 
 // attachment is one expected policy condition.
