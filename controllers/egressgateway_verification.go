@@ -57,6 +57,10 @@ const (
 	DefaultVerifyRetry    = 30 * time.Second
 )
 
+// youngRecheck is how soon a disagreement within the settle period is
+// checked again.
+const youngRecheck = 3 * time.Second
+
 // recheckDisagreement is how soon inputs the check disagreed with are
 // checked again, when Interval is longer.
 const recheckDisagreement = 5 * time.Minute
@@ -148,12 +152,19 @@ func (r *EgressGatewayReconciler) reconcileVerification(ctx context.Context, s *
 		// istiod takes in a change some time after the report does:
 		// a disagreement on inputs this young is asked again before it
 		// is believed.
+		// istiod usually pushes within a second or two: look again
+		// soon, and believe a disagreement only once the settle
+		// period is over.
 		if settled := sim.LastRunTime.Add(r.verifySettle()); now.Before(settled) {
 			out.cond = verifiedCondition(metav1.ConditionUnknown, egressv1alpha1.ReasonVerifying, fmt.Sprintf(
-				"istiod's configuration disagrees on %d requests; checking again at %s, in case istiod has not taken in the latest change yet",
+				"istiod's configuration disagrees on %d requests; checking again until %s, in case istiod has not taken in the latest change yet",
 				st.Disagreements, settled.UTC().Format(time.RFC3339)))
-			r.verifyAttempts.Store(key, verifyAttempt{digest: sim.InputsDigest, next: settled, cond: out.cond})
-			return ctrl.Result{RequeueAfter: settled.Sub(now)}, nil
+			next := now.Add(youngRecheck)
+			if settled.Before(next) {
+				next = settled
+			}
+			r.verifyAttempts.Store(key, verifyAttempt{digest: sim.InputsDigest, next: next, cond: out.cond})
+			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 		}
 	}
 	r.verifyAttempts.Delete(key)

@@ -171,7 +171,7 @@ func TestVerification(t *testing.T) {
 	ads.serve(seedListeners(t, ns, src, nil))
 	addr, stop := startADS(t, ads, "127.0.0.1:0")
 	op := startOperatorIn(t, env.Config, []string{ns, src}, controllers.Options{Verify: controllers.VerifyOptions{
-		XDSAddress: addr, Settle: 2 * time.Second, Retry: time.Second, Interval: time.Hour}})
+		XDSAddress: addr, Settle: verifySettle, Retry: time.Second, Interval: time.Hour}})
 	egw := newEgressGateway(ns, "waypoint", func(e *egressv1alpha1.EgressGateway) {
 		e.Spec.Simulation.Sources = &egressv1alpha1.LabelSelector{MatchLabels: map[string]egressv1alpha1.LabelValue{sourcesLabel: egressv1alpha1.LabelValue(ns), "istio.io/dataplane-mode": "ambient"}}
 	})
@@ -242,6 +242,23 @@ func TestVerification(t *testing.T) {
 		}
 	})
 
+	t.Run("istiod catching up", func(t *testing.T) {
+		// istiod serves the earlier configuration for a moment after a
+		// change: the operator looks again within the settle period
+		// and agrees once istiod has caught up, never reporting the
+		// disagreement.
+		ads.serve(seedListeners(t, ns, src, func(s string) string { return strings.ReplaceAll(s, `"exact": "GET"`, `"exact": "POST"`) }))
+		addAccount(t, src, "late")
+		waitForVerified(t, key, egressv1alpha1.ReasonVerifying, "checking again until")
+		ads.serve(seedListeners(t, ns, src, nil))
+		got := waitForVerified(t, key, egressv1alpha1.ReasonAgrees, "the report agrees")
+		if v, sim := got.Status.Verification, got.Status.Simulation; !v.LastRunTime.Before(&metav1.Time{Time: sim.LastRunTime.Add(verifySettle)}) {
+			t.Errorf("agreed at %s, after the settle period of the report of %s", v.LastRunTime, sim.LastRunTime)
+		}
+		deleteAccount(t, src, "late")
+		waitForVerified(t, key, egressv1alpha1.ReasonAgrees, "the report agrees")
+	})
+
 	t.Run("istiod down and back", func(t *testing.T) {
 		stop()
 		addAccount(t, src, "fourth")
@@ -264,6 +281,10 @@ func TestVerification(t *testing.T) {
 	})
 	settle(t, op)
 }
+
+// verifySettle is TestVerification's settle period: long enough that the
+// operator looks again (every 3 s) before it ends.
+const verifySettle = 8 * time.Second
 
 // waitForVerified waits for the Verified condition with reason, its
 // message containing contains, and returns the gateway.
