@@ -38,10 +38,8 @@ type observedOutcome struct {
 	// status is status.observed to write; nil keeps the current one.
 	status *egressv1alpha1.ObservedStatus
 	// findings are the comparison's findings about status.simulation,
-	// set when status is; otherwise the status keeps its own.
+	// set with status; while status is nil the status keeps its own.
 	findings []egressv1alpha1.Finding
-	// computed is set when findings were computed in this pass.
-	computed bool
 	cond     *metav1.Condition
 }
 
@@ -127,7 +125,7 @@ func (r *EgressGatewayReconciler) reconcileObserved(ctx context.Context, s *scop
 	}
 	c := observe.Compare(report, *ob.traffic, lookback)
 	out.status = observedStatus(spec.URL, ob, lookback, sim.InputsDigest, c)
-	out.findings, out.computed = statusFindings(c.Findings), true
+	out.findings = statusFindings(c.Findings)
 	out.cond = observedFrom(out.status, refresh)
 	return ctrl.Result{RequeueAfter: time.Until(ob.at.Add(refresh))}, nil
 }
@@ -272,7 +270,7 @@ func statusFindings(fs []reach.Finding) []egressv1alpha1.Finding {
 // observedFindings are the observed-traffic findings about sim: the ones
 // computed in this pass, else those the status already has for it.
 func (s *scope) observedFindings(sim *egressv1alpha1.SimulationStatus) []egressv1alpha1.Finding {
-	if o := s.observed; o != nil && o.computed {
+	if o := s.observed; o != nil && o.status != nil {
 		return o.findings
 	}
 	prev := s.original.Status.Simulation
@@ -305,8 +303,8 @@ func observedCondition(status metav1.ConditionStatus, reason, message string) *m
 }
 
 func durationOf(d *metav1.Duration, def time.Duration) time.Duration {
-	if d == nil || d.Duration <= 0 {
+	if d == nil {
 		return def
 	}
-	return d.Duration
+	return durationOr(d.Duration, def)
 }

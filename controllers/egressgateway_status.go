@@ -543,7 +543,7 @@ func withPhaseFindings(sim *egressv1alpha1.SimulationStatus, add []egressv1alpha
 	}
 	for _, f := range add {
 		out.Findings = append(out.Findings, f)
-		countFinding(&out.Summary.Findings, f.Severity, 1)
+		reporting.CountFinding(&out.Summary.Findings, f.Severity, 1)
 	}
 	return out
 }
@@ -559,22 +559,10 @@ func withoutPhaseFindings(sim *egressv1alpha1.SimulationStatus) *egressv1alpha1.
 	out.Findings = out.Findings[:0]
 	for _, f := range sim.Findings {
 		if isPhase(f) {
-			countFinding(&out.Summary.Findings, f.Severity, -1)
+			reporting.CountFinding(&out.Summary.Findings, f.Severity, -1)
 			continue
 		}
 		out.Findings = append(out.Findings, f)
 	}
 	return out
-}
-
-func countFinding(c *egressv1alpha1.FindingCounts, sev egressv1alpha1.Severity, n int32) {
-	c.Total += n
-	switch sev {
-	case egressv1alpha1.SeverityError:
-		c.Errors += n
-	case egressv1alpha1.SeverityWarning:
-		c.Warnings += n
-	case egressv1alpha1.SeverityInfo:
-		c.Info += n
-	}
 }

@@ -68,7 +68,7 @@ func (o *observeOptions) run(cmd *cobra.Command, args []string) error {
 		return badInput("give manifests (-f) or an EgressGateway NAME, not both")
 	case len(args) == 1:
 		ro := &reportOptions{kube: o.kube}
-		if report, err = ro.liveReport(cmd, args[0]); err != nil {
+		if _, report, err = ro.readLive(cmd, args[0]); err != nil {
 			return err
 		}
 	default:

@@ -76,12 +76,6 @@ func (o *reportOptions) run(cmd *cobra.Command, name string) error {
 	return conditionsTable(out, egw.Status.Conditions)
 }
 
-// liveReport is the report of the EgressGateway name, as report reads it.
-func (o *reportOptions) liveReport(cmd *cobra.Command, name string) (*reach.Report, error) {
-	_, r, err := o.readLive(cmd, name)
-	return r, err
-}
-
 // readLive reads the EgressGateway name from the kubeconfig's cluster and
 // its full report.
 func (o *reportOptions) readLive(cmd *cobra.Command, name string) (*egressv1alpha1.EgressGateway, *reach.Report, error) {

@@ -187,6 +187,10 @@ func (c *Comparison) add(f reach.Finding) {
 	c.Findings = append(c.Findings, f)
 }
 
+// rank orders accesses from least to most: a row shows the most the
+// report allows on any port.
+var rank = map[reach.Access]int{reach.AccessNone: 0, reach.AccessUnknown: 1, reach.AccessPartial: 2, reach.AccessAll: 3}
+
 // index answers, for a principal and a host, the report's group and access.
 type index struct {
 	r       *reach.Report
@@ -248,7 +252,6 @@ func (idx *index) directAccess(principal, host string) reach.Access {
 		ns, sa, _ = strings.Cut(rest, "/sa/")
 	}
 	best, found := reach.AccessNone, false
-	rank := map[reach.Access]int{reach.AccessNone: 0, reach.AccessUnknown: 1, reach.AccessPartial: 2, reach.AccessAll: 3}
 	for _, d := range idx.r.Destinations {
 		if d.Waypoint != nil || d.Host != host {
 			continue
@@ -310,7 +313,6 @@ func (idx *index) entryFor(key, principal string) *reach.Entry {
 // access is the most the report allows principal on any port of host.
 func (idx *index) access(principal, host string) reach.Access {
 	best := reach.AccessNone
-	rank := map[reach.Access]int{reach.AccessNone: 0, reach.AccessUnknown: 1, reach.AccessPartial: 2, reach.AccessAll: 3}
 	for _, di := range idx.destinations(host) {
 		if e := idx.entryFor(idx.r.Destinations[di].Key(), principal); e != nil && rank[e.Access] > rank[best] {
 			best = e.Access
@@ -414,11 +416,7 @@ func sourceName(p string) string {
 	if p == "" {
 		return "no identity"
 	}
-	_, rest, ok := strings.Cut(p, "/ns/")
-	if ns, sa, ok2 := strings.Cut(rest, "/sa/"); ok && ok2 {
-		return ns + "/" + sa
-	}
-	return p
+	return reach.ShortPrincipal(p)
 }
 
 // Window prints a window as "24h", or as Go prints other durations.

@@ -235,7 +235,7 @@ func changeSummary(c Change) string {
 func changeWho(c Change) string {
 	who := "other sources"
 	if !c.OtherSources {
-		who = shortPrincipal(c.Sources[0])
+		who = ShortPrincipal(c.Sources[0])
 		if len(c.Sources) > 1 {
 			who += " +" + strconv.Itoa(len(c.Sources)-1)
 		}

@@ -47,7 +47,7 @@ func (b *builder) accessFindings(d *destSpec, entries []Entry, ids [][]int32, m 
 		}
 		name := "other sources"
 		if id >= 0 {
-			name = shortPrincipal(b.index.principals[id])
+			name = ShortPrincipal(b.index.principals[id])
 		}
 		diffs = append(diffs, fmt.Sprintf("%s: access says %s, in force %s", name, wantText.of(id), got.of(id)))
 	}

@@ -58,15 +58,16 @@ func groupSources(principals []string, ids [][]int32) []Group {
 // groupName is "namespace/account" of the first principal, with the number
 // of further members.
 func groupName(principals []string) string {
-	name := shortPrincipal(principals[0])
+	name := ShortPrincipal(principals[0])
 	if len(principals) > 1 {
 		name += " +" + strconv.Itoa(len(principals)-1)
 	}
 	return name
 }
 
-// shortPrincipal turns "td/ns/NS/sa/SA" into "NS/SA".
-func shortPrincipal(p string) string {
+// ShortPrincipal turns "td/ns/NS/sa/SA" into "NS/SA"; anything else is
+// returned as it is.
+func ShortPrincipal(p string) string {
 	_, rest, ok := strings.Cut(p, "/ns/")
 	if !ok {
 		return p

@@ -283,17 +283,23 @@ func Summarize(r *reach.Report, policies int) egressv1alpha1.SimulationSummary {
 		}
 	}
 	for _, f := range r.Findings {
-		s.Findings.Total++
-		switch f.Severity {
-		case reach.SeverityError:
-			s.Findings.Errors++
-		case reach.SeverityWarning:
-			s.Findings.Warnings++
-		default:
-			s.Findings.Info++
-		}
+		CountFinding(&s.Findings, egressv1alpha1.Severity(f.Severity), 1)
 	}
 	return s
+}
+
+// CountFinding adds n (negative to take away) findings of severity to c;
+// an unknown severity counts as info.
+func CountFinding(c *egressv1alpha1.FindingCounts, severity egressv1alpha1.Severity, n int32) {
+	c.Total += n
+	switch severity {
+	case egressv1alpha1.SeverityError:
+		c.Errors += n
+	case egressv1alpha1.SeverityWarning:
+		c.Warnings += n
+	default:
+		c.Info += n
+	}
 }
 
 // countPairs counts the source group x destination pairs by access. A
